@@ -1,0 +1,1 @@
+"""scoutzoom service: config, watcher, job store, worker, metrics, logs, CLI."""

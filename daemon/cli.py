@@ -1,0 +1,59 @@
+"""``scoutzoom`` console script: dispatches to the subcommand modules."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from daemon import exit_codes
+from pipeline.errors import ScoutzoomError
+
+# Subcommand modules under daemon.commands, in the order --help lists them.
+COMMAND_MODULES = (
+    "demo",
+    "process",
+    "simulate",
+    "watch",
+    "status",
+    "retry",
+    "check_config",
+    "models",
+    "bench",
+    "schema",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="scoutzoom",
+        description="Resolution recovery for multiscale X-ray CT: scout + zoom -> recovered volume.",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"daemon.commands.{name}")
+        except ModuleNotFoundError as error:
+            if error.name == f"daemon.commands.{name}":
+                continue  # not built yet
+            raise
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ScoutzoomError as error:
+        print(f"scoutzoom: error: {error}", file=sys.stderr)
+        return exit_codes.FAILED
+    except KeyboardInterrupt:
+        print("scoutzoom: interrupted", file=sys.stderr)
+        return exit_codes.INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Networks (Keras 3), training, ONNX export, inference runtimes, model cache."""

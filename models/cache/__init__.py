@@ -1,0 +1,1 @@
+"""Model cache: trained models with model cards, matched on acquisition conditions."""

@@ -1,0 +1,1 @@
+"""Acquisition folder contract v1: metadata models, reader, writer, completeness."""

@@ -1,0 +1,1 @@
+"""Classical baselines: cubic/trilinear upsampling, Richardson-Lucy, 3D SRCNN."""

@@ -1,0 +1,92 @@
+"""Settings of one pair's processing (``scoutzoom process`` and the daemon share them).
+
+A preset (``small`` for CPU, ``standard`` for the paper-scale GPU
+configuration) fills the network and training sections; a config file or the
+command line can then override any key.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from models.cache.config import CacheConfig
+from models.config import NetworkConfig, TrainingConfig
+from pipeline.evaluate.config import TrustConfig
+from pipeline.infer.config import InferenceConfig
+from pipeline.reconstruct.config import ReconConfig
+from pipeline.register.config import RegistrationConfig
+
+PresetName = Literal["small", "standard"]
+
+
+class OutputRegion(BaseModel):
+    """Region of the scout to recover, in the scout frame (mm, [x, y, z]); default: the whole field of view."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    centre_mm: tuple[float, float, float] | None = None
+    size_mm: tuple[float, float, float] | None = None
+    voxel_budget: int = Field(512**3, gt=0, description="largest output, in voxels; the region is shrunk about its centre to fit")
+
+
+class OutputConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    region: OutputRegion = Field(default_factory=OutputRegion)
+    keep_intermediates: bool = False
+    previews: bool = True
+    inside_pair: bool = Field(False, description="write to <pair>/recovered/ instead of <output root>/<relative pair path>/")
+
+
+class ProcessConfig(BaseModel):
+    """Everything that decides how a pair is processed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    preset: PresetName = "standard"
+    reconstruction: ReconConfig = Field(default_factory=ReconConfig)
+    registration: RegistrationConfig = Field(default_factory=RegistrationConfig)
+    network: NetworkConfig = Field(default_factory=NetworkConfig)
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+    inference: InferenceConfig = Field(default_factory=InferenceConfig)
+    cache: CacheConfig = Field(default_factory=CacheConfig)
+    trust: TrustConfig = Field(default_factory=TrustConfig)
+    output: OutputConfig = Field(default_factory=OutputConfig)
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # CPU: a small network and short training, for the demo, the tests and machines without a GPU.
+    "small": {
+        "network": {"depth": 2, "base_filters": 8, "head_layers": 2},
+        "training": {"iterations": 300, "batch_size": 4, "tile_px": 48},
+        "inference": {"tile_px": 128, "overlap_px": 16, "batch_size": 4},
+        "output": {"region": {"voxel_budget": 160**3}},
+    },
+    # GPU, paper scale: 4-level U-Net, 10,000 iterations of batch 4.
+    "standard": {},
+}
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """``base`` updated by ``override``, recursively for nested tables."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def build_process_config(preset: PresetName | None = None, overrides: dict[str, Any] | None = None) -> ProcessConfig:
+    """A validated config: the preset's values, then ``overrides`` (e.g. the ``[pipeline]`` table of a config file).
+
+    The preset named in ``overrides`` applies unless ``preset`` is given (the command line wins).
+    """
+    overrides = dict(overrides or {})
+    name = preset or overrides.get("preset") or "standard"
+    merged = deep_merge(PRESETS[name], overrides)
+    merged["preset"] = name
+    return ProcessConfig.model_validate(merged)

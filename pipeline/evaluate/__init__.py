@@ -1,0 +1,1 @@
+"""Quality evaluation: image metrics, effective resolution, pore analysis, trust report."""

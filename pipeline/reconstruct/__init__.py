@@ -1,0 +1,1 @@
+"""Cone-beam FDK reconstruction onto arbitrary grids (RTK on CPU, TIGRE / RTK CUDA on GPU)."""

@@ -1,0 +1,1 @@
+"""Scout-to-zoom registration: FFT phase correlation, then Mattes MI (translation, then 9 DOF)."""
