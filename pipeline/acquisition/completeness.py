@@ -1,0 +1,160 @@
+"""Is a scan (or a pair) completely written? Cheap enough to ask every few seconds.
+
+Reads ``scan.json`` and the TIFF headers only (page count, shape, whether each
+page's data lies inside the file), and remembers the answer per file by
+(size, mtime) so unchanged files cost one ``stat``. A file still being written
+is never called complete: its data ends beyond its size, or it has fewer pages
+than promised, or it does not exist under its final name yet.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from pipeline.acquisition import layout as names
+from pipeline.acquisition.contract import ScanMetadata
+from pipeline.acquisition.reader import read_metadata
+from pipeline.acquisition.tiffcheck import TiffLayout, inspect_tiff
+from pipeline.atomic import is_temporary
+from pipeline.errors import InputError
+
+
+class Completeness(BaseModel):
+    """``complete``, or ``incomplete: <reasons>``."""
+
+    complete: bool
+    reasons: list[str] = []
+
+    def __str__(self) -> str:
+        return "complete" if self.complete else "incomplete: " + "; ".join(self.reasons)
+
+
+class HeaderCache:
+    """TIFF header inspections keyed by (path, size, mtime_ns)."""
+
+    def __init__(self) -> None:
+        self._entries: dict[Path, tuple[tuple[int, int], TiffLayout | InputError]] = {}
+
+    def inspect(self, path: Path) -> TiffLayout:
+        stat = path.stat()
+        key = (stat.st_size, stat.st_mtime_ns)
+        cached = self._entries.get(path)
+        if cached is None or cached[0] != key:
+            try:
+                result: TiffLayout | InputError = inspect_tiff(path)
+            except InputError as error:
+                result = error
+            self._entries[path] = (key, result)
+            cached = self._entries[path]
+        if isinstance(cached[1], InputError):
+            raise cached[1]
+        return cached[1]
+
+
+def _stack_problems(path: Path, meta: ScanMetadata, cache: HeaderCache) -> list[str]:
+    count = meta.geometry.n_angles
+    info = cache.inspect(path)
+    problems = []
+    if info.shape != meta.geometry.detector_shape:
+        problems.append(f"{path.name}: page shape {info.shape} does not match detector_shape {meta.geometry.detector_shape}")
+    if info.pages < count:
+        problems.append(f"{info.pages} of {count} projections in {path.name}")
+    elif info.pages > count:
+        problems.append(f"{path.name} has {info.pages} pages, geometry.angles_deg says {count}")
+    if info.complete_pages < info.pages:
+        problems.append(f"{path.name}: projection {info.complete_pages} truncated")
+    return problems
+
+
+def _files_problems(scan_dir: Path, meta: ScanMetadata, cache: HeaderCache) -> list[str]:
+    count = meta.geometry.n_angles
+    files = names.numbered_projections(scan_dir)
+    present = [i for i in range(count) if i in files]
+    if len(present) < count:
+        missing = next(i for i in range(count) if i not in files)
+        return [f"{len(present)} of {count} projections (first missing: {names.projection_name(missing)})"]
+    extra = sorted(set(files) - set(range(count)))
+    if extra:
+        return [f"{files[extra[0]].name}: beyond geometry.angles_deg count {count}"]
+    for index in range(count):
+        info = cache.inspect(files[index])
+        if info.pages != 1 or info.complete_pages != 1:
+            return [f"projection {index} ({files[index].name}) truncated"]
+        if info.shape != meta.geometry.detector_shape:
+            return [f"projection {index} ({files[index].name}): shape {info.shape} does not match detector_shape {meta.geometry.detector_shape}"]
+    return []
+
+
+def check_scan(scan_dir: Path, cache: HeaderCache | None = None) -> Completeness:
+    """Completeness of one scan directory."""
+    scan_dir = Path(scan_dir)
+    cache = cache or HeaderCache()
+    if not scan_dir.is_dir():
+        return Completeness(complete=False, reasons=[f"{scan_dir.name}/ missing"])
+    try:
+        meta = read_metadata(scan_dir)
+    except InputError as error:
+        return Completeness(complete=False, reasons=[f"{scan_dir.name}/{error.path.name if error.path else ''}: {error.problem}"])
+    try:
+        stack = scan_dir / names.STACK
+        problems = _stack_problems(stack, meta, cache) if stack.exists() else _files_problems(scan_dir, meta, cache)
+        for optional in (names.FLAT, names.DARK):
+            if (scan_dir / optional).exists():
+                info = cache.inspect(scan_dir / optional)
+                if info.complete_pages < info.pages:
+                    problems.append(f"{optional} truncated")
+        if meta.values == "intensity" and meta.role == "zoom" and not (scan_dir / names.FLAT).exists():
+            problems.append("flat.tif missing (an intensity zoom scan needs it)")
+    except InputError as error:
+        problems = [f"{error.path.name if error.path else scan_dir.name}: {error.problem}"]
+    except FileNotFoundError as error:  # a file vanished while we looked (being renamed)
+        problems = [f"{Path(str(error.filename)).name} changed while checking"]
+    return Completeness(complete=not problems, reasons=[f"{scan_dir.name}: {p}" for p in problems])
+
+
+def check_pair(pair_dir: Path, cache: HeaderCache | None = None) -> Completeness:
+    """Completeness of a pair: both ``scout/`` and ``zoom/`` complete."""
+    cache = cache or HeaderCache()
+    reasons: list[str] = []
+    for role in (names.SCOUT, names.ZOOM):
+        result = check_scan(Path(pair_dir) / role, cache)
+        reasons.extend(result.reasons)
+    return Completeness(complete=not reasons, reasons=reasons)
+
+
+def is_pair_dir(path: Path) -> bool:
+    return (path / names.SCOUT).is_dir() and (path / names.ZOOM).is_dir()
+
+
+def find_pairs(root: Path) -> list[Path]:
+    """Every pair directory below ``root`` (not descending into pairs or hidden folders)."""
+    pairs: list[Path] = []
+    for current, dirs, _files in os.walk(root):
+        path = Path(current)
+        if is_pair_dir(path):
+            pairs.append(path)
+            dirs.clear()
+            continue
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+    return sorted(pairs)
+
+
+def pair_fingerprint(pair_dir: Path) -> str:
+    """Hash of both scans' ``scan.json`` and the names and sizes of their files."""
+    digest = hashlib.sha256()
+    for role in (names.SCOUT, names.ZOOM):
+        scan_dir = Path(pair_dir) / role
+        if not scan_dir.is_dir():
+            digest.update(f"{role}: missing\n".encode())
+            continue
+        for entry in sorted(scan_dir.iterdir()):
+            if is_temporary(entry) or not entry.is_file():
+                continue
+            digest.update(f"{role}/{entry.name}:{entry.stat().st_size}\n".encode())
+            if entry.name == names.METADATA:
+                digest.update(entry.read_bytes())
+    return digest.hexdigest()
