@@ -1,4 +1,4 @@
-"""Thresholds of the trust report."""
+"""Thresholds of the trust report and settings of the pore analysis."""
 
 from __future__ import annotations
 
@@ -6,6 +6,34 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class TrustConfig(BaseModel):
+    """When a recovered volume is flagged as untrustworthy (figures on held-out zoom data)."""
+
     model_config = ConfigDict(extra="forbid")
 
     min_psnr_gain_db: float = Field(0.0, description="flag when recovered PSNR minus cubic PSNR on held-out zoom data is below this")
+    min_ssim_gain: float = Field(0.0, description="flag when recovered SSIM minus cubic SSIM on held-out zoom data is below this")
+    min_ms_ssim: float = Field(0.5, ge=0.0, le=1.0, description="flag when the mean 3D MS-SSIM of recovered vs zoom (held out) is below this")
+    max_resolution_ratio: float = Field(
+        1.0, gt=0.0, description="flag when effective resolution after / before is above this (the output is not sharper than cubic)"
+    )
+    max_consistency_ratio: float = Field(
+        1.5,
+        gt=0.0,
+        description="flag when the scout-consistency residual outside the zoom is this many times the residual inside it",
+    )
+    ms_ssim_scales: int = Field(3, ge=1, le=5, description="scales of the 3D MS-SSIM map (fewer are used on small volumes)")
+    max_resolution_sigma_px: float = Field(8.0, gt=0.0, description="largest Gaussian sigma (voxels) searched by the effective-resolution fit")
+
+
+class PoreConfig(BaseModel):
+    """How pores are segmented and matched to a truth list."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_hole_voxels: int = Field(8, ge=0, description="bright specks up to this size inside a pore are filled (small-hole closing)")
+    min_pore_voxels: int = Field(8, ge=1, description="dark specks smaller than this are noise, not pores")
+    split_h_px: float = Field(
+        0.7, ge=0.0, description="h-maxima depth (voxels) of the distance transform: seeds of the watershed that separates touching pores"
+    )
+    min_radius_px: float = Field(1.5, gt=0.0, description="truth pores smaller than this (zoom voxels) are below detection and not counted")
+    size_factor: float = Field(1.5, gt=1.0, description="a match needs found/true equivalent diameter within this factor")
