@@ -1,0 +1,1 @@
+"""Writing what a processed pair produces: OME-TIFF volumes, previews, report, markers."""
