@@ -35,5 +35,6 @@ class PoreConfig(BaseModel):
     split_h_px: float = Field(
         0.7, ge=0.0, description="h-maxima depth (voxels) of the distance transform: seeds of the watershed that separates touching pores"
     )
+    distance_smoothing_px: float = Field(0.7, ge=0.0, description="Gaussian sigma (voxels) applied to the distance map so noisy outlines do not split a pore")
     min_radius_px: float = Field(1.5, gt=0.0, description="truth pores smaller than this (zoom voxels) are below detection and not counted")
     size_factor: float = Field(1.5, gt=1.0, description="a match needs found/true equivalent diameter within this factor")
