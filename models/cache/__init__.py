@@ -1,1 +1,61 @@
-"""Model cache: trained models with model cards, matched on acquisition conditions."""
+"""Model cache: trained models with model cards, matched on acquisition conditions.
+
+Flow for a new pair (see :func:`models.cache.select.select_model`):
+``MatchQuery.from_scans`` -> ``rank_candidates`` -> ``ModelCache.verify`` ->
+``validate_candidate`` -> reuse, fine-tune or train -> ``ModelCache.add``.
+Submodules import only light libraries (onnxruntime and scikit-image lazily or
+on use), never TensorFlow. Names are loaded lazily, so importing
+``models.cache.config`` (as ``pipeline.config`` does) stays cheap and cycle-free.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_WHERE = {
+    "card": ("CurvePoint", "InputNormalisation", "ModelCard", "RuntimeEngine", "ScanConditions", "ValidationFigures",
+             "array_fingerprint", "build_card"),
+    "config": ("CacheConfig", "MatchPolicy", "ValidationPolicy"),
+    "matching": ("MatchQuery", "MatchResult", "match", "rank_candidates"),
+    "paths": ("default_cache_dir", "resolve_cache_dir"),
+    "select": ("CacheDecision", "CandidateRecord", "select_model"),
+    "store": ("ModelCache",),
+    "validate": ("ValidationOutcome", "validate_candidate"),
+    "verify": ("CacheEntryRejected",),
+}
+_MODULE_OF = {name: module for module, names in _WHERE.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _MODULE_OF:
+        raise AttributeError(f"module 'models.cache' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"models.cache.{_MODULE_OF[name]}"), name)
+
+
+__all__ = [
+    "CacheConfig",
+    "CacheDecision",
+    "CacheEntryRejected",
+    "CandidateRecord",
+    "CurvePoint",
+    "InputNormalisation",
+    "MatchPolicy",
+    "MatchQuery",
+    "MatchResult",
+    "ModelCache",
+    "ModelCard",
+    "RuntimeEngine",
+    "ScanConditions",
+    "ValidationFigures",
+    "ValidationOutcome",
+    "ValidationPolicy",
+    "array_fingerprint",
+    "build_card",
+    "default_cache_dir",
+    "match",
+    "rank_candidates",
+    "resolve_cache_dir",
+    "select_model",
+    "validate_candidate",
+]
