@@ -1,0 +1,77 @@
+"""``scoutzoom process PAIR_DIR``: process one pair in the foreground."""
+
+from __future__ import annotations
+
+import argparse
+import tomllib
+from pathlib import Path
+
+from daemon import exit_codes
+
+
+def add_pipeline_options(parser: argparse.ArgumentParser) -> None:
+    """Options shared by ``process`` and ``demo``."""
+    parser.add_argument("--config", type=Path, help="TOML file; its [pipeline] table overrides the preset")
+    parser.add_argument("--preset", choices=["small", "standard"], help="small: CPU network and training; standard: paper-scale GPU")
+    parser.add_argument("--keep-intermediates", action="store_true", help="also write zoom_fdk, scout_fdk and scout_registered volumes")
+    parser.add_argument("--model-cache", type=Path, help="model cache directory (reuse models trained under the same conditions)")
+    parser.add_argument("--no-cache", action="store_true", help="always train; do not consult or fill the model cache")
+    parser.add_argument("--force", action="store_true", help="process again even if DONE says it was processed")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("process", help="process one scout/zoom pair (contract v1) end to end")
+    parser.add_argument("pair_dir", type=Path, help="directory holding scout/ and zoom/")
+    parser.add_argument("--out", type=Path, help="output directory (default: <pair>/recovered)")
+    add_pipeline_options(parser)
+    parser.set_defaults(func=run)
+
+
+def load_process_config(args: argparse.Namespace):
+    """ProcessConfig from --config's [pipeline] table, --preset and the flags."""
+    from pipeline.config import build_process_config
+    from pipeline.errors import ConfigError
+
+    overrides: dict = {}
+    if args.config is not None:
+        try:
+            document = tomllib.loads(Path(args.config).read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as error:
+            raise ConfigError(str(args.config), [str(error)]) from None
+        overrides = dict(document.get("pipeline", {}))
+    if args.keep_intermediates:
+        overrides.setdefault("output", {})["keep_intermediates"] = True
+    if args.no_cache:
+        overrides.setdefault("cache", {})["enabled"] = False
+    elif args.model_cache is not None:
+        overrides.setdefault("cache", {})["directory"] = str(args.model_cache)
+    from pydantic import ValidationError
+
+    try:
+        return build_process_config(args.preset, overrides)
+    except ValidationError as error:
+        from pipeline.acquisition.reader import format_validation_error
+
+        raise ConfigError(str(args.config or "command line"), [format_validation_error(error)]) from None
+
+
+def run_pair(pair_dir: Path, out_dir: Path, config, force: bool) -> int:
+    from daemon.commands.progress_bars import TerminalProgress
+    from pipeline.process import process_pair
+
+    outcome = process_pair(pair_dir, out_dir, config, progress=TerminalProgress(), force=force)
+    if outcome.status == "skipped":
+        print(f"{pair_dir}: {outcome.message} -> {outcome.out_dir}")
+        return exit_codes.OK
+    if outcome.status == "failed":
+        print(f"{pair_dir}: FAILED at stage {outcome.stage}: {outcome.message}\n  see {outcome.out_dir / 'FAILED.json'}")
+        return exit_codes.FAILED
+    print(f"{pair_dir}: done -> {outcome.out_dir}\n  recovered volume: {outcome.out_dir / 'recovered.ome.tif'}\n"
+          f"  report: {outcome.report_path}\n  previews: {outcome.out_dir / 'previews'}")
+    return exit_codes.OK
+
+
+def run(args: argparse.Namespace) -> int:
+    config = load_process_config(args)
+    out_dir = args.out if args.out is not None else args.pair_dir / "recovered"
+    return run_pair(args.pair_dir, out_dir, config, args.force)
