@@ -60,9 +60,18 @@ def psnr_db(image: np.ndarray, reference: np.ndarray, mask: np.ndarray | None = 
 
 
 def ssim_map(image: np.ndarray, reference: np.ndarray, value_range: float) -> np.ndarray:
-    """skimage's per-voxel SSIM (Gaussian window, sigma 1.5 voxels) of two same-shape volumes."""
-    if min(reference.shape) < SSIM_WINDOW_PX:
-        raise ValueError(f"SSIM needs every axis >= {SSIM_WINDOW_PX} voxels (got shape {reference.shape})")
+    """skimage's per-voxel SSIM (Gaussian window, sigma 1.5 voxels) of two same-shape volumes.
+
+    A volume thinner than the window along one axis (a held-out slab) gets 2D
+    SSIM slice by slice along that axis.
+    """
+    thin = [axis for axis, n in enumerate(reference.shape) if n < SSIM_WINDOW_PX]
+    if len(thin) > 1 or (thin and reference.ndim < 3):
+        raise ValueError(f"SSIM needs at least two axes >= {SSIM_WINDOW_PX} voxels (got shape {reference.shape})")
+    if thin:
+        axis = thin[0]
+        maps = [ssim_map(np.take(image, i, axis), np.take(reference, i, axis), value_range) for i in range(reference.shape[axis])]
+        return np.stack(maps, axis=axis)
     _, full = structural_similarity(
         reference.astype(np.float64),
         image.astype(np.float64),
@@ -83,9 +92,10 @@ def ssim(image: np.ndarray, reference: np.ndarray, mask: np.ndarray | None = Non
 
 
 def usable_scales(shape: tuple[int, ...], scales: int) -> int:
-    """How many of ``scales`` dyadic scales still fit an SSIM window (at least 1)."""
+    """How many of ``scales`` dyadic scales still fit an SSIM window (at least 1; a thin axis is ignored)."""
     usable = 1
-    while usable < scales and min(shape) // 2**usable >= SSIM_WINDOW_PX:
+    side = sorted(shape)[-2]
+    while usable < scales and side // 2**usable >= SSIM_WINDOW_PX:
         usable += 1
     return usable
 
@@ -102,9 +112,10 @@ def ms_ssim_map(image: np.ndarray, reference: np.ndarray, mask: np.ndarray | Non
     log_map = np.zeros(reference.shape, dtype=np.float64)
     for scale, weight in enumerate(weights):
         if scale > 0:
-            even = tuple(slice(0, 2 * (n // 2)) for n in img.shape)
-            img = downscale_local_mean(img[even], (2, 2, 2))
-            ref = downscale_local_mean(ref[even], (2, 2, 2))
+            factors = tuple(2 if n >= 2 else 1 for n in img.shape)
+            even = tuple(slice(0, f * (n // f)) for n, f in zip(img.shape, factors))
+            img = downscale_local_mean(img[even], factors)
+            ref = downscale_local_mean(ref[even], factors)
         full = np.clip(ssim_map(img, ref, value_range), 1e-6, 1.0)
         if full.shape != reference.shape:
             factors = [n / m for n, m in zip(reference.shape, full.shape)]

@@ -56,7 +56,18 @@ def test_ms_ssim_mean_ranks_blur(textured_volume: np.ndarray) -> None:
 def test_usable_scales_shrinks_on_small_volumes() -> None:
     assert metrics.usable_scales((32, 32, 32), 5) == 2
     assert metrics.usable_scales((200, 200, 200), 5) == 5
-    assert metrics.usable_scales((11, 64, 64), 3) == 1
+    assert metrics.usable_scales((64, 11, 11), 3) == 1
+    assert metrics.usable_scales((5, 64, 64), 3) == 3  # a thin slab: scales follow the in-plane size
+
+
+def test_thin_slab_gets_slice_wise_ssim(textured_volume: np.ndarray) -> None:
+    slab = textured_volume[:5]
+    blurred = ndimage.gaussian_filter(textured_volume, 1.0)[:5]
+    value = metrics.ssim(blurred, slab)
+    assert 0.0 < value < 0.99
+    assert metrics.ms_ssim_map(blurred, slab, scales=3).shape == slab.shape
+    with pytest.raises(ValueError, match="two axes"):
+        metrics.ssim(blurred[:, :5], slab[:, :5])
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,181 @@
+"""The trust report of a processed pair: figures on held-out zoom data, and flags.
+
+Held out means zoom data the model did not train on. The recovered volume and
+the cubic-upsampled scout are compared with the zoom (PSNR, SSIM, 3D MS-SSIM),
+both get an effective resolution (extra Gaussian blur relative to the zoom),
+and the scout-consistency check (:mod:`pipeline.evaluate.consistency`)
+watches the region outside the zoom. Any figure past a :class:`TrustConfig`
+threshold flags the volume, with a reason a user can read.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from pipeline.evaluate import metrics
+from pipeline.evaluate.config import TrustConfig
+from pipeline.evaluate.consistency import halves_disagreement, scout_consistency
+from pipeline.evaluate.resolution import fit_gaussian_blur
+
+
+class ResolutionFigures(BaseModel):
+    """Effective resolution (FWHM mm of the extra blur relative to the zoom); lower is sharper."""
+
+    model_config = ConfigDict(frozen=True)
+
+    before: float
+    after: float
+
+
+class HallucinationFigures(BaseModel):
+    """Scout consistency (ratios to the zoom's own residual; ~1 is as good as the zoom) and optional halves disagreement."""
+
+    model_config = ConfigDict(frozen=True)
+
+    method: str = "scout_consistency"
+    scout_psf_fwhm_mm: float
+    inside_ratio: float
+    outside_ratio: float | None = None
+    outside_over_inside: float | None = None
+    halves_disagreement: float | None = None
+
+
+class TrustReport(BaseModel):
+    """``report.json``'s ``trust`` object."""
+
+    heldout_psnr_db: float
+    heldout_psnr_cubic_db: float
+    psnr_gain_db: float
+    heldout_ssim: float
+    heldout_ssim_cubic: float
+    heldout_ms_ssim: float
+    heldout_ms_ssim_cubic: float
+    effective_resolution_mm: ResolutionFigures
+    hallucination: HallucinationFigures
+    heldout_voxels: int
+    flagged: bool
+    reasons: list[str]
+
+
+def _reasons(report: dict, config: TrustConfig) -> list[str]:
+    """Human-readable reasons why the figures fall below ``config``'s thresholds."""
+    reasons: list[str] = []
+    gain = report["psnr_gain_db"]
+    if not gain >= config.min_psnr_gain_db:
+        reasons.append(f"PSNR gain over cubic on held-out zoom data is {gain:.2f} dB (minimum {config.min_psnr_gain_db:.2f} dB)")
+    ssim_gain = report["heldout_ssim"] - report["heldout_ssim_cubic"]
+    if not ssim_gain >= config.min_ssim_gain:
+        reasons.append(f"SSIM gain over cubic on held-out zoom data is {ssim_gain:.3f} (minimum {config.min_ssim_gain:.3f})")
+    if not report["heldout_ms_ssim"] >= config.min_ms_ssim:
+        reasons.append(f"MS-SSIM against held-out zoom data is {report['heldout_ms_ssim']:.3f} (minimum {config.min_ms_ssim:.3f})")
+    res: ResolutionFigures = report["effective_resolution_mm"]
+    if res.before > 0 and res.after > config.max_resolution_ratio * res.before:
+        reasons.append(
+            f"effective resolution did not improve: {res.after * 1000:.1f} um after vs {res.before * 1000:.1f} um for cubic "
+            f"(allowed ratio {config.max_resolution_ratio:.2f})"
+        )
+    hal: HallucinationFigures = report["hallucination"]
+    if hal.outside_over_inside is not None and not hal.outside_over_inside <= config.max_consistency_ratio:
+        reasons.append(
+            f"outside the zoom the output agrees {hal.outside_over_inside:.2f}x worse with the scout than inside it "
+            f"(maximum {config.max_consistency_ratio:.2f}): possible hallucination"
+        )
+    return reasons
+
+
+def build_trust_report(
+    recovered_heldout: np.ndarray,
+    cubic_heldout: np.ndarray,
+    zoom_heldout: np.ndarray,
+    mask: np.ndarray | None,
+    voxel_mm: float,
+    config: TrustConfig,
+    *,
+    outside_pair: tuple[np.ndarray, np.ndarray] | None = None,
+    outside_mask: np.ndarray | None = None,
+    halves_pair: tuple[np.ndarray, np.ndarray] | None = None,
+) -> TrustReport:
+    """Trust figures and flags for one pair.
+
+    ``cubic_heldout`` is the scout on the zoom grid (cubic upsampling), so it
+    also serves to estimate the scout's PSF. ``outside_pair`` is
+    ``(recovered, scout_on_zoom_grid)`` for (a sample of) the region outside the
+    zoom; ``halves_pair`` the outputs of two models trained on different zoom
+    halves, if the pipeline trained them.
+    """
+    for name, array in (("cubic_heldout", cubic_heldout), ("zoom_heldout", zoom_heldout)):
+        if array.shape != recovered_heldout.shape:
+            raise ValueError(f"{name} shape {array.shape} differs from recovered_heldout {recovered_heldout.shape}")
+    mask = np.ones(zoom_heldout.shape, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
+    recovered_fit = fit_gaussian_blur(recovered_heldout, zoom_heldout, mask, config.max_resolution_sigma_px)
+    psf = fit_gaussian_blur(cubic_heldout, zoom_heldout, mask, config.max_resolution_sigma_px)
+    consistency = scout_consistency(
+        psf, recovered_heldout, cubic_heldout, zoom_heldout, mask, outside_pair=outside_pair, outside_mask=outside_mask
+    )
+    hallucination = HallucinationFigures(
+        scout_psf_fwhm_mm=psf.fwhm_mm(voxel_mm),
+        inside_ratio=consistency.inside_ratio,
+        outside_ratio=consistency.outside_ratio,
+        outside_over_inside=consistency.outside_over_inside,
+        halves_disagreement=halves_disagreement(*halves_pair, outside_mask) if halves_pair is not None else None,
+    )
+    psnr = metrics.psnr_db(recovered_heldout, zoom_heldout, mask)
+    psnr_cubic = metrics.psnr_db(cubic_heldout, zoom_heldout, mask)
+    figures = {
+        "heldout_psnr_db": psnr,
+        "heldout_psnr_cubic_db": psnr_cubic,
+        "psnr_gain_db": psnr - psnr_cubic if math.isfinite(psnr - psnr_cubic) else (math.inf if psnr > psnr_cubic else 0.0),
+        "heldout_ssim": metrics.ssim(recovered_heldout, zoom_heldout, mask),
+        "heldout_ssim_cubic": metrics.ssim(cubic_heldout, zoom_heldout, mask),
+        "heldout_ms_ssim": metrics.ms_ssim(recovered_heldout, zoom_heldout, mask, config.ms_ssim_scales),
+        "heldout_ms_ssim_cubic": metrics.ms_ssim(cubic_heldout, zoom_heldout, mask, config.ms_ssim_scales),
+        "effective_resolution_mm": ResolutionFigures(before=psf.fwhm_mm(voxel_mm), after=recovered_fit.fwhm_mm(voxel_mm)),
+        "hallucination": hallucination,
+        "heldout_voxels": int(mask.sum()),
+    }
+    reasons = _reasons(figures, config)
+    return TrustReport(**figures, flagged=bool(reasons), reasons=reasons)
+
+
+def write_disagreement_png(
+    path: Path,
+    recovered: np.ndarray,
+    zoom: np.ndarray,
+    mask: np.ndarray | None = None,
+    *,
+    cubic: np.ndarray | None = None,
+    scales: int = 3,
+    slice_index: int | None = None,
+) -> Path:
+    """PNG of one z slice: zoom, (cubic,) recovered and ``1 - MS-SSIM`` (where the output disagrees with the zoom)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from pipeline.atomic import atomic_path
+
+    disagreement = 1.0 - metrics.ms_ssim_map(recovered, zoom, mask, scales)
+    if mask is not None:
+        disagreement = np.where(mask, disagreement, np.nan)
+    k = zoom.shape[0] // 2 if slice_index is None else slice_index
+    panels = [("zoom (held out)", zoom[k])] + ([("cubic", cubic[k])] if cubic is not None else []) + [("recovered", recovered[k])]
+    low, high = np.percentile(zoom, [0.5, 99.5])
+    figure = Figure(figsize=(3.2 * (len(panels) + 1), 3.4))
+    FigureCanvasAgg(figure)
+    axes = figure.subplots(1, len(panels) + 1)
+    for ax, (title, image) in zip(axes, panels):
+        ax.imshow(image, cmap="gray", vmin=low, vmax=high)
+        ax.set_title(title)
+    shown = axes[-1].imshow(disagreement[k], cmap="magma", vmin=0.0, vmax=max(0.05, float(np.nanmax(disagreement[k]))))
+    axes[-1].set_title("1 - MS-SSIM")
+    figure.colorbar(shown, ax=axes[-1], fraction=0.046)
+    for ax in axes:
+        ax.set_axis_off()
+    figure.suptitle(f"disagreement with held-out zoom data, slice z={k}")
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, format="png", dpi=80)
+    return path
