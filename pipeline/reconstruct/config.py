@@ -6,12 +6,31 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+BackendName = Literal["auto", "rtk", "rtk-cuda", "tigre"]
+
 
 class ReconConfig(BaseModel):
     """How scans are reconstructed."""
 
     model_config = ConfigDict(extra="forbid")
 
-    backend: Literal["auto", "rtk", "rtk-cuda", "tigre"] = "auto"
-    truncation_correction: float = Field(1.0, ge=0.0, description="RTK ramp-filter truncation correction (fraction of detector width extrapolated) for interior scans")
+    backend: BackendName = "auto"
+    truncation_correction: float = Field(
+        1.0,
+        ge=0.0,
+        le=2.0,
+        description="RTK ramp-filter truncation correction (fraction of detector width extrapolated) for interior scans",
+    )
+    hann_cut_frequency: float = Field(
+        0.0, ge=0.0, le=1.0, description="Hann apodisation of the ramp filter (0 = plain ramp, 1 = Nyquist cut)"
+    )
+    short_scan: Literal["parker", "error"] = Field(
+        "parker", description="scans covering 180 deg + fan angle but less than a turn: Parker weighting, or refuse"
+    )
     memory_budget_gb: float = Field(4.0, gt=0, description="peak memory for slab-by-slab reconstruction of large grids")
+    truncation_threshold: float = Field(
+        0.05,
+        gt=0.0,
+        lt=1.0,
+        description="interior-scan detection: edge-column line integrals above this fraction of the object's level",
+    )

@@ -1,0 +1,38 @@
+"""FDK backends behind one interface; which are usable here, and picking one."""
+
+from __future__ import annotations
+
+from pipeline.errors import BackendUnavailable
+from pipeline.reconstruct.backends.base import FDKBackend, SlabJob
+from pipeline.reconstruct.backends.probe import rtk_cuda_unavailable, tigre_unavailable
+from pipeline.reconstruct.backends.rtk import RTKBackend
+
+# auto: fastest first
+_AUTO_ORDER = ("tigre", "rtk-cuda", "rtk")
+
+
+def available_backends() -> dict[str, str | None]:
+    """Each backend name -> None if usable here, else why not (GPU probes run in subprocesses)."""
+    return {"tigre": tigre_unavailable(), "rtk-cuda": rtk_cuda_unavailable(), "rtk": None}
+
+
+def make_backend(name: str) -> FDKBackend:
+    """The backend called ``name`` (``auto``: the first usable of TIGRE, RTK CUDA, RTK CPU)."""
+    if name == "rtk":
+        return RTKBackend()
+    usable = available_backends()
+    if name == "auto":
+        name = next(n for n in _AUTO_ORDER if usable[n] is None)
+        if name == "rtk":
+            return RTKBackend()
+    reason = usable.get(name, f"unknown backend {name!r}")
+    if reason is not None:
+        raise BackendUnavailable(f"reconstruction backend {name!r} unavailable: {reason}")
+    if name == "rtk-cuda":
+        return RTKBackend(cuda=True)
+    from pipeline.reconstruct.backends.tigre import TigreBackend
+
+    return TigreBackend()
+
+
+__all__ = ["FDKBackend", "SlabJob", "RTKBackend", "available_backends", "make_backend"]

@@ -1,0 +1,44 @@
+"""The one small interface every FDK backend implements, and the slab job it is given."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from pipeline.acquisition.contract import Geometry
+from pipeline.grid import VolumeGrid
+
+
+@dataclass(frozen=True)
+class SlabJob:
+    """One slab to reconstruct.
+
+    ``line_integrals`` is the scan's full ``[angle, row, column]`` stack (contract
+    orientation, row 0 on top); only rows ``[row0, row1)`` are needed for ``grid``
+    (a slab of the requested grid, in the scan frame).
+    """
+
+    geometry: Geometry
+    line_integrals: np.ndarray
+    row0: int
+    row1: int
+    grid: VolumeGrid
+    truncation_correction: float = 0.0
+    hann_cut_frequency: float = 0.0
+    parker: bool = False
+
+
+class FDKBackend(Protocol):
+    """Reconstructs slabs; ``name`` is what the result reports."""
+
+    name: str
+
+    def supports(self, grid: VolumeGrid) -> str | None:
+        """None if this backend can reconstruct onto ``grid``, else why not."""
+        ...
+
+    def reconstruct_slab(self, job: SlabJob, out: np.ndarray) -> None:
+        """Write the FDK volume of ``job.grid`` (float32 ``[z, y, x]``) into ``out``."""
+        ...

@@ -1,0 +1,148 @@
+"""``reconstruct``: FDK of one scan onto any grid, slab by slab, with checks, a mask and progress."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from pipeline.acquisition.scan import Scan
+from pipeline.errors import ReconstructionError
+from pipeline.events import CancelToken, ProgressCallback, ProgressEvent, emit, step
+from pipeline.grid import VolumeGrid
+from pipeline.reconstruct.backends import RTKBackend, SlabJob, make_backend
+from pipeline.reconstruct.checks import check_finite, is_truncated, scan_kind
+from pipeline.reconstruct.config import ReconConfig
+from pipeline.reconstruct.mask import reconstruction_mask
+from pipeline.reconstruct.slabs import plan_slabs
+
+STAGE = "reconstruct"
+_GB = 1024**3
+
+
+class ReconResult(BaseModel):
+    """A reconstructed volume (float32 ``[z, y, x]``, 1/mm) with its reconstructable-region mask."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    volume: np.ndarray
+    mask: np.ndarray
+    grid: VolumeGrid
+    backend: str
+    seconds: float
+    interior: bool
+    truncation_correction: float
+    short_scan: bool
+    slabs: int
+    peak_slab_bytes: int
+    warnings: list[str]
+
+    def figures(self) -> dict[str, float | int | str | bool]:
+        """Scalars for the report."""
+        return {
+            "backend": self.backend,
+            "seconds": self.seconds,
+            "interior": self.interior,
+            "truncation_correction": self.truncation_correction,
+            "short_scan": self.short_scan,
+            "slabs": self.slabs,
+            "peak_slab_bytes": self.peak_slab_bytes,
+            "mask_fraction": float(self.mask.mean()),
+        }
+
+
+def _check_out(out: np.ndarray | None, grid: VolumeGrid) -> np.ndarray:
+    if out is None:
+        return np.zeros(grid.shape_zyx, dtype=np.float32)
+    if out.shape != grid.shape_zyx or out.dtype != np.float32:
+        raise ReconstructionError(f"out array is {out.dtype}{out.shape}, need float32{grid.shape_zyx}")
+    if not out.flags.writeable:
+        raise ReconstructionError("out array is read-only")
+    return out
+
+
+def reconstruct(
+    scan: Scan,
+    grid: VolumeGrid,
+    config: ReconConfig = ReconConfig(),
+    *,
+    interior: bool | None = None,
+    out: np.ndarray | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> ReconResult:
+    """FDK of ``scan`` onto ``grid`` (placed in the scan's frame, mm).
+
+    ``interior=None`` detects truncated projections (object wider than the
+    detector) and then applies the ramp filter's truncation correction.
+    ``out`` (float32, ``grid.shape_zyx``, e.g. a memory map) is filled slab by
+    slab, each slab's working memory within ``config.memory_budget_gb``.
+    Raises :class:`ReconstructionError` on input FDK cannot use.
+    """
+    started = time.perf_counter()
+    emit(progress, ProgressEvent(stage=STAGE, kind="stage_started", message=f"{scan.meta.role} onto {grid.shape_zyx}"))
+    warnings = list(scan.warnings)
+    geometry = scan.meta.geometry
+    check_finite(scan)
+    kind = scan_kind(scan, config.short_scan)
+    if kind == "short":
+        warnings.append(f"short scan ({geometry.angular_coverage_deg():.1f} deg): Parker weighting applied")
+    mask = reconstruction_mask(scan.meta, grid)
+    if not mask.any():
+        raise ReconstructionError(
+            f"grid centred at {grid.centre_mm} mm ({grid.size_mm} mm) does not intersect the field of view "
+            f"(radius {geometry.field_of_view_radius_mm():.3f} mm, height {geometry.field_of_view_height_mm():.3f} mm)"
+        )
+    outside = 1.0 - float(mask.mean())
+    if outside > 0:
+        warnings.append(f"{100 * outside:.1f} % of the grid lies outside the reconstructable region (masked)")
+    if interior is None:
+        interior = is_truncated(scan, config.truncation_threshold)
+    truncation = config.truncation_correction if interior else 0.0
+
+    backend = make_backend(config.backend)
+    reason = backend.supports(grid)
+    if reason is not None:
+        warnings.append(f"{backend.name} not used: {reason}; using rtk")
+        backend = RTKBackend()
+    volume = _check_out(out, grid)
+    slabs, peak = plan_slabs(geometry, grid, config.memory_budget_gb * _GB, parker=kind == "short")
+    if peak > config.memory_budget_gb * _GB:
+        warnings.append(f"one z slice needs {peak / _GB:.2f} GB, over the {config.memory_budget_gb} GB budget")
+    for done, slab in enumerate(slabs):
+        if cancel is not None:
+            cancel.raise_if_cancelled(STAGE)
+        target = volume[slab.z0 : slab.z1]
+        if slab.row1 <= slab.row0:
+            target[...] = 0.0
+        else:
+            job = SlabJob(
+                geometry=geometry,
+                line_integrals=scan.line_integrals,
+                row0=slab.row0,
+                row1=slab.row1,
+                grid=slab.grid,
+                truncation_correction=truncation,
+                hann_cut_frequency=config.hann_cut_frequency,
+                parker=kind == "short",
+            )
+            backend.reconstruct_slab(job, target)
+        step(progress, STAGE, done + 1, len(slabs))
+    if hasattr(volume, "flush"):
+        volume.flush()
+    seconds = time.perf_counter() - started
+    emit(progress, ProgressEvent(stage=STAGE, kind="stage_finished", values={"seconds": seconds}))
+    return ReconResult(
+        volume=volume,
+        mask=mask,
+        grid=grid,
+        backend=backend.name,
+        seconds=seconds,
+        interior=bool(interior),
+        truncation_correction=truncation,
+        short_scan=kind == "short",
+        slabs=len(slabs),
+        peak_slab_bytes=int(peak),
+        warnings=warnings,
+    )
