@@ -1,0 +1,127 @@
+"""Streaming tiled inference of a 2.5D network over a whole volume.
+
+The volume is processed in z-slabs: a slab of input slices (plus ``slices // 2``
+of halo, reflected at the volume ends) is read from ``source``, normalised and
+reflect-padded in-plane; every output slice is predicted from its
+``slices``-stack in overlapping 2D tiles (``pipeline.infer.tiling``), batched
+through the runtime, blended, de-normalised and written to ``dest``. Memory is
+bounded by the slab size, which depends on the slice size and the budget,
+never on the number of slices.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel
+
+from models.runtimes import InferenceRuntime
+from models.tiles import reflect_index
+from models.trained import Normalisation
+from pipeline.events import CancelToken, ProgressCallback, step
+from pipeline.infer.config import InferenceConfig
+from pipeline.infer.tiling import TileSpec, plan_tiles
+
+STAGE = "infer"
+MAX_SLAB_Z = 64
+
+
+class InferenceStats(BaseModel):
+    runtime: str
+    voxels: int
+    seconds: float
+    voxels_per_s: float
+    tiles_run: int
+    slabs: int
+    slab_z: int
+    tile_shape: tuple[int, int]
+    slab_bytes: int
+
+
+def slab_depth(shape_zyx: tuple[int, int, int], slices: int, config: InferenceConfig) -> int:
+    """Output slices per slab: as many as fit a quarter of the budget (about 3 float32 copies per slice), capped."""
+    if config.slab_z is not None:
+        return min(config.slab_z, shape_zyx[0])
+    nz, ny, nx = shape_zyx
+    m = config.margin
+    slice_bytes = 4 * (ny + 2 * m) * (nx + 2 * m)
+    fit = int(config.memory_budget_gb * 1e9 * 0.25 // (3 * slice_bytes)) - (slices - 1)
+    return max(1, min(nz, MAX_SLAB_Z, fit))
+
+
+def _read_slab(source: Any, z0: int, z1: int, slices: int, margin: int, normalisation: Normalisation) -> np.ndarray:
+    """Normalised, in-plane reflect-padded input slices ``z0 - half .. z1 + half`` (z reflected at the ends)."""
+    nz = source.shape[0]
+    half = slices // 2
+    zs = reflect_index(np.arange(z0 - half, z1 + half), nz)
+    lo, hi = int(zs.min()), int(zs.max()) + 1
+    block = normalisation.apply(np.asarray(source[lo:hi]))[zs - lo]
+    if margin:
+        _, ny, nx = block.shape
+        mode = "reflect" if ny > 1 and nx > 1 else "symmetric"
+        block = np.pad(block, ((0, 0), (margin, margin), (margin, margin)), mode=mode)
+    return block
+
+
+def _stack(block: np.ndarray, zi: int, tile: TileSpec, slices: int, margin: int) -> np.ndarray:
+    y0, x0 = tile.y.read0 + margin, tile.x.read0 + margin
+    h, w = tile.read_shape
+    return np.moveaxis(block[zi:zi + slices, y0:y0 + h, x0:x0 + w], 0, -1)
+
+
+def infer_volume(
+    runtime: InferenceRuntime,
+    source: Any,
+    dest: Any,
+    normalisation: Normalisation,
+    config: InferenceConfig,
+    *,
+    slices: int = 5,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> InferenceStats:
+    """Predict every slice of ``source`` ([z, y, x] array-like) into ``dest`` (same shape, written slab by slab)."""
+    if tuple(source.shape) != tuple(dest.shape) or len(source.shape) != 3:
+        raise ValueError(f"source and dest must be [z, y, x] of one shape (got {source.shape} and {dest.shape})")
+    started = time.perf_counter()
+    nz, ny, nx = (int(n) for n in source.shape)
+    margin = config.margin
+    tiles = plan_tiles((ny, nx), config.tile_px, config.overlap_px, margin)
+    tile_weights = [t.weights for t in tiles]
+    slab_z = slab_depth((nz, ny, nx), slices, config)
+    slabs = (nz + slab_z - 1) // slab_z
+    tiles_run, slab_bytes = 0, 0
+    for z0 in range(0, nz, slab_z):
+        if cancel is not None:
+            cancel.raise_if_cancelled("inference")
+        z1 = min(nz, z0 + slab_z)
+        block = _read_slab(source, z0, z1, slices, margin, normalisation)
+        out = np.zeros((z1 - z0, ny, nx), np.float32)
+        slab_bytes = max(slab_bytes, block.nbytes + out.nbytes)
+        jobs = [(zi, ti) for zi in range(z1 - z0) for ti in range(len(tiles))]
+        for b in range(0, len(jobs), config.batch_size):
+            chunk = jobs[b:b + config.batch_size]
+            batch = np.stack([_stack(block, zi, tiles[ti], slices, margin) for zi, ti in chunk])
+            if len(chunk) < config.batch_size:  # keep one batch shape (TensorRT builds an engine per shape)
+                batch = np.concatenate([batch, np.repeat(batch[-1:], config.batch_size - len(chunk), axis=0)])
+            predicted = runtime.predict(batch)
+            for (zi, ti), pred in zip(chunk, predicted):
+                t = tiles[ti]
+                ch, cw = t.core_shape
+                out[zi, t.y.core0:t.y.core1, t.x.core0:t.x.core1] += (
+                    pred[t.y.crop0:t.y.crop0 + ch, t.x.crop0:t.x.crop0 + cw] * tile_weights[ti]
+                )
+            tiles_run += len(chunk)
+        dest[z0:z1] = normalisation.invert(out).astype(dest.dtype, copy=False)
+        del block, out
+        step(progress, STAGE, z1, nz, voxels=float((z1 - z0) * ny * nx))
+    if hasattr(dest, "flush"):
+        dest.flush()
+    seconds = time.perf_counter() - started
+    voxels = nz * ny * nx
+    return InferenceStats(
+        runtime=runtime.name, voxels=voxels, seconds=seconds, voxels_per_s=voxels / max(seconds, 1e-9),
+        tiles_run=tiles_run, slabs=slabs, slab_z=slab_z, tile_shape=tiles[0].read_shape, slab_bytes=slab_bytes,
+    )
