@@ -66,20 +66,31 @@ def assess_heldout(
     z_mid = placement.grid.shape_zyx[0] // 2
     slice_grid = placement.grid.sub_grid(z_mid, z_mid + 1)
     cubic_slice = cubic_upsample(scout_native.volume, scout_native.grid, slice_grid)[0].astype(np.float32)
-    trust = _trust(
-        recovered_box[held], cubic_box[held], zoom[held], held_mask, zoom_grid_in_scout.voxel_mm, config,
-        output_scout=output_scout, output_recovered=output_recovered, output_mask=output_mask, placement=placement,
-        zoom_shape=zoom.shape,
-    )
+    trust = _trust(recovered_box[held], cubic_box[held], zoom[held], held_mask, zoom_grid_in_scout.voxel_mm, config,
+                   scout_heldout=registered_scout[held], outside=_outside_sample(output_scout, output_recovered, output_mask, placement, zoom.shape))
     return Assessment(quality=quality, trust=trust, recovered_zoom_box=recovered_box, cubic_zoom_box=cubic_box,
                       cubic_output_slice=cubic_slice, output_slice_z=z_mid)
 
 
-def _trust(recovered, cubic, zoom, mask, voxel_mm, config, **context) -> dict[str, Any]:
-    """The trust report as a dict (empty with a note when the evaluation module is missing)."""
-    try:
-        from pipeline.evaluate.trust import build_trust_report
-    except ImportError as error:  # pragma: no cover - evaluation module always ships
-        return {"note": f"trust report unavailable: {error}"}
-    report = build_trust_report(recovered, cubic, zoom, mask, voxel_mm, config.trust, **context)
+def _outside_sample(output_scout, output_recovered, output_mask, placement: OutputPlacement, zoom_shape, max_slices: int = 64):
+    """A central slab (at most ``max_slices``) of the output with the zoom box masked out, for the consistency check."""
+    from pipeline.evaluate.consistency import outside_zoom_mask
+
+    nz = placement.grid.shape_zyx[0]
+    z0 = max(0, nz // 2 - max_slices // 2)
+    z1 = min(nz, z0 + max_slices)
+    ox, oy, oz = placement.zoom_offset_xyz
+    mask = outside_zoom_mask(np.asarray(output_mask[z0:z1]), (ox, oy, oz - z0), zoom_shape)
+    if not mask.any():
+        return None
+    return (np.asarray(output_recovered[z0:z1], np.float32), np.asarray(output_scout[z0:z1], np.float32)), mask
+
+
+def _trust(recovered, cubic, zoom, mask, voxel_mm, config, *, scout_heldout, outside) -> dict[str, Any]:
+    """The trust report (pipeline.evaluate.trust) as a JSON-ready dict."""
+    from pipeline.evaluate.trust import build_trust_report
+
+    outside_pair, outside_mask = outside if outside is not None else (None, None)
+    report = build_trust_report(recovered, cubic, zoom, mask, voxel_mm, config.trust, outside_pair=outside_pair,
+                                outside_mask=outside_mask, scout_heldout=scout_heldout)
     return report.model_dump(mode="json")
