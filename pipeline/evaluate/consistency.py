@@ -70,6 +70,32 @@ def _rms(values: np.ndarray, mask: np.ndarray | None) -> float:
     return float(np.sqrt(np.mean(chosen**2)))
 
 
+def _rms_slabwise(volume: np.ndarray, scout: np.ndarray, psf: GaussianFit, mask: np.ndarray | None, slab_z: int = 32) -> float:
+    """RMS of :func:`consistency_residual` inside ``mask``, computed in z slabs (large output volumes)."""
+    margin = int(np.ceil(8 * psf.sigma_px)) + 1
+    total, count = 0.0, 0
+    nz = volume.shape[0]
+    for z0 in range(0, nz, slab_z):
+        z1 = min(nz, z0 + slab_z)
+        lo, hi = max(0, z0 - margin), min(nz, z1 + margin)
+        residual = consistency_residual(np.asarray(volume[lo:hi]), np.asarray(scout[lo:hi]), psf)[z0 - lo : z1 - lo]
+        chosen = residual[mask[z0:z1]] if mask is not None else residual.ravel()
+        total += float(np.sum(chosen**2))
+        count += chosen.size
+    if count == 0:
+        raise ValueError("mask is empty")
+    return float(np.sqrt(total / count))
+
+
+def outside_zoom_mask(output_mask: np.ndarray, zoom_offset_xyz: tuple[int, int, int], zoom_shape_zyx: tuple[int, int, int]) -> np.ndarray:
+    """``output_mask`` with the zoom's box (at ``zoom_offset_xyz`` in the output grid) removed."""
+    outside = np.array(output_mask, dtype=bool, copy=True)
+    x0, y0, z0 = (max(0, int(v)) for v in zoom_offset_xyz)
+    x1, y1, z1 = (int(o) + n for o, n in zip(zoom_offset_xyz, zoom_shape_zyx[::-1]))
+    outside[z0:max(z0, z1), y0:max(y0, y1), x0:max(x0, x1)] = False
+    return outside
+
+
 def scout_consistency(
     psf: GaussianFit,
     recovered_in: np.ndarray,
@@ -89,7 +115,9 @@ def scout_consistency(
     outside = None
     if outside_pair is not None:
         recovered_out, scout_out = outside_pair
-        outside = _rms(consistency_residual(recovered_out, scout_out, psf), outside_mask)
+        if recovered_out.shape != scout_out.shape:
+            raise ValueError(f"outside_pair shapes differ (got {recovered_out.shape} and {scout_out.shape})")
+        outside = _rms_slabwise(recovered_out, scout_out, psf, outside_mask)
     return ScoutConsistency(psf_sigma_px=psf.sigma_px, noise_floor_rms=floor, inside_rms=inside, outside_rms=outside)
 
 

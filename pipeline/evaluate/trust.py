@@ -97,6 +97,7 @@ def build_trust_report(
     *,
     outside_pair: tuple[np.ndarray, np.ndarray] | None = None,
     outside_mask: np.ndarray | None = None,
+    scout_heldout: np.ndarray | None = None,
     halves_pair: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> TrustReport:
     """Trust figures and flags for one pair.
@@ -104,17 +105,23 @@ def build_trust_report(
     ``cubic_heldout`` is the scout on the zoom grid (cubic upsampling), so it
     also serves to estimate the scout's PSF. ``outside_pair`` is
     ``(recovered, scout_on_zoom_grid)`` for (a sample of) the region outside the
-    zoom; ``halves_pair`` the outputs of two models trained on different zoom
+    zoom, with ``outside_mask`` (see :func:`~pipeline.evaluate.consistency.outside_zoom_mask`);
+    ``scout_heldout`` is the scout as it appears in ``outside_pair`` (e.g.
+    reconstructed onto the zoom grid) on the held-out region, so the scout PSF
+    is fitted on the same kind of data it is applied to (default:
+    ``cubic_heldout``); ``halves_pair`` the outputs of two models trained on different zoom
     halves, if the pipeline trained them.
     """
-    for name, array in (("cubic_heldout", cubic_heldout), ("zoom_heldout", zoom_heldout)):
+    scout_heldout = cubic_heldout if scout_heldout is None else scout_heldout
+    for name, array in (("cubic_heldout", cubic_heldout), ("zoom_heldout", zoom_heldout), ("scout_heldout", scout_heldout)):
         if array.shape != recovered_heldout.shape:
             raise ValueError(f"{name} shape {array.shape} differs from recovered_heldout {recovered_heldout.shape}")
     mask = np.ones(zoom_heldout.shape, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
     recovered_fit = fit_gaussian_blur(recovered_heldout, zoom_heldout, mask, config.max_resolution_sigma_px)
-    psf = fit_gaussian_blur(cubic_heldout, zoom_heldout, mask, config.max_resolution_sigma_px)
+    cubic_fit = fit_gaussian_blur(cubic_heldout, zoom_heldout, mask, config.max_resolution_sigma_px)
+    psf = cubic_fit if scout_heldout is cubic_heldout else fit_gaussian_blur(scout_heldout, zoom_heldout, mask, config.max_resolution_sigma_px)
     consistency = scout_consistency(
-        psf, recovered_heldout, cubic_heldout, zoom_heldout, mask, outside_pair=outside_pair, outside_mask=outside_mask
+        psf, recovered_heldout, scout_heldout, zoom_heldout, mask, outside_pair=outside_pair, outside_mask=outside_mask
     )
     hallucination = HallucinationFigures(
         scout_psf_fwhm_mm=psf.fwhm_mm(voxel_mm),
@@ -133,7 +140,7 @@ def build_trust_report(
         "heldout_ssim_cubic": metrics.ssim(cubic_heldout, zoom_heldout, mask),
         "heldout_ms_ssim": metrics.ms_ssim(recovered_heldout, zoom_heldout, mask, config.ms_ssim_scales),
         "heldout_ms_ssim_cubic": metrics.ms_ssim(cubic_heldout, zoom_heldout, mask, config.ms_ssim_scales),
-        "effective_resolution_mm": ResolutionFigures(before=psf.fwhm_mm(voxel_mm), after=recovered_fit.fwhm_mm(voxel_mm)),
+        "effective_resolution_mm": ResolutionFigures(before=cubic_fit.fwhm_mm(voxel_mm), after=recovered_fit.fwhm_mm(voxel_mm)),
         "hallucination": hallucination,
         "heldout_voxels": int(mask.sum()),
     }

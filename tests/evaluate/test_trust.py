@@ -7,7 +7,7 @@ import pytest
 from scipy import ndimage
 
 from pipeline.evaluate.config import TrustConfig
-from pipeline.evaluate.consistency import halves_disagreement
+from pipeline.evaluate.consistency import halves_disagreement, outside_zoom_mask
 from pipeline.evaluate.trust import TrustReport, build_trust_report, write_disagreement_png
 
 SCOUT_SIGMA_PX = 1.5
@@ -66,6 +66,27 @@ def test_hallucinated_pores_outside_the_zoom_are_flagged(scene) -> None:
     assert report.hallucination.outside_over_inside > 1.5
     assert report.flagged
     assert any("hallucination" in r for r in report.reasons)
+
+
+def test_outside_is_evaluated_slab_by_slab_under_a_mask(scene) -> None:
+    _, zoom, scout, recovered = scene
+    (zin, _), (sin, sout), (rin, rout) = _split(zoom), _split(scout), _split(recovered)
+    invented = rout.copy()
+    invented[20:28, 20:28, 1:7] = 0.2
+    region = np.zeros(rout.shape, dtype=bool)
+    region[:, :, 16:] = True  # excludes the invented pore (and its blurred halo)
+    clean = build_trust_report(rin, sin, zin, None, 0.01, TrustConfig(), outside_pair=(invented, sout), outside_mask=region)
+    spoiled = build_trust_report(rin, sin, zin, None, 0.01, TrustConfig(), outside_pair=(invented, sout))
+    assert clean.hallucination.outside_over_inside < 1.3
+    assert spoiled.hallucination.outside_over_inside > clean.hallucination.outside_over_inside + 0.1
+
+
+def test_outside_zoom_mask_removes_the_zoom_box() -> None:
+    mask = np.ones((10, 12, 14), dtype=bool)
+    outside = outside_zoom_mask(mask, (2, 3, 4), (4, 5, 6))  # zoom box x 2:8, y 3:8, z 4:8
+    assert not outside[4:8, 3:8, 2:8].any()
+    assert outside.sum() == mask.sum() - 4 * 5 * 6
+    assert mask.all()  # input untouched
 
 
 def test_shapes_must_agree(scene) -> None:
