@@ -15,7 +15,7 @@ from typing import Any
 
 _WHERE = {
     "card": ("CurvePoint", "InputNormalisation", "ModelCard", "RuntimeEngine", "ScanConditions", "ValidationFigures",
-             "array_fingerprint", "build_card"),
+             "array_fingerprint", "build_card", "card_from_trained"),
     "config": ("CacheConfig", "MatchPolicy", "ValidationPolicy"),
     "matching": ("MatchQuery", "MatchResult", "match", "rank_candidates"),
     "paths": ("default_cache_dir", "resolve_cache_dir"),
@@ -52,6 +52,7 @@ __all__ = [
     "ValidationPolicy",
     "array_fingerprint",
     "build_card",
+    "card_from_trained",
     "default_cache_dir",
     "match",
     "rank_candidates",

@@ -212,6 +212,32 @@ def build_card(
     )
 
 
+def card_from_trained(
+    trained: Any,
+    scout: ScanMetadata,
+    zoom: ScanMetadata,
+    *,
+    sample_class: str | None = None,
+    training_data_fingerprint: str = "",
+    finetuned_from: str | None = None,
+) -> ModelCard:
+    """A card for a ``models.trained.TrainedModel`` (its network, normalisation, curve, held-out figures)."""
+    if trained.validation is None:
+        raise ValueError("a model without held-out validation figures cannot be cached (got validation=None)")
+    return build_card(
+        scout,
+        zoom,
+        trained.network,
+        InputNormalisation(offset=trained.normalisation.offset, scale=trained.normalisation.scale),
+        ValidationFigures.model_validate(trained.validation.model_dump()),
+        curve=[CurvePoint.model_validate(point.model_dump()) for point in trained.curve],
+        sample_class=sample_class,
+        training_data_fingerprint=training_data_fingerprint,
+        training_iterations=trained.iterations_run,
+        finetuned_from=finetuned_from,
+    )
+
+
 def card_json_schema() -> dict[str, Any]:
     """JSON Schema of ``card.json`` (``scoutzoom schema model-card``)."""
     schema = ModelCard.model_json_schema()

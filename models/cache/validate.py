@@ -7,9 +7,9 @@ and its PSNR/SSIM stay within ``ValidationPolicy`` margins of the figures on
 its card (measured the same way on its own held-out slab), so a model that
 does not transfer (other blur, other material) is caught.
 
-PSNR uses the zoom's range inside the mask as data range; SSIM is the mean of
-scikit-image's 2D SSIM map over masked voxels, slice by slice along z (the
-network works slice-wise too).
+Figures come from :mod:`models.quality` (PSNR with the zoom's range inside the
+mask; mean SSIM over masked voxels), the same functions that measure the
+held-out figures recorded on a card at training time, so they compare.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from models.cache.card import ModelCard
 from models.cache.config import ValidationPolicy
+from models.quality import psnr_db as masked_psnr_db
+from models.quality import ssim as masked_ssim
 
 Predictor = Callable[[np.ndarray], np.ndarray]
 """Whole-volume prediction: input [z, y, x] float32 -> output of the same shape (e.g. a closure around infer_volume)."""
@@ -39,40 +41,6 @@ class ValidationOutcome(BaseModel):
     gain_db: float | None
     psnr_baseline_db: float | None = None
     reasons: list[str] = Field(default_factory=list)
-
-
-def masked_psnr_db(image: np.ndarray, reference: np.ndarray, mask: np.ndarray) -> float:
-    """PSNR of ``image`` against ``reference`` inside ``mask``; data range = reference range there."""
-    ref = reference[mask].astype(np.float64)
-    err = image[mask].astype(np.float64) - ref
-    data_range = float(ref.max() - ref.min())
-    mse = float(np.mean(err**2))
-    if mse == 0:
-        return float("inf")
-    return 10.0 * np.log10(data_range**2 / mse) if data_range > 0 else float("-inf")
-
-
-def masked_ssim(image: np.ndarray, reference: np.ndarray, mask: np.ndarray) -> float:
-    """Mean SSIM over masked voxels, from 2D SSIM maps of each z-slice."""
-    from skimage.metrics import structural_similarity
-
-    ref_in = reference[mask]
-    data_range = float(ref_in.max() - ref_in.min()) or 1.0
-    total, count = 0.0, 0
-    for z in range(reference.shape[0]):
-        slice_mask = mask[z]
-        if not slice_mask.any():
-            continue
-        win = min(7, *reference.shape[1:])
-        win -= 1 - win % 2  # odd
-        if win < 3:
-            raise ValueError(f"slices too small for SSIM (got {reference.shape[1:]})")
-        _, ssim_map = structural_similarity(
-            reference[z].astype(np.float64), image[z].astype(np.float64), data_range=data_range, win_size=win, full=True
-        )
-        total += float(ssim_map[slice_mask].sum())
-        count += int(slice_mask.sum())
-    return total / count
 
 
 def judge(

@@ -68,3 +68,22 @@ def test_build_card_from_scan_metadata() -> None:
     assert card.network["slices"] == 5
     assert card.validation.gain_db == pytest.approx(6.0)
     assert card.code_version  # recorded from the installed package
+
+
+def test_card_from_trained_model_record() -> None:
+    from models.cache.card import card_from_trained
+    from models.config import TrainingConfig
+    from models.trained import CurvePoint as TrainedPoint
+    from models.trained import Normalisation, TrainedModel
+    from models.trained import ValidationFigures as TrainedFigures
+
+    trained = TrainedModel(
+        model=None, network=NetworkConfig(depth=2), training=TrainingConfig(), normalisation=Normalisation(offset=0.5, scale=3.0),
+        curve=[TrainedPoint(iteration=10, train_loss=0.2, val_loss=0.3)],
+        validation=TrainedFigures(psnr_db=30.0, ssim=0.9, psnr_input_db=25.0, ssim_input=0.8, slab_z=(0, 4), voxels=100),
+        iterations_run=300,
+    )
+    card = card_from_trained(trained, _scan("scout", 0.03), _scan("zoom", 0.01), training_data_fingerprint="abc")
+    assert card.network["depth"] == 2 and card.normalisation.scale == 3.0
+    assert card.curve[0].val_loss == 0.3 and card.training_iterations == 300
+    assert ModelCard.from_json(card.to_json()).validation.gain_db == pytest.approx(5.0)
