@@ -1,0 +1,189 @@
+"""The daemon's configuration file (TOML), validated with pydantic.
+
+Unknown keys and wrong types are errors that name the key's path
+(``watch.settle_s: ...``); :func:`load_config` reports every problem at once.
+The ``[pipeline]`` table is a :class:`pipeline.config.ProcessConfig` on top of
+its preset. Command-line flags are applied to the raw table before validation,
+so they are checked the same way.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from pipeline.config import PRESETS, ProcessConfig, deep_merge
+from pipeline.errors import ConfigError
+
+DEFAULT_PROCESSOR = "pipeline.process:process_pair"
+
+
+def default_state_dir() -> Path:
+    """systemd's ``$STATE_DIRECTORY``, else ``$XDG_STATE_HOME/scoutzoom``, else ``~/.local/state/scoutzoom``."""
+    if os.environ.get("STATE_DIRECTORY"):
+        return Path(os.environ["STATE_DIRECTORY"].split(":")[0])
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "scoutzoom"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class WatchSection(_Section):
+    """Which folders are watched and when a pair counts as ready."""
+
+    roots: list[Path] = Field(default_factory=list, description="folders watched recursively for pairs")
+    observer: Literal["auto", "inotify", "polling"] = Field("auto", description="polling for network shares")
+    poll_interval_s: float = Field(5.0, gt=0, description="polling observer period and periodic re-check period")
+    settle_s: float = Field(60.0, ge=0, description="a complete pair must be unchanged this long (a READY file skips it)")
+    stalled_after_s: float = Field(3600.0, gt=0, description="an incomplete pair unchanged this long is reported stalled")
+
+    @field_validator("roots")
+    @classmethod
+    def _absolute(cls, roots: list[Path]) -> list[Path]:
+        """Absolute, symlinks resolved: pairs are identified by path (``scoutzoom retry`` resolves too)."""
+        return [root.expanduser().resolve() for root in roots]
+
+
+class OutputSection(_Section):
+    root: Path | None = Field(None, description="outputs go to <root>/<pair path relative to its watch root>/; default <state_dir>/output")
+
+
+class JobsSection(_Section):
+    store: Path | None = Field(None, description="SQLite job store; default <state_dir>/jobs.sqlite3")
+    concurrency: int = Field(1, ge=1, le=64, description="jobs run at the same time (one GPU job by default)")
+    max_attempts: int = Field(3, ge=1, description="a job interrupted (crash, kill) this many times is failed")
+    stop_timeout_s: float = Field(60.0, gt=0, description="on SIGTERM, wait this long for the running stage to stop")
+
+
+class MetricsSection(_Section):
+    enabled: bool = True
+    address: str = Field("127.0.0.1", description="bind address of the Prometheus endpoint")
+    port: int = Field(9464, ge=0, le=65535)
+
+
+class LogSection(_Section):
+    format: Literal["auto", "json", "console"] = Field("auto", description="auto: console on a terminal, JSON lines otherwise")
+    level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+class AdvancedSection(_Section):
+    processor: str = Field(DEFAULT_PROCESSOR, description="'module:function' called for each pair (tests use a fake)")
+
+    @field_validator("processor")
+    @classmethod
+    def _module_function(cls, value: str) -> str:
+        module, _, function = value.partition(":")
+        if not module or not function:
+            raise ValueError(f"must be 'module:function' (got {value!r})")
+        return value
+
+
+class DaemonConfig(_Section):
+    """Everything ``scoutzoom watch`` needs; every key has a default except the watch roots."""
+
+    state_dir: Path = Field(default_factory=default_state_dir, description="job store, model cache, default outputs")
+    watch: WatchSection = Field(default_factory=WatchSection)
+    output: OutputSection = Field(default_factory=OutputSection)
+    jobs: JobsSection = Field(default_factory=JobsSection)
+    metrics: MetricsSection = Field(default_factory=MetricsSection)
+    log: LogSection = Field(default_factory=LogSection)
+    advanced: AdvancedSection = Field(default_factory=AdvancedSection)
+    pipeline: ProcessConfig = Field(default_factory=ProcessConfig)
+
+    @field_validator("pipeline", mode="before")
+    @classmethod
+    def _apply_preset(cls, value: Any) -> Any:
+        """The preset's values first, then the table's own keys."""
+        if not isinstance(value, dict):
+            return value
+        name = value.get("preset", "standard")
+        if name not in PRESETS:
+            return value  # the Literal field reports it with its path
+        return deep_merge(PRESETS[name], value)
+
+    @model_validator(mode="after")
+    def _fill_defaults(self) -> DaemonConfig:
+        if self.output.root is None:
+            self.output.root = self.state_dir / "output"
+        if self.jobs.store is None:
+            self.jobs.store = self.state_dir / "jobs.sqlite3"
+        if self.pipeline.cache.directory is None:
+            self.pipeline.cache.directory = self.state_dir / "models"
+        return self
+
+    @property
+    def output_root(self) -> Path:
+        assert self.output.root is not None
+        return self.output.root
+
+    @property
+    def store_path(self) -> Path:
+        assert self.jobs.store is not None
+        return self.jobs.store
+
+
+def _problems(error: ValidationError) -> list[str]:
+    lines = []
+    for item in error.errors():
+        path = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        message = item["msg"]
+        if item["type"] == "extra_forbidden":
+            message = "unknown key"
+        lines.append(f"{path}: {message}")
+    return lines
+
+
+def read_table(path: Path) -> dict[str, Any]:
+    """The raw TOML table of a config file; a :class:`ConfigError` if unreadable."""
+    try:
+        with open(path, "rb") as handle:
+            return tomllib.load(handle)
+    except OSError as error:
+        raise ConfigError(str(path), [f"cannot read: {error.strerror or error}"]) from error
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(str(path), [f"not valid TOML: {error}"]) from error
+
+
+def apply_overrides(table: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """``table`` with dotted keys from ``overrides`` set (``None`` values are skipped)."""
+    result = deep_merge({}, table)
+    for dotted, value in overrides.items():
+        if value is None:
+            continue
+        node = result
+        *parents, leaf = dotted.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return result
+
+
+def validate_config(table: dict[str, Any], source: str = "config") -> DaemonConfig:
+    """A :class:`DaemonConfig` from a raw table, or a :class:`ConfigError` listing every problem."""
+    try:
+        return DaemonConfig.model_validate(table)
+    except ValidationError as error:
+        raise ConfigError(source, _problems(error)) from None
+
+
+def load_config(path: Path | None, overrides: dict[str, Any] | None = None) -> DaemonConfig:
+    """Read ``path`` (or start from defaults when None), apply dotted ``overrides``, validate."""
+    table = read_table(path) if path is not None else {}
+    return validate_config(apply_overrides(table, overrides or {}), str(path) if path else "command line")
+
+
+def filesystem_problems(config: DaemonConfig) -> list[str]:
+    """Problems a schema cannot see: missing roots, outputs that would be watched as input."""
+    problems = []
+    if not config.watch.roots:
+        problems.append("watch.roots: at least one root is needed")
+    for index, root in enumerate(config.watch.roots):
+        if not root.is_dir():
+            problems.append(f"watch.roots.{index}: {root} is not a directory")
+    return problems

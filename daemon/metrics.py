@@ -1,0 +1,107 @@
+"""Prometheus metrics: a subscriber to job lifecycle and pipeline progress events.
+
+Nothing else in the code base touches a metric; the worker hands every job's
+start, events and end to its listeners, and this is one of them. Metrics live
+in their own :class:`CollectorRegistry` (no process globals), served over HTTP
+on a loopback address unless configured otherwise.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, generate_latest, start_http_server
+
+from daemon.store import Job
+from pipeline.events import ProgressEvent
+from pipeline.process import ProcessOutcome
+
+JOB_OUTCOMES = ("done", "failed", "skipped", "requeued")
+CACHE_RESULTS = ("hit", "miss", "rejected")
+STAGES = ("check", "reconstruct_zoom", "reconstruct_scout", "register", "train", "reconstruct_output", "infer", "write")
+# stages take from a second (checks) to hours (training on CPU)
+STAGE_BUCKETS_S = (0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400)
+
+
+def build_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("scoutzoom")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+class Metrics:
+    """The daemon's metrics; implements the worker's ``JobListener`` protocol."""
+
+    def __init__(self, registry: CollectorRegistry | None = None, *, clock: Any = time.time) -> None:
+        self.registry = registry or CollectorRegistry()
+        self.clock = clock
+        r = self.registry
+        self.jobs = Counter("scoutzoom_jobs", "Jobs ended, by outcome", ["outcome"], registry=r)
+        self.stage_seconds = Histogram(
+            "scoutzoom_stage_seconds", "Duration of pipeline stages", ["stage"], buckets=STAGE_BUCKETS_S, registry=r
+        )
+        self.queue_depth = Gauge("scoutzoom_queue_depth", "Jobs queued and not yet running", registry=r)
+        self.in_progress = Gauge("scoutzoom_jobs_in_progress", "Jobs running now", registry=r)
+        self.pairs_waiting = Gauge("scoutzoom_pairs_waiting", "Watched pairs not ready yet, stalled or not", ["stalled"], registry=r)
+        self.model_cache = Counter("scoutzoom_model_cache", "Model cache look-ups, by result", ["result"], registry=r)
+        self.voxels = Counter("scoutzoom_voxels_recovered", "Voxels of recovered volume written", registry=r)
+        self.training_loss = Gauge("scoutzoom_training_loss", "Latest training loss of the current job", registry=r)
+        self.last_success = Gauge(
+            "scoutzoom_last_success_timestamp_seconds", "When a job last ended done (Unix time)", registry=r
+        )
+        self.build = Info("scoutzoom_build", "Version of the running code", registry=r)
+        self.build.info({"version": build_version()})
+        for outcome in JOB_OUTCOMES:
+            self.jobs.labels(outcome)
+        for result in CACHE_RESULTS:
+            self.model_cache.labels(result)
+        for stalled in ("false", "true"):
+            self.pairs_waiting.labels(stalled)
+
+    # -- JobListener ---------------------------------------------------------------
+    def job_started(self, job: Job) -> None:
+        self.in_progress.inc()
+
+    def job_event(self, job: Job, event: ProgressEvent) -> None:
+        if event.kind == "stage_finished" and "seconds" in event.values:
+            self.stage_seconds.labels(event.stage).observe(max(0.0, event.values["seconds"]))
+        if event.stage == "cache":  # the result is the message ("hit"), or a values key set to 1
+            results = {event.message.strip()} | {key for key, value in event.values.items() if value > 0}
+            for result in results & set(CACHE_RESULTS):
+                self.model_cache.labels(result).inc()
+        if event.kind in ("metric", "progress") and "loss" in event.values and event.stage == "train":
+            self.training_loss.set(event.values["loss"])
+
+    def job_finished(self, job: Job, outcome: str, detail: ProcessOutcome | None) -> None:
+        self.in_progress.dec()
+        self._count(outcome, detail)
+
+    def pair_failed(self, job: Job, reasons: list[str]) -> None:
+        """A pair failed before it became a running job (READY but incomplete)."""
+        self._count("failed", None)
+
+    def _count(self, outcome: str, detail: ProcessOutcome | None) -> None:
+        self.jobs.labels(outcome if outcome in JOB_OUTCOMES else "failed").inc()
+        if detail is not None and detail.voxels_recovered > 0:
+            self.voxels.inc(detail.voxels_recovered)
+        if outcome == "done":
+            self.last_success.set(self.clock())
+
+    # -- state the main loop reads from the store ---------------------------------------
+    def set_queue(self, queued: int, waiting: int, stalled: int) -> None:
+        self.queue_depth.set(queued)
+        self.pairs_waiting.labels("false").set(waiting)
+        self.pairs_waiting.labels("true").set(stalled)
+
+    def exposition(self) -> bytes:
+        """The text format, as the HTTP endpoint serves it."""
+        return generate_latest(self.registry)
+
+    def serve(self, address: str, port: int) -> Any:
+        """Start the HTTP endpoint in a daemon thread; returns the server (``shutdown()`` stops it)."""
+        server, _thread = start_http_server(port, addr=address, registry=self.registry)
+        return server

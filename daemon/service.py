@@ -1,0 +1,294 @@
+"""The daemon: watch roots -> ready pairs -> job store -> worker threads, one loop iteration at a time.
+
+:meth:`Daemon.tick` is one iteration of the main loop with the time passed in,
+so tests step through it; :meth:`Daemon.run` calls it until stopped. Signal
+handlers (installed by ``scoutzoom watch``) only call :meth:`request_stop` /
+:meth:`request_reload`, which set flags the loop reads. Graceful stop, in
+order: stop intake, cancel the running jobs (the pipeline raises ``Cancelled``
+at its next check and the job is re-queued), wait up to ``stop_timeout_s``,
+close the store.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from daemon import sdnotify
+from daemon.config import DaemonConfig
+from daemon.logs import JobLogs, configure_logging, get_logger
+from daemon.metrics import Metrics
+from daemon.readiness import PairTracker, Verdict
+from daemon.store import JobStore
+from daemon.watcher import Watcher, pairs_for_change, scan_roots
+from daemon.worker import JobRunner, Processor, RunningJob, load_processor, write_failed
+from pipeline.acquisition.completeness import is_pair_dir
+
+MAX_WAIT_S = 0.25  # signal flags are noticed at least this often
+BUSY_RECHECK_S = 30.0  # a pair that changed while its job runs is looked at again after this
+
+
+class Daemon:
+    """One ``scoutzoom watch`` process."""
+
+    def __init__(
+        self,
+        config: DaemonConfig,
+        *,
+        reload: Callable[[], DaemonConfig] | None = None,
+        processor: Processor | None = None,
+        clock: Callable[[], float] = time.time,
+        serve_metrics: bool = True,
+    ) -> None:
+        self.config = config
+        self._reload_config = reload
+        self.clock = clock
+        self.serve_metrics = serve_metrics
+        self.wake = threading.Event()
+        self.log = get_logger()
+        self.store = JobStore(config.store_path)
+        self.metrics = Metrics(clock=clock)
+        self.logs = JobLogs()
+        self.runner = JobRunner(
+            self.store, processor or load_processor(config.advanced.processor), [self.metrics, self.logs],
+            clock=clock, wake=self.wake,
+        )
+        self.tracker = self._make_tracker()
+        self.watcher: Watcher | None = None
+        self.running: dict[int, RunningJob] = {}
+        self._server: Any = None
+        self._stop_flag = False
+        self._abort_flag = False
+        self._reload_flag = False
+        self._stop_deadline_s: float | None = None
+        self._reported: dict[Path, tuple[str, str]] = {}
+        self._watchdog_s = sdnotify.watchdog_interval_s()
+        self._last_ping_s = 0.0
+        self.exit_code = 0
+
+    # -- paths -----------------------------------------------------------------
+    def ignore(self, path: Path) -> bool:
+        """Our own outputs: anything under the output root, or ``<pair>/recovered/`` when writing inside pairs."""
+        output_root = self.config.output_root
+        if path == output_root or output_root in path.parents:
+            return True
+        if self.config.pipeline.output.inside_pair:
+            return any(p.name == "recovered" and is_pair_dir(p.parent) for p in [path, *path.parents])
+        return False
+
+    def out_dir_for(self, pair: Path, root: Path) -> Path:
+        if self.config.pipeline.output.inside_pair:
+            return pair / "recovered"
+        return self.config.output_root / pair.relative_to(root)
+
+    def _make_tracker(self) -> PairTracker:
+        watch = self.config.watch
+        return PairTracker(watch.settle_s, watch.stalled_after_s, watch.poll_interval_s, ignore=self.ignore)
+
+    # -- signals (flags only) ------------------------------------------------------
+    def request_stop(self) -> None:
+        if self._stop_flag:
+            self._abort_flag = True
+        self._stop_flag = True
+
+    def request_reload(self) -> None:
+        self._reload_flag = True
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop_deadline_s is not None
+
+    # -- life cycle ------------------------------------------------------------------
+    def start(self) -> None:
+        now = self.clock()
+        requeued, failed = self.store.recover(self.config.jobs.max_attempts, now)
+        for job in requeued:
+            self.log.warning("interrupted job re-queued", job_id=job.id, pair=str(job.pair), stage=job.stage or "-")
+        for job in failed:
+            self.log.error("job failed: interrupted too often", job_id=job.id, pair=str(job.pair), stage=job.stage or "-")
+            write_failed(job.out_dir, job.pair, job.stage or "unknown", job.message)
+            self.metrics.pair_failed(job, [job.message])
+        if self.serve_metrics and self.config.metrics.enabled:
+            self._server = self.metrics.serve(self.config.metrics.address, self.config.metrics.port)
+        self._start_intake(now)
+        sdnotify.notify("READY=1\nSTATUS=watching " + ", ".join(str(r) for r in self.config.watch.roots))
+        self.log.info("daemon started", roots=[str(r) for r in self.config.watch.roots], output=str(self.config.output_root),
+                      store=str(self.config.store_path), requeued=len(requeued))
+
+    def _start_intake(self, now: float) -> None:
+        self.watcher = Watcher(self.config.watch.roots, self.config.watch.observer, self.config.watch.poll_interval_s,
+                               ignore=self.ignore, wake=self.wake)
+        self.watcher.start()
+        for root, pair in scan_roots(self.config.watch.roots, self.ignore):
+            self.tracker.touch(pair, root, now, changed=False)
+
+    def _stop_intake(self) -> None:
+        if self.watcher is not None:
+            self.watcher.stop()
+            self.watcher = None
+
+    def run(self) -> int:
+        """Start, loop until stopped, shut down; the process exit code."""
+        self.start()
+        try:
+            while True:
+                self.wake.clear()
+                now = self.clock()
+                if not self.tick(now):
+                    break
+                self.wake.wait(self._wait_s(now))
+        finally:
+            self.shutdown()
+        return self.exit_code
+
+    def shutdown(self) -> None:
+        self._stop_intake()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server = None
+        self.store.close()
+        self.log.info("daemon stopped", exit_code=self.exit_code)
+
+    def _wait_s(self, now: float) -> float:
+        waits = [MAX_WAIT_S]
+        next_check = self.tracker.next_check_s()
+        if next_check is not None:
+            waits.append(next_check - now)
+        return max(0.01, min(waits))
+
+    # -- one iteration -------------------------------------------------------------------
+    def tick(self, now: float) -> bool:
+        """One pass of the main loop; False when the daemon should exit."""
+        if self._reload_flag:
+            self._reload_flag = False
+            self.reload(now)
+        if self._stop_flag and not self.stopping:
+            self._begin_stop(now)
+        self._reap()
+        if not self.stopping:
+            self._intake(now)
+            self._dispatch(now)
+        self._publish(now)
+        if self.stopping:
+            return self._continue_stopping(now)
+        return True
+
+    def _intake(self, now: float) -> None:
+        if self.watcher is not None:
+            for change in self.watcher.drain():
+                for pair in pairs_for_change(change, self.ignore):
+                    self.tracker.touch(pair, change.root, now)
+        for verdict in self.tracker.evaluate(now):
+            self._handle(verdict, now)
+
+    def _handle(self, verdict: Verdict, now: float) -> None:
+        pair, root = verdict.pair, verdict.root
+        log = self.log.bind(pair=str(pair), stage="check")
+        if verdict.kind == "ready":
+            self._reported.pop(pair, None)
+            result, job = self.store.offer(pair, root, self.out_dir_for(pair, root), verdict.fingerprint, now)
+            if result == "queued" and job is not None:
+                log.info("pair queued", job_id=job.id, force=job.force)
+            elif result == "busy":
+                self.tracker.touch(pair, root, now, changed=False, check_at_s=now + BUSY_RECHECK_S)
+        elif verdict.kind == "failed":
+            self._reported.pop(pair, None)
+            known = self.store.get(pair)
+            if known is not None and known.state == "failed" and known.fingerprint == verdict.fingerprint:
+                return  # already failed with this content (e.g. seen again at start-up)
+            out_dir = self.out_dir_for(pair, root)
+            message = "READY but incomplete: " + verdict.reason
+            write_failed(out_dir, pair, "check", message, verdict.reasons)
+            self.store.record_failed(pair, root, out_dir, verdict.fingerprint, message, now)
+            job = self.store.get(pair)
+            if job is not None:
+                self.logs.pair_failed(job, verdict.reasons)
+                self.metrics.pair_failed(job, verdict.reasons)
+        elif verdict.kind == "gone":
+            self._reported.pop(pair, None)
+            self.store.clear_pending(pair)
+        elif self._reported.get(pair) != (verdict.kind, verdict.reason):
+            self._reported[pair] = (verdict.kind, verdict.reason)
+            self.store.set_pending(pair, verdict.reason, verdict.kind == "stalled", now)
+            if verdict.kind == "stalled":
+                log.warning("pair stalled", reason=verdict.reason)
+            else:
+                log.debug("pair waiting", reason=verdict.reason)
+
+    def _dispatch(self, now: float) -> None:
+        while len(self.running) < self.config.jobs.concurrency:
+            job = self.store.claim(now)
+            if job is None:
+                return
+            self.running[job.id] = self.runner.start(job, self.config.pipeline)
+
+    def _reap(self) -> None:
+        for job_id, running in list(self.running.items()):
+            if running.finished:
+                running.thread.join()
+                del self.running[job_id]
+
+    def _publish(self, now: float) -> None:
+        counts = self.store.counts()
+        stalled = sum(1 for kind, _ in self._reported.values() if kind == "stalled")
+        self.metrics.set_queue(counts["queued"], len(self._reported) - stalled, stalled)
+        if self._watchdog_s is not None and now - self._last_ping_s >= self._watchdog_s:
+            sdnotify.notify("WATCHDOG=1")
+            self._last_ping_s = now
+
+    # -- stopping and reloading ------------------------------------------------------------
+    def _begin_stop(self, now: float) -> None:
+        self._stop_deadline_s = now + self.config.jobs.stop_timeout_s
+        sdnotify.notify("STOPPING=1")
+        self.log.info("stopping", running=len(self.running), timeout_s=self.config.jobs.stop_timeout_s)
+        self._stop_intake()
+        for running in self.running.values():
+            running.cancel.cancel()
+
+    def _continue_stopping(self, now: float) -> bool:
+        if not self.running:
+            return False
+        assert self._stop_deadline_s is not None
+        if self._abort_flag or now >= self._stop_deadline_s:
+            why = "second signal" if self._abort_flag else "stop timeout"
+            for job_id, running in self.running.items():
+                self.store.requeue(job_id, f"interrupted ({why})", now)
+                self.log.warning("job abandoned and re-queued", job_id=job_id, pair=str(running.job.pair), reason=why)
+            self.running.clear()
+            self.exit_code = 130 if self._abort_flag else 0
+            return False
+        return True
+
+    def reload(self, now: float) -> None:
+        """SIGHUP: read the config again; keep the old one if the new one is invalid."""
+        if self._reload_config is None:
+            return
+        try:
+            new = self._reload_config()
+        except Exception as error:  # noqa: BLE001 - a bad edit must not stop the service
+            self.log.error("config reload failed; keeping the old config", error=str(error))
+            return
+        old = self.config
+        if new.advanced.processor != old.advanced.processor:
+            try:
+                self.runner.processor = load_processor(new.advanced.processor)
+            except Exception as error:  # noqa: BLE001
+                self.log.error("config reload failed; keeping the old config", error=str(error))
+                return
+        self.config = new
+        configure_logging(new.log.format, new.log.level)
+        for key in ("state_dir", "jobs.store", "metrics"):
+            section, _, name = key.partition(".")
+            before, after = getattr(old, section), getattr(new, section)
+            if (getattr(before, name) if name else before) != (getattr(after, name) if name else after):
+                self.log.warning("config change needs a restart", key=key)
+        self.tracker.settle_s = new.watch.settle_s
+        self.tracker.stalled_after_s = new.watch.stalled_after_s
+        self.tracker.recheck_s = new.watch.poll_interval_s
+        if new.watch != old.watch and not self.stopping:
+            self._stop_intake()
+            self._start_intake(now)
+        self.log.info("config reloaded")

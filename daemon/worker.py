@@ -1,0 +1,141 @@
+"""Runs one job in a worker thread: calls the processor, records the outcome, tells the listeners.
+
+The processor is ``pipeline.process.process_pair`` unless the config names
+another (``[advanced] processor = "module:function"``, used by tests). It never
+raises on bad input (it writes ``FAILED.json`` and returns ``failed``) and raises
+``Cancelled`` when the job's :class:`CancelToken` is set, after which the job is
+re-queued. Any other exception -- a bug, a full disk -- fails the job with
+``FAILED.json`` written here; the daemon never dies of a pair.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+from daemon.logs import get_logger
+from daemon.store import Job, JobStore
+from pipeline.atomic import write_text_atomic
+from pipeline.config import ProcessConfig
+from pipeline.errors import Cancelled, ConfigError
+from pipeline.events import CancelToken, ProgressEvent, fanout
+from pipeline.process import ProcessOutcome
+
+Processor = Callable[..., ProcessOutcome]
+FAILED_FILE = "FAILED.json"
+
+
+class JobListener(Protocol):
+    """Subscribers to a job's life (metrics, logs)."""
+
+    def job_started(self, job: Job) -> None: ...
+    def job_event(self, job: Job, event: ProgressEvent) -> None: ...
+    def job_finished(self, job: Job, outcome: str, detail: ProcessOutcome | None) -> None: ...
+    def pair_failed(self, job: Job, reasons: list[str]) -> None: ...
+
+
+def load_processor(spec: str) -> Processor:
+    """The function named ``module:function``; a :class:`ConfigError` if it cannot be imported."""
+    module_name, _, function_name = spec.partition(":")
+    try:
+        function = getattr(importlib.import_module(module_name), function_name)
+    except (ImportError, AttributeError) as error:
+        raise ConfigError("advanced.processor", [f"cannot load {spec!r}: {error}"]) from error
+    if not callable(function):
+        raise ConfigError("advanced.processor", [f"{spec!r} is not callable"])
+    return function
+
+
+def write_failed(out_dir: Path, pair: Path, stage: str, message: str, problems: list[str] | None = None) -> None:
+    """``FAILED.json`` in ``out_dir`` (atomically); best effort -- a full disk must not kill the daemon."""
+    body = {"pair": str(pair), "stage": stage, "message": message, "problems": problems or [message]}
+    try:
+        write_text_atomic(out_dir / FAILED_FILE, json.dumps(body, indent=2) + "\n")
+    except OSError:
+        pass
+
+
+class RunningJob:
+    """A job in its worker thread, with the token that cancels it."""
+
+    def __init__(self, job: Job, thread: threading.Thread, cancel: CancelToken) -> None:
+        self.job = job
+        self.thread = thread
+        self.cancel = cancel
+
+    @property
+    def finished(self) -> bool:
+        return not self.thread.is_alive()
+
+
+class JobRunner:
+    """Starts jobs in threads; each thread ends by setting ``wake`` so the main loop notices."""
+
+    def __init__(
+        self,
+        store: JobStore,
+        processor: Processor,
+        listeners: list[Any],
+        *,
+        clock: Callable[[], float],
+        wake: threading.Event,
+    ) -> None:
+        self.store = store
+        self.processor = processor
+        self.listeners = listeners
+        self.clock = clock
+        self.wake = wake
+
+    def _tell(self, method: str, *args: Any) -> None:
+        for listener in self.listeners:
+            try:
+                getattr(listener, method)(*args)
+            except Exception:  # a listener's bug must not fail the job
+                get_logger(listener=type(listener).__name__).exception("listener failed")
+
+    def start(self, job: Job, config: ProcessConfig) -> RunningJob:
+        cancel = CancelToken()
+        thread = threading.Thread(target=self.run, args=(job, config, cancel), name=f"job-{job.id}", daemon=True)
+        running = RunningJob(job, thread, cancel)
+        thread.start()
+        return running
+
+    def run(self, job: Job, config: ProcessConfig, cancel: CancelToken) -> None:
+        """The whole life of one job (in its thread; tests call it directly)."""
+        try:
+            self._run(job, config, cancel)
+        finally:
+            self.wake.set()
+
+    def _record_stage(self, job: Job) -> Callable[[ProgressEvent], None]:
+        def record(event: ProgressEvent) -> None:
+            if event.kind == "stage_started":
+                self.store.set_stage(job.id, event.stage, self.clock())
+            self._tell("job_event", job, event)
+
+        return record
+
+    def _run(self, job: Job, config: ProcessConfig, cancel: CancelToken) -> None:
+        self._tell("job_started", job)
+        progress = fanout(self._record_stage(job))
+        try:
+            detail = self.processor(job.pair, job.out_dir, config, progress=progress, cancel=cancel, force=job.force)
+        except Cancelled as error:
+            self.store.requeue(job.id, f"interrupted: {error}", self.clock())
+            self._tell("job_finished", job.model_copy(update={"message": str(error)}), "requeued", None)
+            return
+        except Exception as error:  # noqa: BLE001 - a pipeline bug or full disk must not stop the daemon
+            stage = (self.store.get_id(job.id) or job).stage or "unknown"
+            message = f"{type(error).__name__}: {error}"
+            write_failed(job.out_dir, job.pair, stage, message)
+            self.store.finish(job.id, "failed", message, self.clock())
+            get_logger(job_id=job.id, pair=str(job.pair), stage=stage).exception("processor raised")
+            self._tell("job_finished", job.model_copy(update={"message": message, "stage": stage}), "failed", None)
+            return
+        state = "failed" if detail.status == "failed" else "done"
+        self.store.finish(job.id, state, detail.message or detail.status, self.clock())
+        self._tell("job_finished", job, detail.status, detail)
