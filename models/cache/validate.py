@@ -110,11 +110,16 @@ def validate_candidate(
     reasons = judge(card, psnr_db, ssim, psnr_input_db, policy, psnr_baseline_db)
     return ValidationOutcome(
         accepted=not reasons,
-        psnr_db=psnr_db,
+        psnr_db=_finite(psnr_db),
         ssim=ssim,
         psnr_input_db=psnr_input_db,
         ssim_input=masked_ssim(inputs, target, mask),
-        gain_db=psnr_db - psnr_input_db,
-        psnr_baseline_db=psnr_baseline_db,
+        gain_db=_finite(psnr_db - psnr_input_db),
+        psnr_baseline_db=_finite(psnr_baseline_db),
         reasons=reasons,
     )
+
+
+def _finite(value: float | None) -> float | None:
+    """None for values JSON cannot hold (an exact prediction has infinite PSNR)."""
+    return value if value is not None and np.isfinite(value) else None
