@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from pipeline.register import RegistrationConfig
+
+
+def test_defaults_are_valid() -> None:
+    config = RegistrationConfig()
+    assert config.translation_shrink_factors[-1] == 1 and config.affine_shrink_factors[-1] == 1
+
+
+@pytest.mark.parametrize(
+    "override",
+    [
+        {"translation_shrink_factors": (4, 2), "translation_smoothing_voxels": (2.0, 1.0, 0.0)},
+        {"affine_shrink_factors": (), "affine_smoothing_voxels": ()},
+        {"affine_shrink_factors": (0, 1), "affine_smoothing_voxels": (1.0, 0.0)},
+        {"sampling_fraction": 0.0},
+        {"unknown_key": 1},
+    ],
+)
+def test_invalid_settings_are_rejected(override: dict) -> None:
+    with pytest.raises(ValidationError):
+        RegistrationConfig(**override)
