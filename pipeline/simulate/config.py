@@ -87,7 +87,10 @@ class SimulationConfig(BaseModel):
     # scout geometry; the zoom keeps source_to_detector and shrinks source_to_axis by ``ratio``
     source_to_axis_mm: PositiveFloat = 25.0
     source_to_detector_mm: PositiveFloat = 250.0
-    scout_voxel_mm: PositiveFloat = Field(0.02, description="scout voxel; sets the detector pitch = voxel * magnification")
+    scout_field_of_view_mm: PositiveFloat = Field(2.56, description="scout detector width at the axis; sets scout_voxel_mm when that is not given")
+    scout_voxel_mm: PositiveFloat | None = Field(
+        None, description="scout voxel; sets the detector pitch = voxel * magnification (default: field of view / detector_px)"
+    )
     zoom_by: Literal["geometry", "objective"] = Field(
         "geometry",
         description="geometry: zoom source moved closer (source_to_axis / ratio, same pitch); "
@@ -119,14 +122,26 @@ class SimulationConfig(BaseModel):
     read_noise_counts: Annotated[float, Field(ge=0)] = 3.0
     flat_falloff: Annotated[float, Field(ge=0, lt=0.9)] = Field(0.15, description="beam intensity drop from detector centre to corner")
 
+    @model_validator(mode="after")
+    def _resolve_voxel(self) -> SimulationConfig:
+        if self.scout_voxel_mm is None:
+            self.scout_voxel_mm = self.scout_field_of_view_mm / self.scout.detector_px
+        return self
+
+    @property
+    def scout_voxel(self) -> float:
+        """Scout voxel (mm), resolved."""
+        assert self.scout_voxel_mm is not None
+        return self.scout_voxel_mm
+
     @property
     def zoom_voxel_mm(self) -> float:
-        return self.scout_voxel_mm / self.ratio
+        return self.scout_voxel / self.ratio
 
     @property
     def detector_pitch_mm(self) -> float:
         """Scout detector pitch (both directions)."""
-        return self.scout_voxel_mm * self.source_to_detector_mm / self.source_to_axis_mm
+        return self.scout_voxel * self.source_to_detector_mm / self.source_to_axis_mm
 
     def true_zoom_centre_mm(self) -> tuple[float, float, float]:
         """The sample point at the zoom volume centre (sample frame)."""

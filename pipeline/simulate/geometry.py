@@ -96,7 +96,7 @@ def unit_vector(rng: np.random.Generator) -> np.ndarray:
 def pair_geometry(config: SimulationConfig, rng: np.random.Generator) -> PairGeometry:
     """Scout and zoom metadata (true and recorded); ``rng`` draws the stage error direction."""
     pitch = config.detector_pitch_mm
-    scout = _metadata(config, "scout", config.scout, config.source_to_axis_mm, pitch, config.scout_voxel_mm, (0.0, 0.0, 0.0))
+    scout = _metadata(config, "scout", config.scout, config.source_to_axis_mm, pitch, config.scout_voxel, (0.0, 0.0, 0.0))
     _check_scout_fits(config, scout)
     if config.zoom_by == "geometry":
         zoom_sod, zoom_pitch = config.source_to_axis_mm / config.ratio, pitch

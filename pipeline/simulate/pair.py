@@ -92,7 +92,7 @@ def _truth(config: SimulationConfig, phantom: Phantom, geometry: PairGeometry) -
         n_pores=len(phantom.pores),
         porosity=phantom.porosity,
         mu_per_mm=phantom.mu_per_mm,
-        scout_voxel_mm=config.scout_voxel_mm,
+        scout_voxel_mm=config.scout_voxel,
         zoom_voxel_true_mm=config.zoom_voxel_mm,
         zoom_voxel_recorded_mm=float(geometry.zoom_recorded.voxel_mm),
         zoom_position_true_mm=tuple(true_position),
