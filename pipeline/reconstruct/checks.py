@@ -23,7 +23,7 @@ def scan_kind(scan: Scan, short_scan: Literal["parker", "error"] = "parker") -> 
     if coverage >= 360.0 - 0.5 * step:
         return "full"
     needed = 180.0 + 2.0 * geometry.fan_half_angle_deg()
-    if coverage + 0.5 * step < needed:
+    if coverage < needed - 1e-6:
         raise ReconstructionError(
             f"angles cover {coverage:.1f} deg, FDK needs at least 180 deg + fan angle = {needed:.1f} deg",
             {"coverage_deg": coverage, "needed_deg": needed},
