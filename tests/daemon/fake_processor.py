@@ -1,7 +1,7 @@
 """A stand-in for ``pipeline.process.process_pair`` that keeps its contract and is fast.
 
-Loaded by a real daemon through ``[advanced] processor = "fake_processor:process_pair"``
-(tests put this folder on PYTHONPATH). Per pair, an optional ``FAKE.json`` in the
+Loaded by a real daemon through
+``[advanced] processor = "tests.daemon.fake_processor:process_pair"``. Per pair, an optional ``FAKE.json`` in the
 pair directory sets ``stage_s`` (seconds per stage, default 0.2) and ``fail``
 (write FAILED.json and return failed) and ``raise`` (raise RuntimeError). Every
 start and end is appended to the ledger file named by ``$FAKE_LEDGER``, so tests
