@@ -37,7 +37,7 @@ def export_onnx(model, path: Path) -> Path:
 
     single = inference_model(model)
     multiple, slices = pad_multiple_px(model), int(single.inputs[0].shape[-1])
-    single(np.zeros((1, multiple, multiple, slices), np.float32))  # export needs a model that has been called
+    single([np.zeros((1, multiple, multiple, slices), np.float32)])  # export needs a model that has been called
     single.export(str(path), format="onnx", verbose=False)
     graph = onnx.load(str(path))
     del graph.metadata_props[:]
