@@ -136,3 +136,16 @@ def test_refuses_to_overwrite_unless_asked(tmp_path: Path) -> None:
     simulate_pair(tmp_path, config.model_copy(update={"layout": "files"}), overwrite=True)
     assert not (tmp_path / "pair" / "zoom" / "projections.tif").exists()
     assert (tmp_path / "pair" / "zoom" / "proj_00003.tif").exists()
+
+
+def test_zoom_by_objective_keeps_distances_and_shrinks_the_pitch() -> None:
+    from pipeline.simulate.geometry import pair_geometry
+
+    config = tiny_config(zoom_by="objective", ratio=5.0)
+    geometry = pair_geometry(config, np.random.default_rng(0))
+    scout, zoom = geometry.scout.geometry, geometry.zoom_recorded.geometry
+    assert zoom.source_to_axis_mm == scout.source_to_axis_mm
+    assert scout.detector_pixel_mm[1] / zoom.detector_pixel_mm[1] == pytest.approx(5.0)
+    assert geometry.scout.voxel_mm / geometry.zoom_recorded.voxel_mm == pytest.approx(5.0)
+    # the default voxel of the contract (pitch / magnification) agrees with the recorded one
+    assert zoom.detector_pixel_mm[1] / zoom.magnification == pytest.approx(geometry.zoom_recorded.voxel_mm)
