@@ -8,7 +8,6 @@ as missing instead of failing the study.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 
 import numpy as np
@@ -46,9 +45,14 @@ def richardson_lucy(pair: FoamPair, size: StudySize) -> Method:
 
 
 def srcnn(pair: FoamPair, size: StudySize) -> Method:
-    module = importlib.import_module("pipeline.baselines.srcnn")  # ModuleNotFoundError until it lands
-    model = module.train_srcnn(scout_on(pair, pair.train_grid), pair.zoom_train, np.ones(pair.zoom_train.shape, bool))
-    return lambda scout: module.apply_srcnn(model, scout)
+    from models.config import SRCNNConfig
+    from models.srcnn import train_srcnn
+    from pipeline.baselines.srcnn import apply_srcnn
+
+    inputs = scout_on(pair, pair.train_grid)
+    iterations = max(1, min(size.unet_iterations, SRCNNConfig().iterations)) if size.region_px < 256 else 10_000
+    model = train_srcnn(inputs, pair.zoom_train, np.ones(inputs.shape, bool), SRCNNConfig(iterations=iterations))
+    return lambda scout: apply_srcnn(model, scout)
 
 
 class _TrainedRuntime:
