@@ -19,6 +19,7 @@ from pipeline.grid import VolumeGrid
 @dataclass
 class SyntheticPair:
     truth: np.ndarray
+    zoom_clean: np.ndarray  # noise-free zoom: the reference for recovered quality
     zoom: np.ndarray
     scout: np.ndarray
     scout_grid: VolumeGrid
@@ -44,7 +45,8 @@ def make_pair(shape_zyx: tuple[int, int, int] = (36, 96, 96), ratio: int = 3, se
     rng = np.random.default_rng(seed)
     nz, ny, nx = shape_zyx
     truth = foam(shape_zyx, pores or int(nz * ny * nx / 900), rng)
-    zoom = ndimage.gaussian_filter(truth, 0.7) + rng.normal(0, noise, shape_zyx).astype(np.float32)
+    zoom_clean = ndimage.gaussian_filter(truth, 0.7)
+    zoom = zoom_clean + rng.normal(0, noise, shape_zyx).astype(np.float32)
     blurred = ndimage.gaussian_filter(truth, 0.5 * ratio)
     coarse = blurred.reshape(nz // ratio, ratio, ny // ratio, ratio, nx // ratio, ratio).mean(axis=(1, 3, 5))
     scout = (coarse + rng.normal(0, noise, coarse.shape)).astype(np.float32)
@@ -55,4 +57,4 @@ def make_pair(shape_zyx: tuple[int, int, int] = (36, 96, 96), ratio: int = 3, se
     yy, xx = np.indices((ny, nx))
     disc = (yy - (ny - 1) / 2) ** 2 + (xx - (nx - 1) / 2) ** 2 <= (0.47 * min(ny, nx)) ** 2
     mask = np.broadcast_to(disc, shape_zyx).copy()
-    return SyntheticPair(truth, zoom.astype(np.float32), scout, scout_grid, zoom_grid, scout_on_zoom, mask)
+    return SyntheticPair(truth, zoom_clean, zoom.astype(np.float32), scout, scout_grid, zoom_grid, scout_on_zoom, mask)
