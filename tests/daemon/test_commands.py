@@ -1,21 +1,34 @@
-"""check-config, status and retry through the real console script."""
+"""check-config, status and retry through the console script's entry point (in process: quick)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
+from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
+from daemon.cli import main
 from daemon.store import JobStore
 
-REPO = Path(__file__).resolve().parents[2]
+
+@dataclass
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
 
 
-def scoutzoom(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "daemon.cli", *args], capture_output=True, text=True, cwd=REPO, timeout=60)
+@pytest.fixture
+def scoutzoom(capsys: pytest.CaptureFixture[str]):
+    def run(*args: str) -> Result:
+        code = main(list(args))
+        captured = capsys.readouterr()
+        return Result(code, captured.out, captured.err)
+
+    return run
 
 
-def test_check_config_lists_every_problem(tmp_path: Path) -> None:
+def test_check_config_lists_every_problem(tmp_path: Path, scoutzoom) -> None:
     config = tmp_path / "c.toml"
     config.write_text('[watch]\nroots = ["/nonexistent/scans"]\nsettle_s = "x"\n[metrics]\nprot = 1\n')
     result = scoutzoom("check-config", str(config))
@@ -31,7 +44,7 @@ def test_check_config_lists_every_problem(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
 
 
-def test_status_and_retry(tmp_path: Path) -> None:
+def test_status_and_retry(tmp_path: Path, scoutzoom) -> None:
     store = JobStore(tmp_path / "jobs.sqlite3")
     pair = (tmp_path / "p").resolve()
     store.offer(pair, tmp_path, tmp_path / "out", "f", 1.0)
