@@ -169,7 +169,10 @@ class Daemon:
             self._begin_stop(now)
         self._reap()
         if not self.stopping:
-            self._intake(now)
+            try:
+                self._intake(now)
+            except Exception:  # noqa: BLE001 - e.g. a folder we may not read; logged, retried next tick
+                self.log.exception("intake failed")
             self._dispatch(now)
         self._publish(now)
         if self.stopping:
