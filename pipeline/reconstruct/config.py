@@ -16,10 +16,10 @@ class ReconConfig(BaseModel):
 
     backend: BackendName = "auto"
     truncation_correction: float = Field(
-        1.0,
+        0.5,
         ge=0.0,
         le=2.0,
-        description="RTK ramp-filter truncation correction (fraction of detector width extrapolated) for interior scans",
+        description="RTK ramp-filter truncation correction for interior scans (0.5: rim bias -1 % of mu on an object 2x the field of view; see tests/reconstruct/test_truncation.py)",
     )
     hann_cut_frequency: float = Field(
         0.0, ge=0.0, le=1.0, description="Hann apodisation of the ramp filter (0 = plain ramp, 1 = Nyquist cut)"
