@@ -55,6 +55,10 @@ def _process(pair: Path, out: Path, preset: str, cache_dir: Path | None) -> dict
         run["stages_s"] = {name: round(t["seconds"], 2) for name, t in report.get("stages", {}).items()}
         run["model"] = {k: report["model"].get(k) for k in ("id", "reused", "decision", "cache") if k in report["model"]}
         run["quality"] = report.get("quality")
+    elif (out / "FAILED.json").is_file():  # keep the stage times gathered before the failure
+        failure = json.loads((out / "FAILED.json").read_text())
+        run["failed_stage"] = failure.get("stage")
+        run["stages_s"] = {name: round(t["seconds"], 2) for name, t in failure.get("stages", {}).items()}
     return run
 
 

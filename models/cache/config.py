@@ -75,6 +75,9 @@ class ValidationPolicy(BaseModel):
     min_gain_over_baseline_db: float | None = Field(
         0.0, description="when a baseline (e.g. cubic upsampling) is given, beat it by at least this (dB)"
     )
+    max_slices: int | None = Field(
+        48, ge=1, description="validate on at most this many central z-slices of the pair's region (bounds the cost); None: all"
+    )
 
 
 class CacheConfig(BaseModel):

@@ -93,6 +93,7 @@ def validate_candidate(
     mask = np.asarray(mask, dtype=bool)
     if inputs.shape != target.shape or mask.shape != target.shape:
         raise ValueError(f"inputs, target and mask must have one shape (got {inputs.shape}, {target.shape}, {mask.shape})")
+    inputs, target, mask, baseline = _central_slab(inputs, target, mask, baseline, policy.max_slices, card)
     if not mask.any():
         raise ValueError("mask is empty: nothing to validate on")
     prediction = np.asarray(predict(inputs))
@@ -118,6 +119,23 @@ def validate_candidate(
         psnr_baseline_db=_finite(psnr_baseline_db),
         reasons=reasons,
     )
+
+
+def _central_slab(
+    inputs: np.ndarray, target: np.ndarray, mask: np.ndarray, baseline: np.ndarray | None, max_slices: int | None, card: ModelCard
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """At most ``max_slices`` central z-slices; slices whose stack would reach past a cut are left out of the mask."""
+    depth = inputs.shape[0]
+    if max_slices is None or depth <= max_slices:
+        return inputs, target, mask, baseline
+    start = (depth - max_slices) // 2
+    window = slice(start, start + max_slices)
+    mask = mask[window].copy()
+    half = int(card.network.get("slices", 1)) // 2
+    if half and max_slices > 2 * half:
+        mask[:half] = False
+        mask[-half:] = False
+    return inputs[window], target[window], mask, (baseline[window] if baseline is not None else None)
 
 
 def _finite(value: float | None) -> float | None:

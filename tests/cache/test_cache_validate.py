@@ -109,3 +109,17 @@ def test_shape_mismatch_is_an_error(card) -> None:
     scout, zoom, mask, _ = _pair(seed=7)
     with pytest.raises(ValueError, match="shape"):
         validate_candidate(card, lambda x: x[1:], scout, zoom, mask, ValidationPolicy())
+
+
+def test_validation_is_bounded_to_central_slices(card) -> None:
+    scout, zoom, mask, clean = _pair(seed=7)
+    seen: list[tuple[int, ...]] = []
+    good = _good_model(clean, 8)
+
+    def predict(volume):
+        seen.append(volume.shape)
+        return good(scout)[4:12]  # the same central slab the validator cut out
+
+    outcome = validate_candidate(card, predict, scout, zoom, mask, ValidationPolicy(max_slices=8))
+    assert seen == [(8, 48, 48)]
+    assert outcome.accepted, outcome.reasons
