@@ -14,6 +14,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 TEMP_MARKER = ".tmp-"
+FILE_MODE = 0o666  # like open(): mkstemp's 0600 would hide outputs from other users
+
+
+
+
+def _read_umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
+_UMASK = _read_umask()  # read once at import: os.umask is process-wide and not thread-safe
 
 
 def is_temporary(path: Path) -> bool:
@@ -33,6 +45,7 @@ def atomic_path(target: Path) -> Iterator[Path]:
         yield tmp
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
+        os.chmod(tmp, FILE_MODE & ~_UMASK)
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -69,12 +69,20 @@ def _write_intermediates(out_dir: Path, p: PairProducts) -> list[str]:
     return list(items)
 
 
+def runtime_family(name: str) -> str:
+    """``tensorrt``, ``onnxruntime`` or ``keras`` from a runtime's detailed name (e.g. ``onnxruntime-cpu``)."""
+    for family in ("tensorrt", "onnxruntime", "keras"):
+        if name.startswith(family):
+            return family
+    raise ValueError(f"unknown inference runtime {name!r}")
+
+
 def build_report(p: PairProducts, config: ProcessConfig, runner: StageRunner, preview_files: list[str], intermediates: list[str]) -> ProcessReport:
     grid = p.placement.grid
     result = p.registered.result
     registration = RegistrationInfo.model_validate(result.model_dump(mode="json", exclude={"zoom_grid_in_scout"}) | {"zoom_grid_in_scout": result.zoom_grid_in_scout.model_dump(mode="json")})
     model = ModelInfo(
-        id=p.model.id, reused=p.model.reused, runtime=p.model.runtime.name, decision=p.model.decision,
+        id=p.model.id, reused=p.model.reused, runtime=runtime_family(p.model.runtime.name), runtime_detail=p.model.runtime.name, decision=p.model.decision,
         training_curve=[CurvePointInfo(iteration=c.iteration, train_loss=c.train_loss, val_loss=c.val_loss) for c in p.model.curve],
         parameters=p.model.parameters, cache=p.model.cache_decision,
     )
