@@ -3,7 +3,7 @@
 Phantom: a uniform cylinder (mu 1/mm) ~2x wider than the field of view, with
 holes. Rim artefact = mean(reconstruction - truth) over the outer 10 % of the
 field-of-view radius, in % of mu. Measured (8x64x64 grid, 64-column detector,
-180 angles), object 2.0x the field of view: no correction +410 %; tc 0.4 +10 %;
+180 angles), object 2.0x the field of view: tc 0.4 +10 %;
 0.45 +4.5 %; 0.5 -2.3 %; (at 2.03x: 0.25 +37 %, 0.5 -0.9 %, 0.75 -15 %, 1.0 -19 %).
 The correction mirrors the projection edges, so its bias depends on how much
 wider than the field of view the object is (tc 0.5: -22 % at 1.5x, +44 % at
