@@ -28,7 +28,7 @@ class RegistrationConfig(BaseModel):
     # -- steps 2 and 3: Mattes MI + L-BFGS-B -------------------------------------
     histogram_bins: int = Field(32, ge=8, le=256)
     sampling: Literal["random", "regular", "none"] = "random"
-    sampling_fraction: float = Field(0.05, gt=0, le=1, description="fraction of fixed-image voxels the metric samples at each level")
+    metric_samples: int = Field(50_000, ge=1000, description="voxels the metric samples at each pyramid level (all of them in smaller levels)")
     seed: int = Field(7, ge=1, description="metric sampling seed (fixed, so results are reproducible)")
     translation_shrink_factors: tuple[int, ...] = (4, 2, 1)
     translation_smoothing_voxels: tuple[float, ...] = (2.0, 1.0, 0.0)

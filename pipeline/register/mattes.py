@@ -39,7 +39,6 @@ class StepOutcome:
 
     linear: np.ndarray
     tau: np.ndarray
-    metric_start: float
     metric_end: float
     iterations: int
     stop_condition: str
@@ -76,7 +75,12 @@ def _method(images: Images, config: RegistrationConfig, shrink: Sequence[int], s
         method.SetMetricSamplingStrategy(method.NONE)
     else:
         method.SetMetricSamplingStrategy(method.RANDOM if config.sampling == "random" else method.REGULAR)
-        method.SetMetricSamplingPercentage(config.sampling_fraction, config.seed)
+        voxels = np.prod(images.fixed.GetSize())
+        fractions = [min(1.0, config.metric_samples * f**3 / voxels) for f in shrink]
+        method.SetMetricSamplingPercentagePerLevel(fractions, config.seed)
+    # Gradients only at the sampled points, not a gradient image of every level (much faster when sampling).
+    method.MetricUseFixedImageGradientFilterOff()
+    method.MetricUseMovingImageGradientFilterOff()
     method.SetInterpolator(sitk.sitkLinear)
     method.SetOptimizerAsLBFGSB(
         gradientConvergenceTolerance=config.gradient_tolerance,
@@ -125,7 +129,6 @@ def optimise_translation(images: Images, config: RegistrationConfig, tau0: np.nd
     """Step 2: translation only, multi-resolution, from ``tau0``."""
     start = time.perf_counter()
     initial = translation_transform(tau0)
-    metric_start = metric_value(images, config, initial)
     method = _method(images, config, config.translation_shrink_factors, config.translation_smoothing_voxels)
     method.SetInitialTransform(initial, inPlace=False)
     result = _run(method, images, cancel, "registration (translation)")
@@ -133,7 +136,6 @@ def optimise_translation(images: Images, config: RegistrationConfig, tau0: np.nd
     return StepOutcome(
         linear=np.eye(3),
         tau=tau,
-        metric_start=metric_start,
         metric_end=metric_value(images, config, translation_transform(tau)),
         iterations=int(method.GetOptimizerIteration()),
         stop_condition=method.GetOptimizerStopConditionDescription(),
@@ -145,7 +147,6 @@ def optimise_scale_versor(images: Images, config: RegistrationConfig, tau0: np.n
     """Step 3: versor rotation, translation and per-axis scale (9 parameters), from translation ``tau0``."""
     start = time.perf_counter()
     initial = scale_versor_transform(tau0)
-    metric_start = metric_value(images, config, initial)
     method = _method(images, config, config.affine_shrink_factors, config.affine_smoothing_voxels)
     method.SetInitialTransform(initial, inPlace=False)
     result = _run(method, images, cancel, "registration (9 parameters)")
@@ -156,7 +157,6 @@ def optimise_scale_versor(images: Images, config: RegistrationConfig, tau0: np.n
     return StepOutcome(
         linear=linear,
         tau=tau,
-        metric_start=metric_start,
         metric_end=metric_value(images, config, found),
         iterations=int(method.GetOptimizerIteration()),
         stop_condition=method.GetOptimizerStopConditionDescription(),

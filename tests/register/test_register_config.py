@@ -17,7 +17,7 @@ def test_defaults_are_valid() -> None:
         {"translation_shrink_factors": (4, 2), "translation_smoothing_voxels": (2.0, 1.0, 0.0)},
         {"affine_shrink_factors": (), "affine_smoothing_voxels": ()},
         {"affine_shrink_factors": (0, 1), "affine_smoothing_voxels": (1.0, 0.0)},
-        {"sampling_fraction": 0.0},
+        {"metric_samples": 10},
         {"unknown_key": 1},
     ],
 )

@@ -8,7 +8,7 @@ from scipy.spatial.transform import Rotation
 
 from pipeline.errors import Cancelled, RegistrationError
 from pipeline.events import CancelToken, ProgressEvent
-from pipeline.register import Registered, RegistrationConfig, RegistrationResult
+from pipeline.register import Registered, RegistrationResult
 from pipeline.register.frames import displacement_rms_voxels
 from pipeline.register.synthetic import SyntheticPair, make_pair
 from tests.register.conftest import CONFIG, HARD, run
@@ -67,7 +67,7 @@ def test_resample_path_without_reconstructor(pair_3to1: SyntheticPair) -> None:
 def test_resample_matches_reconstruct_inside_the_box() -> None:
     """When the registered box stays inside the scout box, resampling is used and agrees with the truth."""
     pair = make_pair(48, ratio=3.0, noise=0.0, stage_error_mm=(0.0, 0.0, 0.0), rotation_deg=(0.0, 0.0, 0.0), scale=(0.99, 0.99, 0.99), seed=5)
-    registered = run(pair, RegistrationConfig(threads=2, refine="resample"), reconstruct_scout=pair.reconstruct_scout)
+    registered = run(pair, CONFIG.model_copy(update={"refine": "resample"}), reconstruct_scout=pair.reconstruct_scout)
     assert registered.result.refined_by == "resample"
     truth, _ = pair.reconstruct_scout(registered.result.zoom_grid_in_scout)
     inner = (slice(4, -4),) * 3
@@ -84,7 +84,7 @@ def test_wrong_pair_is_rejected() -> None:
 
 def test_rotation_beyond_limit_fails_with_figures(pair_3to1: SyntheticPair) -> None:
     with pytest.raises(RegistrationError, match="rotation") as info:
-        run(pair_3to1, RegistrationConfig(threads=2, max_rotation_deg=0.5), reconstruct_scout=pair_3to1.reconstruct_scout)
+        run(pair_3to1, CONFIG.model_copy(update={"max_rotation_deg": 0.5}), reconstruct_scout=pair_3to1.reconstruct_scout)
     figures = info.value.figures
     assert np.linalg.norm(figures["rotation_deg"]) > 1.5
     assert {"metric_prior", "metric_value", "scale", "stage_error_mm"} <= set(figures)
@@ -92,7 +92,7 @@ def test_rotation_beyond_limit_fails_with_figures(pair_3to1: SyntheticPair) -> N
 
 def test_low_correlation_fails(pair_3to1: SyntheticPair) -> None:
     with pytest.raises(RegistrationError, match="correlation") as info:
-        run(pair_3to1, RegistrationConfig(threads=2, min_correlation=0.999), reconstruct_scout=pair_3to1.reconstruct_scout)
+        run(pair_3to1, CONFIG.model_copy(update={"min_correlation": 0.999}), reconstruct_scout=pair_3to1.reconstruct_scout)
     assert info.value.figures["ncc_after"] < 0.999
 
 
