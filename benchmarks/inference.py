@@ -66,7 +66,7 @@ from pipeline.infer.stream import infer_volume
 onnx, src, dst, shape, budget, mode = sys.argv[1], sys.argv[2], sys.argv[3], tuple(map(int, sys.argv[4].split(","))), float(sys.argv[5]), sys.argv[6]
 
 class RawFile:
-    """[z, y, x] float32 raw file read/written slab by slab with plain file I/O (no mapping in RSS)."""
+    # [z, y, x] float32 raw file read/written slab by slab with plain file I/O (no mapping in RSS)
     def __init__(self, path, shape, mode):
         self.path, self.shape, self.dtype = path, shape, np.dtype(np.float32)
         self.slice_bytes = shape[1] * shape[2] * 4

@@ -52,6 +52,7 @@ class TrainingConfig(BaseModel):
     validation_interval: int = Field(100, ge=1, description="iterations between validation checks")
     patience: int = Field(10, ge=1, description="validation checks without improvement before stopping")
     min_iterations: int = Field(0, ge=0, description="never stop early before this many iterations")
+    min_improvement: float = Field(1e-3, ge=0, lt=1, description="relative drop of validation loss that counts as progress")
     normalisation_percentiles: tuple[float, float] = (1.0, 99.0)
     min_mask_fraction: float = Field(0.5, ge=0, le=1, description="a training tile needs this much valid field of view")
     mixed_precision: bool = Field(True, description="float16 compute on a GPU (never on CPU: slower there)")

@@ -79,7 +79,7 @@ class _Engine:
         cudart = self.cudart
         out = np.empty(self.out_shape, np.float32)
         _check(cudart.cudaMemcpyAsync(self.d_in, batch.ctypes.data, self.in_bytes, cudart.cudaMemcpyKind.cudaMemcpyHostToDevice, self.stream))
-        if not self.context.execute_async_v3(self.stream):
+        if not self.context.execute_async_v3(int(self.stream)):
             raise BackendUnavailable("TensorRT execution failed")
         _check(cudart.cudaMemcpyAsync(out.ctypes.data, self.d_out, self.out_bytes, cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost, self.stream))
         _check(cudart.cudaStreamSynchronize(self.stream))

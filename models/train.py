@@ -149,7 +149,7 @@ def train_model(
             curve.append(CurvePoint(iteration=iteration, train_loss=float(np.mean(recent)), val_loss=val))
             recent = []
             step(progress, STAGE, iteration, training.iterations, loss=curve[-1].train_loss, val_loss=val)
-            if val < best_val:
+            if val < best_val * (1.0 - training.min_improvement):
                 best_val, best_weights, best_iteration, checks_without_gain = val, model.get_weights(), iteration, 0
             else:
                 checks_without_gain += 1

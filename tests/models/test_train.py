@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.config import TrainingConfig
+from models.config import AugmentationConfig, TrainingConfig
 from models.tiles import TileSampler, augment, validation_slab
-from models.config import AugmentationConfig
 from models.trained import load_trained
 from models.train import train_model
 from pipeline.errors import Cancelled, InputError, TrainingError
