@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from models.cache.config import CacheConfig
 from models.config import NetworkConfig, TrainingConfig
+from pipeline.calibrate import CalibrationConfig
 from pipeline.evaluate.config import TrustConfig
 from pipeline.infer.config import InferenceConfig
 from pipeline.reconstruct.config import ReconConfig
@@ -48,6 +49,7 @@ class ProcessConfig(BaseModel):
     preset: PresetName = "standard"
     reconstruction: ReconConfig = Field(default_factory=ReconConfig)
     registration: RegistrationConfig = Field(default_factory=RegistrationConfig)
+    calibration: CalibrationConfig = Field(default_factory=CalibrationConfig)
     network: NetworkConfig = Field(default_factory=NetworkConfig)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     inference: InferenceConfig = Field(default_factory=InferenceConfig)

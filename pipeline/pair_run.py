@@ -49,6 +49,14 @@ def run_pair(pair_dir: Path, out_dir: Path, work_dir: Path, fingerprint: str, co
         registered = _register(scans, zoom, scout_box, config, runner)
 
     train_mask = zoom.mask & registered.mask
+    zoom_fdk, calibration = zoom, None
+    if config.calibration.enabled:
+        with runner.stage("calibrate"):
+            from pipeline.calibrate import calibrate_zoom
+
+            ratio = scans.scout.meta.voxel_mm / scans.zoom.meta.voxel_mm
+            calibrated, calibration = calibrate_zoom(zoom.volume, registered.scout, train_mask, ratio, config.calibration)
+            zoom = pair_steps.VolumeWithMask(volume=calibrated, mask=zoom.mask, grid=zoom.grid, warnings=zoom.warnings)
     slab = pair_steps.heldout_slab(train_mask, config.training.validation_fraction, min_slices=config.network.slices)
     model = obtain_model(scans, registered.scout, zoom.volume, train_mask, slab, config, runner, work_dir)
 
@@ -82,9 +90,9 @@ def run_pair(pair_dir: Path, out_dir: Path, work_dir: Path, fingerprint: str, co
 
     with runner.stage("write"):
         products = PairProducts(
-            pair_dir=pair_dir, fingerprint=fingerprint, scans=scans, zoom=zoom, scout_native=scout_native,
+            pair_dir=pair_dir, fingerprint=fingerprint, scans=scans, zoom=zoom, zoom_fdk=zoom_fdk, scout_native=scout_native,
             registered=registered, model=model, placement=placement, recovered=recovered, assessment=assessment,
-            warnings=warnings,
+            warnings=warnings, calibration=calibration,
         )
         report_path = write_products(out_dir, products, config, runner)
     return PairResult(report_path=report_path, voxels_recovered=int(np.prod(placement.grid.shape_zyx)))

@@ -103,6 +103,7 @@ class ProcessReport(BaseModel):
     model: ModelInfo
     quality: QualityFigures
     trust: dict[str, Any] = {}
+    calibration: dict[str, Any] | None = Field(None, description="zoom intensity calibration against the scout (pipeline.calibrate)")
     warnings: list[str] = []
     previews: list[str] = []
     intermediates: list[str] = []

@@ -26,6 +26,7 @@ class PairProducts:
     fingerprint: str
     scans: Any
     zoom: Any
+    zoom_fdk: Any
     scout_native: Any
     registered: Any
     model: Any
@@ -33,6 +34,7 @@ class PairProducts:
     recovered: np.ndarray
     assessment: Any
     warnings: list[str]
+    calibration: Any = None
 
 
 def _write_previews(out_dir: Path, p: PairProducts) -> list[str]:
@@ -60,7 +62,7 @@ def _write_previews(out_dir: Path, p: PairProducts) -> list[str]:
 
 def _write_intermediates(out_dir: Path, p: PairProducts) -> list[str]:
     items = {
-        "zoom_fdk.ome.tif": (p.zoom.volume, p.zoom.grid),
+        "zoom_fdk.ome.tif": (p.zoom_fdk.volume, p.zoom_fdk.grid),
         "scout_fdk.ome.tif": (p.scout_native.volume, p.scout_native.grid),
         "scout_registered.ome.tif": (p.registered.scout, p.registered.result.zoom_grid_in_scout),
     }
@@ -96,6 +98,7 @@ def build_report(p: PairProducts, config: ProcessConfig, runner: StageRunner, pr
         ),
         registration=registration, model=model, quality=p.assessment.quality, trust=p.assessment.trust,
         warnings=p.warnings, previews=preview_files, intermediates=intermediates,
+        calibration=p.calibration.model_dump() if p.calibration is not None else None,
     )
 
 
