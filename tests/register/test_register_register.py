@@ -11,7 +11,7 @@ from pipeline.events import CancelToken, ProgressEvent
 from pipeline.register import Registered, RegistrationResult
 from pipeline.register.frames import displacement_rms_voxels
 from pipeline.register.synthetic import SyntheticPair, make_pair
-from tests.register.conftest import CONFIG, HARD, run
+from tests.register.pairs import CONFIG, HARD, run
 
 
 def _residual_rms_voxels(pair: SyntheticPair, registered: Registered) -> float:
