@@ -15,13 +15,13 @@ DETECTOR_PX = 64
 
 def small_simulation(seed: int, **changes) -> SimulationConfig:
     """A 3:1 pair with 64-pixel detectors: seconds to simulate and reconstruct."""
-    return SimulationConfig(
-        seed=seed,
-        ratio=3.0,
-        scout=ScanSettings(detector_px=DETECTOR_PX, angles=120, blur_sigma_px=1.0),
-        zoom=ScanSettings(detector_px=DETECTOR_PX, angles=120, blur_sigma_px=0.7, objective="20X", photons=8000),
-        **changes,
-    )
+    settings = {
+        "seed": seed,
+        "ratio": 3.0,
+        "scout": ScanSettings(detector_px=DETECTOR_PX, angles=120, blur_sigma_px=1.0),
+        "zoom": ScanSettings(detector_px=DETECTOR_PX, angles=120, blur_sigma_px=0.7, objective="20X", photons=8000),
+    }
+    return SimulationConfig(**(settings | changes))
 
 
 def fast_config(cache_dir: Path | None = None, **training) -> ProcessConfig:
