@@ -44,7 +44,7 @@ def obtain_with_cache(
 
     with runner.stage("cache"):
         decision = select_model(cache, query, validate, config.cache, training_iterations=config.training.iterations,
-                                progress=runner.progress, cancel=runner.cancel)
+                                progress=runner.inner, cancel=runner.cancel)
     if decision.action == "reuse" and decision.model_id is not None:
         card = cache.get(decision.model_id)
         directory = cache.path(card.id)

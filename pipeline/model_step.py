@@ -45,7 +45,7 @@ def train_new(
     training = config.training if iterations is None else config.training.model_copy(update={"iterations": iterations})
     with runner.stage("train"):
         trained = train_model(inputs, target, mask, config.network, training, validation_z=slab,
-                              init_weights=init_weights, progress=runner.progress, cancel=runner.cancel)
+                              init_weights=init_weights, progress=runner.inner, cancel=runner.cancel)
         directory = work_dir / "model"
         trained.save(directory)
     return trained, directory

@@ -28,7 +28,7 @@ def run_pair(pair_dir: Path, out_dir: Path, work_dir: Path, fingerprint: str, co
     from pipeline.model_step import obtain_model
     from pipeline.writeout import PairProducts, write_products
 
-    progress, cancel = runner.progress, runner.cancel
+    progress, cancel = runner.inner, runner.cancel
     warnings: list[str] = []
     with runner.stage("read"):
         scans = pair_steps.read_pair(pair_dir)
@@ -108,7 +108,7 @@ def _register(scans: pair_steps.PairScans, zoom: pair_steps.VolumeWithMask, scou
 
     registered = register_scout_to_zoom(
         zoom.volume, zoom.mask, zoom.grid, scout_box.volume, scout_box.mask, scout_box.grid, config.registration,
-        reconstruct_scout=reconstruct_scout, progress=runner.progress, cancel=runner.cancel,
+        reconstruct_scout=reconstruct_scout, progress=runner.inner, cancel=runner.cancel,
     )
     if registered.scout.shape != zoom.volume.shape:
         raise RegistrationError(f"registered scout has shape {registered.scout.shape}, zoom {zoom.volume.shape}")

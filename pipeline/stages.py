@@ -56,6 +56,16 @@ class StageRunner:
         self.timings: dict[str, StageTiming] = {}
         self.current: str | None = None
 
+    def inner(self, event: ProgressEvent) -> None:
+        """The callback handed to stage functions: their own stage boundaries are dropped (the runner
+        owns those, so each stage is timed once) and their events are labelled with the current stage."""
+        if self.progress is None or event.kind in ("stage_started", "stage_finished"):
+            return
+        if self.current is not None and event.stage != self.current:
+            event = ProgressEvent(stage=self.current, kind=event.kind, done=event.done, total=event.total,
+                                  values=event.values, message=event.message or event.stage)
+        self.progress(event)
+
     @contextlib.contextmanager
     def stage(self, name: str) -> Iterator[None]:
         self.cancel.raise_if_cancelled(f"before {name}")
