@@ -53,6 +53,12 @@ class Metrics:
         self.last_success = Gauge(
             "scoutzoom_last_success_timestamp_seconds", "When a job last ended done (Unix time)", registry=r
         )
+        self.flagged = Counter(
+            "scoutzoom_recovered_flagged", "Recovered volumes flagged by the trust report (figures below thresholds)", registry=r
+        )
+        self.psnr_gain = Gauge(
+            "scoutzoom_heldout_psnr_gain_db", "Held-out PSNR gain over cubic upsampling of the last assessed job (dB)", registry=r
+        )
         self.build = Info("scoutzoom_build", "Version of the running code", registry=r)
         self.build.info({"version": build_version()})
         for outcome in JOB_OUTCOMES:
@@ -73,6 +79,11 @@ class Metrics:
             results = {event.message.strip()} | {key for key, value in event.values.items() if value > 0}
             for result in results & set(CACHE_RESULTS):
                 self.model_cache.labels(result).inc()
+        if event.kind == "metric" and event.stage == "assess":
+            if event.values.get("trust_flagged", 0.0) > 0:
+                self.flagged.inc()
+            if "psnr_gain_db" in event.values:
+                self.psnr_gain.set(event.values["psnr_gain_db"])
         if event.kind in ("metric", "progress") and "loss" in event.values and event.stage == "train":
             self.training_loss.set(event.values["loss"])
 

@@ -10,6 +10,7 @@ import numpy as np
 from pipeline import pair_steps
 from pipeline.config import ProcessConfig
 from pipeline.errors import RegistrationError
+from pipeline.events import ProgressEvent, emit
 from pipeline.grid import VolumeGrid
 from pipeline.output.volumes import scratch_volume
 from pipeline.region import output_placement
@@ -87,6 +88,11 @@ def run_pair(pair_dir: Path, out_dir: Path, work_dir: Path, fingerprint: str, co
             output_scout=source, output_recovered=recovered, output_mask=output_scout.mask,
             placement=placement, config=config,
         )
+        trust = assessment.trust
+        emit(progress, ProgressEvent(stage="assess", kind="metric", values={
+            "trust_flagged": float(bool(trust.get("flagged"))),
+            "psnr_gain_db": assessment.quality.psnr_recovered_db - assessment.quality.psnr_cubic_db,
+        }, message="; ".join(trust.get("reasons", []))))
 
     with runner.stage("write"):
         products = PairProducts(

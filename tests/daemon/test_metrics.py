@@ -66,3 +66,11 @@ def test_exposition_passes_promtool() -> None:
     result = subprocess.run(["promtool", "check", "metrics"], input=metrics.exposition(), capture_output=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip() == b"" and result.stderr.strip() == b""  # not even lint warnings
+
+
+def test_trust_flags_and_gain_are_exported() -> None:
+    metrics = Metrics()
+    metrics.job_event(job(), ProgressEvent("assess", "metric", values={"trust_flagged": 1.0, "psnr_gain_db": -0.4}))
+    metrics.job_event(job(), ProgressEvent("assess", "metric", values={"trust_flagged": 0.0, "psnr_gain_db": 1.8}))
+    assert value(metrics, "scoutzoom_recovered_flagged_total") == 1
+    assert value(metrics, "scoutzoom_heldout_psnr_gain_db") == 1.8
