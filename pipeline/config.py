@@ -62,7 +62,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     # CPU: a small network and short training, for the demo, the tests and machines without a GPU.
     "small": {
         "network": {"depth": 2, "base_filters": 8, "head_layers": 2},
-        "training": {"iterations": 300, "batch_size": 4, "tile_px": 48},
+        "training": {"iterations": 800, "batch_size": 4, "tile_px": 48, "validation_interval": 50, "patience": 6},
         "inference": {"tile_px": 128, "overlap_px": 16, "batch_size": 4},
         "output": {"region": {"voxel_budget": 160**3}},
     },
