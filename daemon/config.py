@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from pipeline.config import PRESETS, ProcessConfig, deep_merge
+from pipeline.config import ProcessConfig, deep_merge, with_preset
 from pipeline.errors import ConfigError
 
 DEFAULT_PROCESSOR = "pipeline.process:process_pair"
@@ -100,12 +100,7 @@ class DaemonConfig(_Section):
     @classmethod
     def _apply_preset(cls, value: Any) -> Any:
         """The preset's values first, then the table's own keys."""
-        if not isinstance(value, dict):
-            return value
-        name = value.get("preset", "standard")
-        if name not in PRESETS:
-            return value  # the Literal field reports it with its path
-        return deep_merge(PRESETS[name], value)
+        return with_preset(value) if isinstance(value, dict) else value
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> DaemonConfig:

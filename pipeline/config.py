@@ -82,13 +82,20 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]
     return merged
 
 
-def build_process_config(preset: PresetName | None = None, overrides: dict[str, Any] | None = None) -> ProcessConfig:
-    """A validated config: the preset's values, then ``overrides`` (e.g. the ``[pipeline]`` table of a config file).
+def with_preset(table: dict[str, Any], preset: str | None = None) -> dict[str, Any]:
+    """A ``[pipeline]`` table with its preset's values filled in under its own keys.
 
-    The preset named in ``overrides`` applies unless ``preset`` is given (the command line wins).
+    The preset is ``preset`` if given (the command line wins), else the table's ``preset``, else
+    ``standard``. An unknown name is left for validation to report with its key path.
     """
-    overrides = dict(overrides or {})
-    name = preset or overrides.get("preset") or "standard"
-    merged = deep_merge(PRESETS[name], overrides)
+    name = preset or table.get("preset") or "standard"
+    if name not in PRESETS:
+        return dict(table)
+    merged = deep_merge(PRESETS[name], table)
     merged["preset"] = name
-    return ProcessConfig.model_validate(merged)
+    return merged
+
+
+def build_process_config(preset: PresetName | None = None, overrides: dict[str, Any] | None = None) -> ProcessConfig:
+    """A validated config: the preset's values, then ``overrides`` (e.g. the ``[pipeline]`` table of a config file)."""
+    return ProcessConfig.model_validate(with_preset(dict(overrides or {}), preset))
