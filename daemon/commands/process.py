@@ -14,7 +14,8 @@ def add_pipeline_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, help="TOML file; its [pipeline] table overrides the preset")
     parser.add_argument("--preset", choices=["small", "standard"], help="small: CPU network and training; standard: paper-scale GPU")
     parser.add_argument("--keep-intermediates", action="store_true", help="also write zoom_fdk, scout_fdk and scout_registered volumes")
-    parser.add_argument("--model-cache", type=Path, help="model cache directory (reuse models trained under the same conditions)")
+    parser.add_argument("--model-cache", type=Path, help="model cache directory (reuse models trained under the same conditions; "
+                        "default: $SCOUTZOOM_STATE_DIR/models or ~/.local/state/scoutzoom/models)")
     parser.add_argument("--no-cache", action="store_true", help="always train; do not consult or fill the model cache")
     parser.add_argument("--force", action="store_true", help="process again even if DONE says it was processed")
 
@@ -45,6 +46,10 @@ def load_process_config(args: argparse.Namespace):
         overrides.setdefault("cache", {})["enabled"] = False
     elif args.model_cache is not None:
         overrides.setdefault("cache", {})["directory"] = str(args.model_cache)
+    elif overrides.get("cache", {}).get("enabled", True) and not overrides.get("cache", {}).get("directory"):
+        from models.cache.paths import resolve_cache_dir
+
+        overrides.setdefault("cache", {})["directory"] = str(resolve_cache_dir(None))
     from pydantic import ValidationError
 
     try:
