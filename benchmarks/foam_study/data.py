@@ -1,115 +1,107 @@
-"""Simulated foam pairs for the study, in the image domain.
+"""Study sizes and the simulated pair of one ratio (projections, not images).
 
-For each ratio R a foam phantom (``pipeline.simulate``) is voxelised three
-times: on the scout grid (voxel R times the zoom voxel, detector-like blur,
-more noise), on the training zoom region (zoom voxel, slight blur, less
-noise) and, without noise or blur, on an evaluation region of the same size
-elsewhere in the sample (the truth; never seen in training). The zoom voxel is
-the same for every ratio, so the pores are the same size in zoom voxels and
-only the scout gets coarser. Projections and FDK are skipped here to keep the
-CPU size under an hour; the end-to-end path is tested by the pipeline's own
-tests.
+The zoom voxel is the same at every ratio and the scout voxel is ``ratio``
+times it: the truth, the evaluation grid and the pores (in zoom voxels) are
+then identical across ratios and only the scout gets coarser, which is what
+"recovery vs ratio" should measure. (Fixing the scout voxel instead would
+shrink the zoom voxel with the ratio, so the evaluation grid, the pore sizes
+in evaluation voxels and the cost of the recovered region would all change
+with the ratio.) The zoom magnifies by an objective (same distances, detector
+pitch / ratio), so cone angles do not change with the ratio either.
+
+Layout (sample frame = scout frame): a foam cylinder; the zoom looks at a
+point ``lateral_fraction * radius`` off the axis at azimuth 30 degrees; the
+evaluation region (a cube, recovered by the product but never trained on)
+sits at the mirror point, disjoint from the zoom's field of view.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
 from typing import Literal
 
-import numpy as np
-from pydantic import BaseModel, ConfigDict
-from scipy import ndimage
+from pydantic import BaseModel, ConfigDict, Field
 
-from pipeline.grid import VolumeGrid
-from pipeline.simulate.config import PhantomSettings
-from pipeline.simulate.phantom import Phantom, generate_phantom
-from pipeline.simulate.voxelise import voxelise
+from pipeline.simulate import PhantomSettings, ScanSettings, SimulationConfig
+
+AZIMUTH_DEG = 30.0
 
 
 class StudySize(BaseModel):
-    """Sizes of one study (lengths in mm, regions in zoom voxels)."""
+    """One study size; lengths in mm, pore diameters and regions in zoom voxels."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
-    region_px: int
     zoom_voxel_mm: float = 0.01
+    zoom_detector_px: int = Field(description="zoom detector width; the zoom grid is about this many voxels a side")
+    eval_px: int = Field(description="side of the evaluation cube outside the zoom")
+    angles: int = 180
     pores: int
-    scout_blur_px: float = 0.8
-    zoom_blur_px: float = 0.5
-    scout_noise: float = 0.06
-    zoom_noise: float = 0.03
-    unet_iterations: int
-    pore_scale: float = 1.0  # pore diameters of 4-24 zoom voxels, times this
+    pore_px: tuple[float, float] = Field(description="min and max pore diameter")
+    pore_size_sigma: float = 0.35
+    porosity: float = 0.2
+    lateral_fraction: float = 0.4
+    preset: Literal["small", "standard"] = "small"
+    unet_iterations: int | None = Field(None, description="None: the preset's (with its early stopping)")
+    srcnn_iterations: int = 150
+    srcnn_tile_px: int = 16
 
     @property
-    def region_mm(self) -> float:
-        return self.region_px * self.zoom_voxel_mm
+    def radius_mm(self) -> float:
+        """Smallest cylinder whose zoom and evaluation regions (mirror points) are disjoint, with a margin."""
+        zoom_radius = self.zoom_detector_px * self.zoom_voxel_mm / 2
+        eval_half_diagonal = self.eval_px * self.zoom_voxel_mm / math.sqrt(2)
+        return (zoom_radius + eval_half_diagonal + 4 * self.zoom_voxel_mm) / (2 * self.lateral_fraction)
 
-    def phantom_settings(self) -> PhantomSettings:
-        """A cylinder holding two regions side by side; ``pores`` and porosity 0.2 set the mean pore size."""
-        half = self.region_mm / 2.0
+    @property
+    def height_mm(self) -> float:
+        return (max(self.zoom_detector_px, self.eval_px) + 8) * self.zoom_voxel_mm
+
+    def phantom(self) -> PhantomSettings:
+        v = self.zoom_voxel_mm
         return PhantomSettings(
-            radius_mm=(0.55 * self.region_mm + half * np.sqrt(2.0)) * 1.05,
-            height_mm=self.region_mm * 1.25,
-            pores=self.pores,
-            porosity=0.2,
-            pore_size_sigma=0.35,
-            min_pore_diameter_mm=4 * self.pore_scale * self.zoom_voxel_mm,
-            max_pore_diameter_mm=24 * self.pore_scale * self.zoom_voxel_mm,
-            min_wall_mm=2 * self.zoom_voxel_mm,
+            radius_mm=self.radius_mm, height_mm=self.height_mm, pores=self.pores, porosity=self.porosity,
+            pore_size_sigma=self.pore_size_sigma, min_pore_diameter_mm=self.pore_px[0] * v,
+            max_pore_diameter_mm=self.pore_px[1] * v, min_wall_mm=2 * v, skin_mm=2 * v,
         )
+
+    def zoom_centre_mm(self) -> tuple[float, float, float]:
+        a, d = math.radians(AZIMUTH_DEG), self.lateral_fraction * self.radius_mm
+        return (d * math.cos(a), d * math.sin(a), 0.0)
+
+    def eval_centre_mm(self) -> tuple[float, float, float]:
+        x, y, z = self.zoom_centre_mm()
+        return (-x, -y, z)
+
+    def eval_size_mm(self) -> tuple[float, float, float]:
+        side = self.eval_px * self.zoom_voxel_mm
+        return (side, side, side)
+
+    def simulation(self, ratio: float, seed: int) -> SimulationConfig:
+        """The simulator's settings at ``ratio`` (same phantom for every ratio of one seed)."""
+        scout_voxel = ratio * self.zoom_voxel_mm
+        # the scout sees the whole sample (cone magnification of the near side included)
+        scout_px = max(16, math.ceil(2.3 * self.radius_mm / scout_voxel))
+        return SimulationConfig(
+            seed=seed, ratio=ratio, phantom=self.phantom(), scout_voxel_mm=scout_voxel, zoom_by="objective",
+            scout=ScanSettings(detector_px=scout_px, angles=self.angles),
+            zoom=ScanSettings(detector_px=self.zoom_detector_px, angles=self.angles, photons=10000.0, blur_sigma_px=0.6, objective="20X", exposure_s=4.0),
+            zoom_centre_mm=self.zoom_centre_mm(), truth_volumes=False, flat_frames=4,
+        )
+
+    def voxel_table(self, ratio: float) -> dict[str, float]:
+        """Pore diameters against both voxels at ``ratio`` (is recovery meaningful?)."""
+        lo, hi = self.pore_px
+        return {"zoom_voxel_mm": self.zoom_voxel_mm, "scout_voxel_mm": ratio * self.zoom_voxel_mm,
+                "pore_min_zoom_px": lo, "pore_max_zoom_px": hi, "pore_min_scout_px": lo / ratio, "pore_max_scout_px": hi / ratio}
 
 
 SIZES: dict[str, StudySize] = {
-    # pore counts give a mean diameter of about 10 (tiny, cpu) and 40 (paper, as published) zoom voxels
-    "tiny": StudySize(region_px=40, pores=250, unet_iterations=60),
-    "cpu": StudySize(region_px=64, pores=600, unet_iterations=300),
-    "paper": StudySize(region_px=512, pores=5_500, pore_scale=3.0, unet_iterations=10_000),
+    "tiny": StudySize(zoom_detector_px=48, eval_px=32, angles=90, pores=450, pore_px=(5.0, 14.0), unet_iterations=100,
+                      srcnn_iterations=30, srcnn_tile_px=12),
+    "cpu": StudySize(zoom_detector_px=96, eval_px=88, pores=1100, pore_px=(8.0, 30.0)),
+    # the published study: 512^3, ~1,400 pores of ~30-40 zoom voxels; GPU preset and training length
+    "paper": StudySize(zoom_detector_px=512, eval_px=320, angles=1200, pores=9000, pore_px=(16.0, 80.0), preset="standard",
+                       srcnn_iterations=3000, srcnn_tile_px=32),
 }
 SizeName = Literal["tiny", "cpu", "paper"]
-
-
-@dataclass
-class FoamPair:
-    """Everything a method and the scorer need for one ratio."""
-
-    ratio: float
-    phantom: Phantom
-    scout: np.ndarray  # on scout_grid
-    scout_grid: VolumeGrid
-    train_grid: VolumeGrid  # the zoom region
-    zoom_train: np.ndarray
-    eval_grid: VolumeGrid  # outside the zoom
-    truth_eval: np.ndarray
-    zoom_voxel_mm: float
-
-
-def _scan(phantom: Phantom, grid: VolumeGrid, blur_px: float, noise: float, rng: np.random.Generator) -> np.ndarray:
-    volume = voxelise(phantom, grid, supersample=3).astype(np.float64) / phantom.mu_per_mm
-    volume = ndimage.gaussian_filter(volume, blur_px, mode="nearest") if blur_px > 0 else volume
-    return (volume + rng.normal(0.0, noise, volume.shape)).astype(np.float32)
-
-
-def make_pair(size: StudySize, ratio: float, seed: int = 0, phantom: Phantom | None = None) -> FoamPair:
-    """The scout (whole sample width), zoom (left region) and truth (right region) for ``ratio``."""
-    rng = np.random.default_rng(seed)
-    phantom = phantom or generate_phantom(size.phantom_settings(), np.random.default_rng(seed))
-    shift = 0.55 * size.region_mm
-    n = size.region_px
-    train_grid = VolumeGrid.isotropic((n, n, n), size.zoom_voxel_mm, (-shift, 0.0, 0.0))
-    eval_grid = VolumeGrid.isotropic((n, n, n), size.zoom_voxel_mm, (shift, 0.0, 0.0))
-    scout_voxel = size.zoom_voxel_mm * ratio
-    margin = 4 * scout_voxel
-    scout_grid = VolumeGrid.covering((2 * shift + size.region_mm + 2 * margin, size.region_mm + 2 * margin, size.region_mm + 2 * margin), scout_voxel)
-    truth = (voxelise(phantom, eval_grid, supersample=3) / phantom.mu_per_mm).astype(np.float32)
-    return FoamPair(
-        ratio=ratio,
-        phantom=phantom,
-        scout=_scan(phantom, scout_grid, size.scout_blur_px, size.scout_noise, rng),
-        scout_grid=scout_grid,
-        train_grid=train_grid,
-        zoom_train=_scan(phantom, train_grid, size.zoom_blur_px, size.zoom_noise, rng),
-        eval_grid=eval_grid,
-        truth_eval=truth,
-        zoom_voxel_mm=size.zoom_voxel_mm,
-    )

@@ -1,97 +1,122 @@
-"""The methods compared: each is a callable ``scout region on the zoom grid -> recovered``.
+"""The methods compared, all on the data of one processed pair.
 
-A factory gets the pair (training zoom, scout) and returns the callable, so
-learned methods train on the zoom region only and never see the evaluation
-region's truth. A method whose code is not in the repository yet is reported
-as missing instead of failing the study.
+- ``cubic``: the native scout FDK (``scout_fdk``) cubic-upsampled onto the recovered grid;
+- ``subvoxel_fdk``: the scout reconstructed straight onto the recovered grid (the U-Net's input);
+- ``richardson_lucy``: 30 iterations on ``subvoxel_fdk``, Gaussian PSF fitted on the registered training pair;
+- ``srcnn``: 3D SRCNN trained on the registered training pair, applied to ``subvoxel_fdk``;
+- ``unet``: the product's recovered volume (``recovered.ome.tif``).
+
+Learned methods see only the zoom region; the evaluation region is outside it.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
+import tifffile
 
-from benchmarks.foam_study.data import FoamPair, StudySize
-from pipeline.grid import VolumeGrid
+from benchmarks.foam_study.data import StudySize
+from benchmarks.foam_study.pair import ProcessedPair
+from pipeline.output.volumes import read_ome_grid
 
-Method = Callable[[np.ndarray], np.ndarray]
-MethodFactory = Callable[[FoamPair, StudySize], Method]
+UNET_STAGES = ("train", "reconstruct_output", "infer")
 
 
-def scout_on(pair: FoamPair, grid: VolumeGrid) -> np.ndarray:
-    """The scout cubic-upsampled onto ``grid`` (every method's input)."""
+@dataclass
+class TrainingPair:
+    """The registered scout and the calibrated zoom, voxel for voxel, with the training mask."""
+
+    scout: np.ndarray
+    zoom: np.ndarray
+    mask: np.ndarray
+
+
+def _read(pair: ProcessedPair, name: str):
+    path = pair.out_dir / name
+    return tifffile.imread(path).astype(np.float32), read_ome_grid(path)
+
+
+def training_pair(pair: ProcessedPair) -> TrainingPair:
+    """What the U-Net trained on, rebuilt from the kept intermediates (same mask and calibration)."""
+    from pipeline.calibrate import calibrate_zoom
+    from pipeline.pair_steps import read_pair
+    from pipeline.reconstruct.mask import reconstruction_mask
+
+    scans = read_pair(pair.pair_dir)
+    zoom, zoom_grid = _read(pair, "zoom_fdk.ome.tif")
+    scout, scout_grid = _read(pair, "scout_registered.ome.tif")
+    mask = reconstruction_mask(scans.zoom.meta, zoom_grid) & reconstruction_mask(scans.scout.meta, scout_grid)
+    if pair.config.calibration.enabled:
+        zoom, _ = calibrate_zoom(zoom, scout, mask, scans.scout.meta.voxel_mm / scans.zoom.meta.voxel_mm, pair.config.calibration)
+    return TrainingPair(scout=scout, zoom=zoom, mask=mask)
+
+
+def subvoxel_fdk(pair: ProcessedPair) -> np.ndarray:
+    """The scout FDK straight onto the recovered grid."""
+    from pipeline.pair_steps import read_pair, reconstruct_on
+
+    return reconstruct_on(read_pair(pair.pair_dir).scout, pair.grid, pair.config).volume
+
+
+def cubic(pair: ProcessedPair) -> np.ndarray:
     from pipeline.baselines.upsample import cubic_upsample
 
-    return cubic_upsample(pair.scout, pair.scout_grid, grid)
+    scout, grid = _read(pair, "scout_fdk.ome.tif")
+    return cubic_upsample(scout, grid, pair.grid)
 
 
-def psf_sigma_px(pair: FoamPair) -> float:
-    """The scout's Gaussian PSF on the zoom grid, estimated on the training zoom (as a user would)."""
+def richardson_lucy(pair: ProcessedPair, train: TrainingPair, source: np.ndarray) -> tuple[np.ndarray, dict]:
     from pipeline.baselines.psf import estimate_psf_sigma
-
-    return estimate_psf_sigma(scout_on(pair, pair.train_grid), pair.zoom_train, np.ones(pair.zoom_train.shape, bool))
-
-
-def cubic(pair: FoamPair, size: StudySize) -> Method:
-    return lambda scout: scout
-
-
-def richardson_lucy(pair: FoamPair, size: StudySize) -> Method:
     from pipeline.baselines.richardson_lucy import richardson_lucy as rl
 
-    sigma = psf_sigma_px(pair)
-    return lambda scout: rl(scout, sigma, iterations=30)
+    sigma = estimate_psf_sigma(train.scout, train.zoom, train.mask)
+    return rl(source, sigma, iterations=30), {"psf_sigma_zoom_px": sigma, "iterations": 30}
 
 
-def srcnn(pair: FoamPair, size: StudySize) -> Method:
+def srcnn(pair: ProcessedPair, train: TrainingPair, source: np.ndarray, size: StudySize) -> tuple[np.ndarray, dict]:
     from models.config import SRCNNConfig
     from models.srcnn import train_srcnn
     from pipeline.baselines.srcnn import apply_srcnn
 
-    inputs = scout_on(pair, pair.train_grid)
-    iterations = max(1, min(size.unet_iterations, SRCNNConfig().iterations)) if size.region_px < 256 else 10_000
-    model = train_srcnn(inputs, pair.zoom_train, np.ones(inputs.shape, bool), SRCNNConfig(iterations=iterations))
-    return lambda scout: apply_srcnn(model, scout)
+    config = SRCNNConfig(iterations=size.srcnn_iterations, tile_px=size.srcnn_tile_px)
+    model = train_srcnn(train.scout, train.zoom, train.mask, config)
+    return apply_srcnn(model, source), config.model_dump(mode="json")
 
 
-class _TrainedRuntime:
-    """An in-memory trained model as an inference runtime (pads tiles to the U-Net's multiple)."""
-
-    name = "keras-in-memory"
-
-    def __init__(self, trained) -> None:
-        self.trained = trained
-        self.multiple = 2**trained.network.depth
-
-    def predict(self, batch: np.ndarray) -> np.ndarray:
-        from models.runtimes import pad_to_multiple
-
-        padded, h, w = pad_to_multiple(batch, self.multiple)
-        return self.trained.predict(padded)[:, :h, :w]
+def unet(pair: ProcessedPair) -> tuple[np.ndarray, float]:
+    """The product's output and the seconds of its own stages (training, output FDK, inference)."""
+    volume = tifffile.imread(pair.out_dir / "recovered.ome.tif").astype(np.float32)
+    return volume, sum(pair.seconds.get(f"stage_{s}", 0.0) for s in UNET_STAGES)
 
 
-def unet(pair: FoamPair, size: StudySize) -> Method:
-    from models.config import NetworkConfig, TrainingConfig
-    from models.train import train_model
-    from pipeline.config import PRESETS
-    from pipeline.infer.config import InferenceConfig
-    from pipeline.infer.stream import infer_volume
-
-    small = size.region_px < 256
-    network = NetworkConfig(**PRESETS["small"]["network"]) if small else NetworkConfig()
-    training = TrainingConfig(**{**(PRESETS["small"]["training"] if small else {}), "iterations": size.unet_iterations})
-    inputs = scout_on(pair, pair.train_grid)
-    trained = train_model(inputs, pair.zoom_train, np.ones(inputs.shape, bool), network, training)
-    runtime = _TrainedRuntime(trained)
-    inference = InferenceConfig(**PRESETS["small"]["inference"]) if small else InferenceConfig()
-
-    def apply(scout: np.ndarray) -> np.ndarray:
-        out = np.zeros(scout.shape, np.float32)
-        infer_volume(runtime, scout.astype(np.float32), out, trained.normalisation, inference, slices=network.slices)
-        return out
-
-    return apply
+METHODS = ("cubic", "subvoxel_fdk", "richardson_lucy", "srcnn", "unet")
 
 
-FACTORIES: dict[str, MethodFactory] = {"cubic": cubic, "richardson_lucy": richardson_lucy, "srcnn": srcnn, "unet": unet}
+def run_methods(pair: ProcessedPair, size: StudySize, names: tuple[str, ...] | list[str], log: Callable[[str], None] = print) -> tuple[dict[str, np.ndarray], dict[str, float], dict]:
+    """Every requested method's volume on ``pair.grid``, its seconds and its settings."""
+    volumes: dict[str, np.ndarray] = {}
+    seconds: dict[str, float] = {}
+    settings: dict = {}
+    train = training_pair(pair) if {"richardson_lucy", "srcnn"} & set(names) else None
+    t0 = time.perf_counter()
+    source = subvoxel_fdk(pair)
+    source_s = time.perf_counter() - t0
+    for name in names:
+        t0 = time.perf_counter()
+        if name == "cubic":
+            volumes[name] = cubic(pair)
+        elif name == "subvoxel_fdk":
+            volumes[name] = source
+        elif name == "richardson_lucy":
+            volumes[name], settings[name] = richardson_lucy(pair, train, source)
+        elif name == "srcnn":
+            volumes[name], settings[name] = srcnn(pair, train, source, size)
+        elif name == "unet":
+            volumes[name], seconds[name] = unet(pair)
+            continue
+        seconds[name] = time.perf_counter() - t0 + (source_s if name != "cubic" else 0.0)
+        log(f"R={pair.ratio:g} {name}: {seconds[name]:.0f} s")
+    return volumes, seconds, settings

@@ -10,6 +10,7 @@ import argparse
 import json
 import math
 import os
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,8 +19,9 @@ from typing import Any
 import numpy as np
 
 from benchmarks.foam_study import report
-from benchmarks.foam_study.data import SIZES, make_pair
-from benchmarks.foam_study.methods import FACTORIES, scout_on
+from benchmarks.foam_study.data import SIZES
+from benchmarks.foam_study.methods import METHODS, run_methods
+from benchmarks.foam_study.pair import run_pair
 from benchmarks.foam_study.score import score, truth_figures
 
 DEFAULT_OUT = Path(__file__).resolve().parents[1] / "results"
@@ -37,45 +39,44 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def run_study(size_name: str, ratios: Sequence[float], out_dir: Path, methods: Sequence[str] | None = None, seed: int = 0, log=print) -> dict[str, Any]:
-    """Every method at every ratio on one phantom; returns (and writes) the results."""
+def run_study(size_name: str, ratios: Sequence[float], out_dir: Path, methods: Sequence[str] | None = None, seed: int = 0,
+              work_dir: Path | None = None, log=print) -> dict[str, Any]:
+    """Every method at every ratio on one phantom (simulated projections through the product); writes and returns the results."""
     started = time.perf_counter()
     size = SIZES[size_name]
-    names = list(methods or FACTORIES)
+    names = list(methods or METHODS)
     results: dict[str, Any] = {
-        "size": size_name, "region_px": size.region_px, "zoom_voxel_mm": size.zoom_voxel_mm, "seed": seed,
-        "truth": {}, "methods": {}, "missing": {}, "method_seconds": {}, "published": report.PUBLISHED,
+        "size": size_name, "settings": size.model_dump(mode="json"), "region_px": size.eval_px, "zoom_voxel_mm": size.zoom_voxel_mm,
+        "seed": seed, "voxels": {}, "truth": {}, "methods": {}, "missing": {}, "method_seconds": {}, "method_settings": {},
+        "pipeline_seconds": {}, "published": report.PUBLISHED,
     }
     diameters: dict[str, dict[str, np.ndarray]] = {}
     sphericities: dict[str, dict[str, np.ndarray]] = {}
     slices: dict[str, dict[str, np.ndarray]] = {}
-    phantom = None
-    for ratio in ratios:
-        key = f"{ratio:g}"
-        pair = make_pair(size, ratio, seed, phantom)
-        phantom = pair.phantom
-        truth, results["truth"][key] = truth_figures(pair)
-        diameters[key] = {"truth": truth.diameters_mm}
-        sphericities[key] = {"truth": truth.sphericities}
-        mid = pair.truth_eval.shape[0] // 2
-        slices[key] = {"truth": pair.truth_eval[mid]}
-        scout_eval = scout_on(pair, pair.eval_grid)
-        for name in names:
-            t0 = time.perf_counter()
-            try:
-                method = FACTORIES[name](pair, size)
-            except ModuleNotFoundError as error:
-                results["missing"][name] = f"not in the repository yet ({error.name})"
-                continue
-            recovered = np.asarray(method(scout_eval), np.float32)
-            analysis, figures = score(recovered, pair, truth)
-            results["methods"].setdefault(name, {})[key] = figures
-            results["method_seconds"].setdefault(name, {})[key] = time.perf_counter() - t0
-            diameters[key][name] = analysis.diameters_mm
-            sphericities[key][name] = analysis.sphericities
-            slices[key][name] = recovered[mid]
-            log(f"R={key} {name}: recovery {figures['recovered_fraction']:.3f}, porosity err {figures['porosity_error']:+.3f}, "
-                f"PSNR {figures['psnr_db']:.2f} dB ({time.perf_counter() - t0:.0f} s)")
+    with tempfile.TemporaryDirectory(prefix="foam-study-", dir=work_dir) as scratch:
+        for ratio in ratios:
+            key = f"{ratio:g}"
+            pair = run_pair(size, ratio, seed, Path(scratch) / f"r{key}", log=log)
+            results["voxels"][key] = size.voxel_table(ratio)
+            results["pipeline_seconds"][key] = pair.seconds
+            truth, results["truth"][key] = truth_figures(pair)
+            diameters[key] = {"truth": truth.diameters_mm}
+            sphericities[key] = {"truth": truth.sphericities}
+            mid = pair.truth.shape[0] // 2
+            slices[key] = {"truth": pair.truth[mid]}
+            volumes, seconds, settings = run_methods(pair, size, names, log=log)
+            results["method_settings"][key] = settings
+            for name, recovered in volumes.items():
+                analysis, figures = score(recovered, pair, truth)
+                results["methods"].setdefault(name, {})[key] = figures
+                results["method_seconds"].setdefault(name, {})[key] = seconds[name]
+                diameters[key][name] = analysis.diameters_mm
+                sphericities[key][name] = analysis.sphericities
+                slices[key][name] = recovered[mid]
+                log(f"R={key} {name}: recovery {figures['recovered_fraction']:.3f}, false {figures['false_pores']}, "
+                    f"porosity err {figures['porosity_error']:+.3f}, PSNR {figures['psnr_db']:.2f} dB")
+            results["seconds"] = time.perf_counter() - started
+            write_outputs(results, diameters, sphericities, slices, out_dir)  # after every ratio: a partial run still leaves results
     results["seconds"] = time.perf_counter() - started
     return write_outputs(results, diameters, sphericities, slices, out_dir)
 
@@ -104,8 +105,9 @@ def write_outputs(results, diameters, sphericities, slices, out_dir: Path) -> di
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--size", choices=sorted(SIZES), default="cpu", help="tiny (minutes), cpu (< 1 h on a CPU), paper (512^3, GPU)")
     parser.add_argument("--ratios", type=float, nargs="+", default=[3, 5, 7, 9])
-    parser.add_argument("--methods", nargs="+", choices=sorted(FACTORIES), default=None, help="default: all")
+    parser.add_argument("--methods", nargs="+", choices=METHODS, default=None, help="default: all")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--work", type=Path, default=None, help="scratch folder for the simulated pairs (default: the system temp dir)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="writes OUT/foam_study.json and OUT/foam_study/report.md")
 
 
@@ -114,7 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     add_arguments(parser)
     args = parser.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", "2")
-    results = run_study(args.size, args.ratios, args.out, args.methods, args.seed)
+    results = run_study(args.size, args.ratios, args.out, args.methods, args.seed, args.work)
     print(f"wrote {args.out / 'foam_study.json'} and {results['report']}")
     return 0
 
