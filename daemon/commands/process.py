@@ -18,6 +18,11 @@ def add_pipeline_options(parser: argparse.ArgumentParser) -> None:
                         "default: $SCOUTZOOM_STATE_DIR/models or ~/.local/state/scoutzoom/models)")
     parser.add_argument("--no-cache", action="store_true", help="always train; do not consult or fill the model cache")
     parser.add_argument("--force", action="store_true", help="process again even if DONE says it was processed")
+    parser.add_argument("--region-centre", type=float, nargs=3, metavar=("X", "Y", "Z"),
+                        help="centre of the region to recover, mm, scout frame (default: the field of view's centre)")
+    parser.add_argument("--region-size", type=float, nargs=3, metavar=("X", "Y", "Z"),
+                        help="size of the region to recover, mm (default: the whole scout field of view)")
+    parser.add_argument("--voxel-budget", type=int, help="largest output in voxels; the region shrinks about its centre to fit")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -42,6 +47,11 @@ def load_process_config(args: argparse.Namespace):
         overrides = dict(document.get("pipeline", {}))
     if args.keep_intermediates:
         overrides.setdefault("output", {})["keep_intermediates"] = True
+    region = {key: value for key, value in (("centre_mm", getattr(args, "region_centre", None)),
+                                             ("size_mm", getattr(args, "region_size", None)),
+                                             ("voxel_budget", getattr(args, "voxel_budget", None))) if value is not None}
+    if region:
+        overrides.setdefault("output", {}).setdefault("region", {}).update(region)
     if args.no_cache:
         overrides.setdefault("cache", {})["enabled"] = False
     elif args.model_cache is not None:
