@@ -59,6 +59,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ScoutzoomError as error:
         print(f"scoutzoom: error: {error}", file=sys.stderr)
         return exit_codes.FAILED
+    except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return exit_codes.OK
     except KeyboardInterrupt:
         print("scoutzoom: interrupted", file=sys.stderr)
         return exit_codes.INTERRUPTED
