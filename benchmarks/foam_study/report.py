@@ -117,6 +117,8 @@ def markdown(results: dict[str, Any], images: dict[str, str]) -> str:
             f"- R={ratio}: porosity {t['porosity']:.3f}, {t['pore_count']} pores, mean sphericity {_cell(t['mean_sphericity'], '.3f')}, "
             f"{t['eligible_truth_pores']} truth pores eligible, self-recovery {_cell(t['recovered_fraction'], '.1%')}"
         )
+    if results.get("failed"):
+        lines += ["", "Ratios where the product failed (no method scored):", ""] + [f"- R={r}: {why}" for r, why in results["failed"].items()]
     if results.get("missing"):
         lines += ["", "Methods not run:", ""] + [f"- {name}: {why}" for name, why in results["missing"].items()]
     lines += [

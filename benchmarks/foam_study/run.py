@@ -48,7 +48,7 @@ def run_study(size_name: str, ratios: Sequence[float], out_dir: Path, methods: S
     results: dict[str, Any] = {
         "size": size_name, "settings": size.model_dump(mode="json"), "region_px": size.eval_px, "zoom_voxel_mm": size.zoom_voxel_mm,
         "seed": seed, "voxels": {}, "truth": {}, "methods": {}, "missing": {}, "method_seconds": {}, "method_settings": {},
-        "pipeline_seconds": {}, "published": report.PUBLISHED,
+        "pipeline_seconds": {}, "failed": {}, "published": report.PUBLISHED,
     }
     diameters: dict[str, dict[str, np.ndarray]] = {}
     sphericities: dict[str, dict[str, np.ndarray]] = {}
@@ -56,7 +56,12 @@ def run_study(size_name: str, ratios: Sequence[float], out_dir: Path, methods: S
     with tempfile.TemporaryDirectory(prefix="foam-study-", dir=work_dir) as scratch:
         for ratio in ratios:
             key = f"{ratio:g}"
-            pair = run_pair(size, ratio, seed, Path(scratch) / f"r{key}", log=log)
+            try:
+                pair = run_pair(size, ratio, seed, Path(scratch) / f"r{key}", log=log)
+            except RuntimeError as error:  # the product failed on this pair (e.g. registration): a result too
+                results["failed"][key] = str(error)
+                log(str(error))
+                continue
             results["voxels"][key] = size.voxel_table(ratio)
             results["pipeline_seconds"][key] = pair.seconds
             truth, results["truth"][key] = truth_figures(pair)

@@ -15,8 +15,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     foam = benches.add_parser("foam", help="pore recovery, porosity, sphericity and image metrics per method and ratio")
     foam.add_argument("--size", choices=["tiny", "cpu", "paper"], default="cpu", help="tiny (minutes), cpu (< 1 h), paper (512^3, GPU)")
     foam.add_argument("--ratios", type=float, nargs="+", default=[3, 5, 7, 9])
-    foam.add_argument("--methods", nargs="+", choices=["cubic", "richardson_lucy", "srcnn", "unet"], default=None)
+    foam.add_argument("--methods", nargs="+", choices=["cubic", "subvoxel_fdk", "richardson_lucy", "srcnn", "unet"], default=None)
     foam.add_argument("--seed", type=int, default=0)
+    foam.add_argument("--work", type=Path, default=None, help="scratch folder for the simulated pairs (default: the system temp dir)")
     foam.add_argument("--out", type=Path, default=None, help="writes OUT/foam_study.json and OUT/foam_study/report.md (default benchmarks/results)")
     foam.set_defaults(func=run_foam)
 
@@ -28,6 +29,6 @@ def run_foam(args: argparse.Namespace) -> int:
     from benchmarks.foam_study.run import DEFAULT_OUT, run_study
 
     out = args.out or DEFAULT_OUT
-    results = run_study(args.size, args.ratios, out, args.methods, args.seed, log=lambda line: print(line, file=sys.stderr))
+    results = run_study(args.size, args.ratios, out, args.methods, args.seed, args.work, log=lambda line: print(line, file=sys.stderr))
     print(f"wrote {out / 'foam_study.json'} and {results['report']}")
     return 0
