@@ -21,6 +21,11 @@ class RegistrationConfig(BaseModel):
     max_scale_error: float = Field(0.1, gt=0, lt=1, description="a scale factor further than this from 1 fails the pair")
     bound_margin: float = Field(1.25, ge=1, description="the corrected stage error may exceed the search radius by this factor before failing")
 
+    # -- resolution matching (a much blurrier scout) ----------------------------
+    match_resolution: bool = Field(False, description="smooth the zoom to the scout's resolution when the scout is much blurrier")
+    match_sigmas_voxels: tuple[float, ...] = Field((0.0, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0), description="candidate Gaussian sigmas (zoom voxels) for the zoom")
+    match_min_sigma_voxels: float = Field(4.0, ge=0, description="smooth the zoom only when the best-matching sigma is at least this")
+
     # -- step 1: FFT phase correlation ------------------------------------------
     fft_whitening: float = Field(0.5, ge=0, le=1, description="cross-power spectrum divided by its magnitude to this power (1: pure phase correlation, 0: plain cross-correlation)")
     fft_taper_fraction: float = Field(0.25, ge=0, le=1, description="Tukey taper along each axis so box edges do not dominate")

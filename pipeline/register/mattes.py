@@ -66,7 +66,10 @@ def make_images(frames: WorkingFrames, zoom: np.ndarray, zoom_mask: np.ndarray, 
     )
 
 
-def _method(images: Images, config: RegistrationConfig, shrink: Sequence[int], sigmas_voxels: Sequence[float]) -> sitk.ImageRegistrationMethod:
+def _method(
+    images: Images, config: RegistrationConfig, shrink: Sequence[int], sigmas_voxels: Sequence[float], bound: float | None = None
+) -> sitk.ImageRegistrationMethod:
+    """A Mattes MI + L-BFGS-B method; ``bound`` boxes every parameter into ``[-bound, bound]``."""
     method = sitk.ImageRegistrationMethod()
     method.SetMetricAsMattesMutualInformation(numberOfHistogramBins=config.histogram_bins)
     method.SetMetricFixedMask(images.fixed_mask)
@@ -88,6 +91,7 @@ def _method(images: Images, config: RegistrationConfig, shrink: Sequence[int], s
         maximumNumberOfCorrections=5,
         maximumNumberOfFunctionEvaluations=4 * config.max_iterations,
         costFunctionConvergenceFactor=config.cost_convergence_factor,
+        **({} if bound is None else {"lowerBound": -bound, "upperBound": bound}),
     )
     method.SetShrinkFactorsPerLevel(list(shrink))
     method.SetSmoothingSigmasPerLevel(list(sigmas_voxels))
@@ -125,11 +129,15 @@ def _run(method: sitk.ImageRegistrationMethod, images: Images, cancel: CancelTok
     return transform
 
 
-def optimise_translation(images: Images, config: RegistrationConfig, tau0: np.ndarray, cancel: CancelToken | None = None) -> StepOutcome:
-    """Step 2: translation only, multi-resolution, from ``tau0``."""
+def optimise_translation(
+    images: Images, config: RegistrationConfig, tau0: np.ndarray, cancel: CancelToken | None = None, bound: float | None = None
+) -> StepOutcome:
+    """Step 2: translation only, multi-resolution, from ``tau0``; ``bound`` keeps every component within ``[-bound, bound]``."""
     start = time.perf_counter()
+    if bound is not None:
+        tau0 = np.clip(tau0, -bound, bound)
     initial = translation_transform(tau0)
-    method = _method(images, config, config.translation_shrink_factors, config.translation_smoothing_voxels)
+    method = _method(images, config, config.translation_shrink_factors, config.translation_smoothing_voxels, bound)
     method.SetInitialTransform(initial, inPlace=False)
     result = _run(method, images, cancel, "registration (translation)")
     tau = np.asarray(sitk.CompositeTransform(result).GetNthTransform(0).GetParameters(), dtype=float)

@@ -20,6 +20,7 @@ from pipeline.events import CancelToken, ProgressCallback, ProgressEvent, emit, 
 from pipeline.grid import VolumeGrid
 from pipeline.register import mattes
 from pipeline.register.config import RegistrationConfig
+from pipeline.register.matching import matching_sigma_voxels, smooth
 from pipeline.register.frames import (
     WorkingFrames,
     displacement_rms_voxels,
@@ -110,6 +111,14 @@ def register_scout_to_zoom(
     figures: dict[str, Any] = {"prior_centre_mm": frames.prior_mm.tolist()}
     warnings: list[str] = []
 
+    # Step 0: match the zoom to a much blurrier scout (the prior is close enough to tell).
+    match_sigma, match_ncc = matching_sigma_voxels(zoom, scout, zoom_mask & scout_mask, config.match_sigmas_voxels) if config.match_resolution else (0.0, 0.0)
+    zoom_sigma = match_sigma if match_sigma >= config.match_min_sigma_voxels else 0.0
+    figures.update(match_sigma_voxels=match_sigma, match_ncc=match_ncc, zoom_smoothing_voxels=zoom_sigma)
+    if zoom_sigma > 0:
+        warnings.append(f"the scout is much blurrier than the zoom: the zoom is smoothed by {zoom_sigma:g} voxels to register")
+    zoom = smooth(zoom, zoom_sigma)
+
     # Step 1: FFT phase correlation.
     start = time.perf_counter()
     max_shift = tuple(config.search_radius_fraction * n for n in zoom_grid.shape_xyz)
@@ -128,7 +137,8 @@ def register_scout_to_zoom(
     images = mattes.make_images(frames, zoom, zoom_mask, scout, scout_mask)
     try:
         metric_prior = mattes.metric_value(images, config, mattes.translation_transform(np.zeros(3)))
-        translation = mattes.optimise_translation(images, config, tau_fft, cancel)
+        bound_tau = config.bound_margin * config.search_radius_fraction * max(zoom_grid.size_mm) / frames.unit_mm
+        translation = mattes.optimise_translation(images, config, tau_fft, cancel, bound=bound_tau)
     except RuntimeError as exc:
         raise RegistrationError(f"the translation step failed (do scout and zoom show the same sample?): {_itk_message(exc)}", figures) from exc
     figures.update(metric_prior=metric_prior, metric_translation=translation.metric_end, seconds_translation=translation.seconds)
@@ -136,7 +146,11 @@ def register_scout_to_zoom(
 
     # Step 3: 9 parameters from step 2.
     try:
-        affine = mattes.optimise_scale_versor(images, config, translation.tau, cancel)
+        if zoom_sigma > 0:  # a blurry scout pins no rotation or scale: 9 parameters run away
+            affine = translation
+            warnings.append("the 9-parameter step was skipped (scout too blurry): translation only")
+        else:
+            affine = mattes.optimise_scale_versor(images, config, translation.tau, cancel)
         rotation, scale = rotation_and_scale(affine.linear)
     except (RuntimeError, ValueError) as exc:
         raise RegistrationError(f"the 9-parameter step failed: {_itk_message(exc)}", figures) from exc
