@@ -29,6 +29,7 @@ class Assessment:
     cubic_zoom_box: np.ndarray
     cubic_output_slice: np.ndarray
     output_slice_z: int
+    held_mask: np.ndarray | None = None
     extra_previews: dict[str, Any] = field(default_factory=dict)
 
 
@@ -69,7 +70,7 @@ def assess_heldout(
     trust = _trust(recovered_box[held], cubic_box[held], zoom[held], held_mask, zoom_grid_in_scout.voxel_mm, config,
                    scout_heldout=registered_scout[held], outside=_outside_sample(output_scout, output_recovered, output_mask, placement, zoom.shape))
     return Assessment(quality=quality, trust=trust, recovered_zoom_box=recovered_box, cubic_zoom_box=cubic_box,
-                      cubic_output_slice=cubic_slice, output_slice_z=z_mid)
+                      cubic_output_slice=cubic_slice, output_slice_z=z_mid, held_mask=held_mask)
 
 
 def _outside_sample(output_scout, output_recovered, output_mask, placement: OutputPlacement, zoom_shape, max_slices: int = 64):

@@ -35,6 +35,7 @@ class PairProducts:
     assessment: Any
     warnings: list[str]
     calibration: Any = None
+    config_trust_scales: int = 3
 
 
 def _write_previews(out_dir: Path, p: PairProducts) -> list[str]:
@@ -54,6 +55,12 @@ def _write_previews(out_dir: Path, p: PairProducts) -> list[str]:
     for name, (images, titles, title) in panels.items():
         previews.side_by_side(pdir / name, images, titles, title)
         written.append(f"previews/{name}")
+    from pipeline.evaluate.trust import write_disagreement_png
+
+    held = slice(z0, z1)
+    write_disagreement_png(pdir / "heldout_disagreement.png", a.recovered_zoom_box[held], p.zoom.volume[held],
+                           a.held_mask, cubic=a.cubic_zoom_box[held], scales=p.config_trust_scales)
+    written.append("previews/heldout_disagreement.png")
     if p.model.curve:
         previews.loss_curve(pdir / "loss_curve.png", [c.iteration for c in p.model.curve], [c.train_loss for c in p.model.curve], [c.val_loss for c in p.model.curve])
         written.append("previews/loss_curve.png")
@@ -106,6 +113,7 @@ def write_products(out_dir: Path, p: PairProducts, config: ProcessConfig, runner
     """Everything except DONE (written last by the caller); returns the report path."""
     write_ome_tiff(out_dir / RECOVERED, p.recovered, p.placement.grid, name="recovered")
     intermediates = _write_intermediates(out_dir, p) if config.output.keep_intermediates else []
+    p.config_trust_scales = config.trust.ms_ssim_scales
     preview_files = _write_previews(out_dir, p) if config.output.previews else []
     report = build_report(p, config, runner, preview_files, intermediates)
     path = out_dir / REPORT

@@ -41,7 +41,7 @@ def test_outputs_complete(processed) -> None:
     outcome, out, events, _ = processed
     assert outcome.status == "done", outcome.message
     for name in ("recovered.ome.tif", "report.json", "DONE", "zoom_fdk.ome.tif", "scout_fdk.ome.tif", "scout_registered.ome.tif",
-                 "previews/zoom_region_axial.png", "previews/loss_curve.png"):
+                 "previews/zoom_region_axial.png", "previews/loss_curve.png", "previews/heldout_disagreement.png"):
         assert (out / name).is_file(), name
     assert not (out / "FAILED.json").exists()
     assert not list(out.glob(".*tmp-*")), "temporary files left behind"
