@@ -43,7 +43,9 @@ def run_pair(pair_dir: Path, out_dir: Path, work_dir: Path, fingerprint: str, co
     with runner.stage("reconstruct_scout"):
         box_grid = pair_steps.scout_box_grid(scans, zoom_grid)
         scout_box = pair_steps.reconstruct_on(scans.scout, box_grid, config, progress=progress, cancel=cancel)
-        scout_native = pair_steps.reconstruct_on(scans.scout, scans.scout.meta.native_grid(), config, progress=progress, cancel=cancel)
+        native_grid = scans.scout.meta.native_grid()
+        native_out = scratch_volume(work_dir / "scout_native.npy", native_grid.shape_zyx)  # whole FOV: stream to disk
+        scout_native = pair_steps.reconstruct_on(scans.scout, native_grid, config, out=native_out, progress=progress, cancel=cancel)
         warnings += scout_box.warnings
 
     with runner.stage("register"):
