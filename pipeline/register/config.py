@@ -19,6 +19,9 @@ class RegistrationConfig(BaseModel):
     # -- failure bounds -------------------------------------------------------
     max_rotation_deg: float = Field(5.0, gt=0, le=45, description="a larger rotation angle fails the pair")
     max_scale_error: float = Field(0.1, gt=0, lt=1, description="a scale factor further than this from 1 fails the pair")
+    fallback_to_translation: bool = Field(
+        True, description="when the 9-parameter step gives an implausible rotation or scale, use the translation-only result (with a warning) instead of failing"
+    )
     bound_margin: float = Field(1.25, ge=1, description="the corrected stage error may exceed the search radius by this factor before failing")
 
     # -- resolution matching (a much blurrier scout) ----------------------------

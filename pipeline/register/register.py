@@ -65,6 +65,17 @@ def _model_residual_voxels(linear: np.ndarray, rotation: np.ndarray, scale: np.n
     return float(np.max(np.linalg.norm(diff, axis=1)) * frames.unit_mm / frames.zoom_grid.voxel_mm)
 
 
+def _shape_failures(config: RegistrationConfig, rotation_deg: np.ndarray, scale: np.ndarray) -> list[str]:
+    """Rotation or scale outside what a remount or a calibration error can explain."""
+    failures = []
+    angle = float(np.linalg.norm(rotation_deg))
+    if angle > config.max_rotation_deg:
+        failures.append(f"rotation {angle:.2f} deg exceeds {config.max_rotation_deg} deg")
+    if np.any(np.abs(scale - 1.0) > config.max_scale_error):
+        failures.append(f"scale {np.round(scale, 4).tolist()} is more than {config.max_scale_error:.0%} from 1")
+    return failures
+
+
 def _geometry_failures(config: RegistrationConfig, frames: WorkingFrames, stage_error_mm: np.ndarray, rotation_deg: np.ndarray, scale: np.ndarray, metric_prior: float, metric_final: float) -> list[str]:
     failures = []
     if not metric_final < metric_prior - 1e-4 * abs(metric_prior):
@@ -72,12 +83,7 @@ def _geometry_failures(config: RegistrationConfig, frames: WorkingFrames, stage_
     bound_mm = config.bound_margin * config.search_radius_fraction * np.asarray(frames.zoom_grid.size_mm)
     if np.any(np.abs(stage_error_mm) > bound_mm):
         failures.append(f"the stage error {np.round(stage_error_mm, 4).tolist()} mm is at or beyond the search bounds {np.round(bound_mm, 4).tolist()} mm")
-    angle = float(np.linalg.norm(rotation_deg))
-    if angle > config.max_rotation_deg:
-        failures.append(f"rotation {angle:.2f} deg exceeds {config.max_rotation_deg} deg")
-    if np.any(np.abs(scale - 1.0) > config.max_scale_error):
-        failures.append(f"scale {np.round(scale, 4).tolist()} is more than {config.max_scale_error:.0%} from 1")
-    return failures
+    return failures + _shape_failures(config, rotation_deg, scale)
 
 
 def register_scout_to_zoom(
@@ -154,6 +160,13 @@ def register_scout_to_zoom(
         rotation, scale = rotation_and_scale(affine.linear)
     except (RuntimeError, ValueError) as exc:
         raise RegistrationError(f"the 9-parameter step failed: {_itk_message(exc)}", figures) from exc
+    implausible = _shape_failures(config, rotation_vector_deg(rotation), scale) if affine is not translation else []
+    if implausible and config.fallback_to_translation:
+        # Coarse scouts (high ratios) pin the translation but barely the rotation and scale.
+        warnings.append("the 9-parameter step left the plausible range (" + "; ".join(implausible) + "): the translation-only result is used")
+        figures.update(affine_rejected_rotation_deg=rotation_vector_deg(rotation).tolist(), affine_rejected_scale=scale.tolist())
+        affine = translation
+        rotation, scale = rotation_and_scale(affine.linear)
     centre_mm = frames.centre_in_scout_mm(affine.tau)
     found_grid = grid_in_scout(zoom_grid, rotation, scale, centre_mm)
     translation_grid = grid_in_scout(zoom_grid, np.eye(3), np.ones(3), frames.centre_in_scout_mm(translation.tau))

@@ -84,10 +84,19 @@ def test_wrong_pair_is_rejected() -> None:
 
 def test_rotation_beyond_limit_fails_with_figures(pair_3to1: SyntheticPair) -> None:
     with pytest.raises(RegistrationError, match="rotation") as info:
-        run(pair_3to1, CONFIG.model_copy(update={"max_rotation_deg": 0.5}), reconstruct_scout=pair_3to1.reconstruct_scout)
+        run(pair_3to1, CONFIG.model_copy(update={"max_rotation_deg": 0.5, "fallback_to_translation": False}),
+            reconstruct_scout=pair_3to1.reconstruct_scout)
     figures = info.value.figures
     assert np.linalg.norm(figures["rotation_deg"]) > 1.5
     assert {"metric_prior", "metric_value", "scale", "stage_error_mm"} <= set(figures)
+
+
+def test_implausible_nine_parameters_fall_back_to_translation(pair_3to1: SyntheticPair) -> None:
+    registered = run(pair_3to1, CONFIG.model_copy(update={"max_rotation_deg": 0.5}), reconstruct_scout=pair_3to1.reconstruct_scout)
+    result = registered.result
+    assert any("translation-only result is used" in w for w in result.warnings)
+    assert np.allclose(result.rotation_deg, 0.0) and np.allclose(result.scale, 1.0)
+    assert result.ncc_after > result.ncc_before
 
 
 def test_low_correlation_fails(pair_3to1: SyntheticPair) -> None:
