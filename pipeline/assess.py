@@ -43,7 +43,7 @@ def predict_volume(model: Any, volume: np.ndarray, config: ProcessConfig) -> np.
 
 
 def assess_heldout(
-    *, model: Any, registered_scout: np.ndarray, zoom: np.ndarray, mask: np.ndarray, slab: tuple[int, int],
+    *, model: Any, registered_scout: np.ndarray, zoom: np.ndarray, mask: np.ndarray, slab: tuple[int, int], cubic_box: np.ndarray,
     scout_native: VolumeWithMask, zoom_grid_in_scout: VolumeGrid, output_scout: np.ndarray,
     output_recovered: np.ndarray, output_mask: np.ndarray, placement: OutputPlacement, config: ProcessConfig,
 ) -> Assessment:
@@ -51,7 +51,6 @@ def assess_heldout(
     from pipeline.evaluate.metrics import psnr_db, ssim
 
     recovered_box = predict_volume(model, registered_scout, config)
-    cubic_box = cubic_upsample(scout_native.volume, scout_native.grid, zoom_grid_in_scout).astype(np.float32)
     z0, z1 = slab
     held = (slice(z0, z1),)
     held_mask = mask[held]

@@ -25,7 +25,7 @@ def _normalisation(card):
 
 def obtain_with_cache(
     scans: PairScans, inputs: np.ndarray, target: np.ndarray, mask: np.ndarray, slab: tuple[int, int],
-    config: ProcessConfig, runner: StageRunner, work_dir: Path,
+    config: ProcessConfig, runner: StageRunner, work_dir: Path, *, baseline: np.ndarray | None = None,
 ) -> ModelChoice:
     from models.cache.card import array_fingerprint, card_from_trained
     from models.cache.matching import MatchQuery
@@ -40,7 +40,8 @@ def obtain_with_cache(
     def validate(card):
         directory = cache.path(card.id)
         candidate = SimpleNamespace(runtime=_runtime(directory, config), normalisation=_normalisation(card))
-        return validate_candidate(card, lambda volume: predict_volume(candidate, volume, config), inputs, target, mask, config.cache.validation)
+        return validate_candidate(card, lambda volume: predict_volume(candidate, volume, config), inputs, target, mask,
+                                  config.cache.validation, baseline=baseline)
 
     with runner.stage("cache"):
         decision = select_model(cache, query, validate, config.cache, training_iterations=config.training.iterations,

@@ -59,13 +59,16 @@ def _runtime(directory: Path, config: ProcessConfig):
 
 def obtain_model(
     scans: PairScans, inputs: np.ndarray, target: np.ndarray, mask: np.ndarray, slab: tuple[int, int],
-    config: ProcessConfig, runner: StageRunner, work_dir: Path,
+    config: ProcessConfig, runner: StageRunner, work_dir: Path, *, baseline: np.ndarray | None = None,
 ) -> ModelChoice:
-    """Train a model for this pair (the cache, when enabled, is consulted in :mod:`pipeline.cache_step`)."""
+    """Train a model for this pair (the cache, when enabled, is consulted in :mod:`pipeline.cache_step`).
+
+    ``baseline`` (cubic upsampling of the scout on the zoom grid) must be beaten by a reused model.
+    """
     if config.cache.enabled and config.cache.directory is not None:
         from pipeline.cache_step import obtain_with_cache
 
-        return obtain_with_cache(scans, inputs, target, mask, slab, config, runner, work_dir)
+        return obtain_with_cache(scans, inputs, target, mask, slab, config, runner, work_dir, baseline=baseline)
     trained, directory = train_new(inputs, target, mask, slab, config, runner, work_dir)
     return ModelChoice(
         id=file_id(directory / "model.onnx"), reused=False, runtime=_runtime(directory, config),

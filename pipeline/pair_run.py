@@ -61,7 +61,10 @@ def run_pair(pair_dir: Path, out_dir: Path, work_dir: Path, fingerprint: str, co
             calibrated, calibration = calibrate_zoom(zoom.volume, registered.scout, train_mask, ratio, config.calibration)
             zoom = pair_steps.VolumeWithMask(volume=calibrated, mask=zoom.mask, grid=zoom.grid, warnings=zoom.warnings)
     slab = pair_steps.heldout_slab(train_mask, config.training.validation_fraction, min_slices=config.network.slices)
-    model = obtain_model(scans, registered.scout, zoom.volume, train_mask, slab, config, runner, work_dir)
+    from pipeline.baselines.upsample import cubic_upsample
+
+    cubic_box = cubic_upsample(scout_native.volume, scout_native.grid, registered.result.zoom_grid_in_scout).astype(np.float32)
+    model = obtain_model(scans, registered.scout, zoom.volume, train_mask, slab, config, runner, work_dir, baseline=cubic_box)
 
     with runner.stage("reconstruct_output"):
         placement = output_placement(
@@ -85,7 +88,7 @@ def run_pair(pair_dir: Path, out_dir: Path, work_dir: Path, fingerprint: str, co
 
     with runner.stage("assess"):
         assessment = assess_heldout(
-            model=model, registered_scout=registered.scout, zoom=zoom.volume, mask=train_mask, slab=slab,
+            model=model, registered_scout=registered.scout, zoom=zoom.volume, mask=train_mask, slab=slab, cubic_box=cubic_box,
             scout_native=scout_native, zoom_grid_in_scout=registered.result.zoom_grid_in_scout,
             output_scout=source, output_recovered=recovered, output_mask=output_scout.mask,
             placement=placement, config=config,

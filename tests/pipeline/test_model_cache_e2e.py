@@ -44,6 +44,8 @@ def test_same_conditions_reuse_the_model_and_still_beat_cubic(cache_with_model, 
     assert report["model"]["reused"] is True
     assert report["model"]["id"] == first["model"]["id"]
     assert report["model"]["cache"]["result"] == "hit"
+    accepted = [c for c in report["model"]["cache"]["candidates"] if c["status"] == "accepted"][0]["validation"]
+    assert accepted["psnr_baseline_db"] is not None and accepted["psnr_db"] > accepted["psnr_baseline_db"], "must beat cubic"
     assert report["quality"]["psnr_recovered_db"] > report["quality"]["psnr_cubic_db"]
 
 
