@@ -40,7 +40,7 @@ def _simulate(root: Path, seed: int, detector_px: int) -> Path:
 
 def _process(pair: Path, out: Path, preset: str, cache_dir: Path | None) -> dict[str, Any]:
     from pipeline.config import build_process_config
-    from pipeline.process import process_pair
+    from pipeline.pair.process import process_pair
 
     overrides: dict[str, Any] = {"cache": {"enabled": cache_dir is not None}}
     if cache_dir is not None:

@@ -32,7 +32,7 @@ def one_case(size_zyx: tuple[int, int, int], detector: int, angles: int, budget_
     from pipeline.grid import VolumeGrid
     from pipeline.reconstruct import ReconConfig, reconstruct
     from pipeline.reconstruct._itk import itk_modules
-    from tests.reconstruct.phantoms import Cylinder, make_meta, project
+    from tests.pipeline.reconstruct.phantoms import Cylinder, make_meta, project
 
     itk_modules()
     warm = make_meta(detector=(16, 16), angles=8, span_deg=360.0)

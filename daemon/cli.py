@@ -10,7 +10,7 @@ import warnings
 from collections.abc import Sequence
 
 from daemon import exit_codes
-from pipeline.errors import ScoutzoomError
+from models.errors import ScoutzoomError
 
 # Subcommand modules under daemon.commands, in the order --help lists them.
 COMMAND_MODULES = (

@@ -17,9 +17,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from pipeline.config import ProcessConfig, deep_merge, with_preset
-from pipeline.errors import ConfigError
+from models.errors import ConfigError
 
-DEFAULT_PROCESSOR = "pipeline.process:process_pair"
+DEFAULT_PROCESSOR = "pipeline.pair.process:process_pair"
 
 
 def default_state_dir() -> Path:

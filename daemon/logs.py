@@ -14,8 +14,8 @@ from typing import Any, TextIO
 import structlog
 
 from daemon.store import Job
-from pipeline.events import ProgressEvent
-from pipeline.process import ProcessOutcome
+from models.events import ProgressEvent
+from pipeline.pair.process import ProcessOutcome
 
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 

@@ -14,8 +14,8 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, generate_latest, start_http_server
 
 from daemon.store import Job
-from pipeline.events import ProgressEvent
-from pipeline.process import ProcessOutcome
+from models.events import ProgressEvent
+from pipeline.pair.process import ProcessOutcome
 
 JOB_OUTCOMES = ("done", "failed", "skipped", "requeued")
 CACHE_RESULTS = ("hit", "miss", "rejected")

@@ -1,6 +1,6 @@
 """Runs one job in a worker thread: calls the processor, records the outcome, tells the listeners.
 
-The processor is ``pipeline.process.process_pair`` unless the config names
+The processor is ``pipeline.pair.process.process_pair`` unless the config names
 another (``[advanced] processor = "module:function"``, used by tests). It never
 raises on bad input (it writes ``FAILED.json`` and returns ``failed``) and raises
 ``Cancelled`` when the job's :class:`CancelToken` is set, after which the job is
@@ -19,11 +19,11 @@ from typing import Any, Protocol
 
 from daemon.logs import get_logger
 from daemon.store import Job, JobStore
-from pipeline.atomic import write_text_atomic
+from models.atomic import write_text_atomic
 from pipeline.config import ProcessConfig
-from pipeline.errors import Cancelled, ConfigError
-from pipeline.events import CancelToken, ProgressEvent, fanout
-from pipeline.process import ProcessOutcome
+from models.errors import Cancelled, ConfigError
+from models.events import CancelToken, ProgressEvent, fanout
+from pipeline.pair.process import ProcessOutcome
 
 Processor = Callable[..., ProcessOutcome]
 FAILED_FILE = "FAILED.json"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.errors import BackendUnavailable
+from models.errors import BackendUnavailable
 
 PAD_KEY = "scoutzoom.pad_multiple_px"
 SLICES_KEY = "scoutzoom.slices"

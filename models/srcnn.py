@@ -15,8 +15,8 @@ import numpy as np
 from models.config import SRCNNConfig, TrainingConfig
 from models.tiles import validation_slab
 from models.trained import Normalisation
-from pipeline.errors import InputError, TrainingError
-from pipeline.events import CancelToken, ProgressCallback, step
+from models.errors import InputError, TrainingError
+from models.events import CancelToken, ProgressCallback, step
 
 
 @dataclass

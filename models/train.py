@@ -18,8 +18,8 @@ from models.config import NetworkConfig, TrainingConfig
 from models.quality import data_range, psnr_db, ssim
 from models.tiles import TileSampler, augment, fit_tile, stack_indices, validation_slab
 from models.trained import CurvePoint, Normalisation, TrainedModel, ValidationFigures
-from pipeline.errors import InputError, TrainingError
-from pipeline.events import CancelToken, ProgressCallback, step
+from models.errors import InputError, TrainingError
+from models.events import CancelToken, ProgressCallback, step
 
 STAGE = "train"
 VALIDATION_TILES = 16

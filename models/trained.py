@@ -1,4 +1,7 @@
-"""A trained model and what is recorded with it: normalisation, loss curve, validation figures."""
+"""A trained model and what is recorded with it: normalisation, loss curve, validation figures.
+
+These records are the one copy: the model card (:mod:`models.cache.card`) and ``report.json`` store them as they are.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from models.config import NetworkConfig, TrainingConfig
 
@@ -16,10 +19,10 @@ from models.config import NetworkConfig, TrainingConfig
 class Normalisation(BaseModel):
     """``normalised = (value - offset) / scale``; robust percentiles of the input set it."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     offset: float
-    scale: float
+    scale: float = Field(gt=0)
 
     @classmethod
     def from_percentiles(cls, volume: np.ndarray, mask: np.ndarray | None, percentiles: tuple[float, float]) -> Normalisation:
@@ -36,20 +39,34 @@ class Normalisation(BaseModel):
 
 
 class CurvePoint(BaseModel):
-    iteration: int
+    """One point of the training curve (normalised MSE-based loss, no unit)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    iteration: int = Field(ge=0)
     train_loss: float
     val_loss: float | None = None
 
 
 class ValidationFigures(BaseModel):
-    """Quality on the held-out slab (never trained on); ``*_input`` is the scout itself there."""
+    """Quality on the held-out slab (never trained on), inside the mask; ``*_input`` is the scout itself there.
+
+    ``slab_z`` is the slab's ``[z0, z1)`` on the zoom grid and ``voxels`` its masked voxel count.
+    """
+
+    model_config = ConfigDict(extra="allow")
 
     psnr_db: float
     ssim: float
     psnr_input_db: float
     ssim_input: float
-    slab_z: tuple[int, int]
-    voxels: int
+    slab_z: tuple[int, int] | None = None
+    voxels: int | None = None
+
+    @property
+    def gain_db(self) -> float:
+        """PSNR gain of the model's output over its input (dB)."""
+        return self.psnr_db - self.psnr_input_db
 
 
 class TrainingRecord(BaseModel):
@@ -119,7 +136,7 @@ def load_trained(directory: Path) -> TrainedModel:
     import keras
 
     from models.unet import CentreSlice  # noqa: F401  (registers the custom layer)
-    from pipeline.errors import InputError
+    from models.errors import InputError
 
     directory = Path(directory)
     try:

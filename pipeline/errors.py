@@ -1,50 +1,10 @@
-"""One error hierarchy for the whole project.
-
-Every error raised on bad input or a failed stage is a :class:`ScoutzoomError`,
-so callers (the CLI, the daemon) can catch one type and report the message,
-which always names the file, field, page or stage concerned.
-"""
+"""Errors that only the processing stages raise; the root hierarchy is :mod:`models.errors`."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-
-class ScoutzoomError(Exception):
-    """Root of all project errors."""
-
-
-class InputError(ScoutzoomError):
-    """Bad input data or metadata; the message names the file and the problem."""
-
-    def __init__(self, path: Path | str | None, problem: str) -> None:
-        self.path = Path(path) if path is not None else None
-        self.problem = problem
-        super().__init__(f"{self.path}: {problem}" if self.path is not None else problem)
-
-
-class IncompleteScanError(InputError):
-    """A scan or pair is not (yet) complete per contract v1."""
-
-
-class ConfigError(ScoutzoomError):
-    """A configuration file or value is invalid; lists every problem."""
-
-    def __init__(self, source: str, problems: list[str]) -> None:
-        self.source = source
-        self.problems = problems
-        super().__init__(f"{source}: " + "; ".join(problems))
-
-
-class StageError(ScoutzoomError):
-    """A processing stage failed; carries the stage name and figures so far."""
-
-    def __init__(self, stage: str, message: str, figures: dict[str, Any] | None = None) -> None:
-        self.stage = stage
-        self.message = message
-        self.figures = dict(figures or {})
-        super().__init__(f"[{stage}] {message}")
+from models.errors import StageError
 
 
 class ReconstructionError(StageError):
@@ -55,16 +15,3 @@ class ReconstructionError(StageError):
 class RegistrationError(StageError):
     def __init__(self, message: str, figures: dict[str, Any] | None = None) -> None:
         super().__init__("register", message, figures)
-
-
-class TrainingError(StageError):
-    def __init__(self, message: str, figures: dict[str, Any] | None = None) -> None:
-        super().__init__("train", message, figures)
-
-
-class BackendUnavailable(ScoutzoomError):
-    """An optional backend (GPU reconstruction, TensorRT, ...) cannot be used; says why."""
-
-
-class Cancelled(ScoutzoomError):
-    """Processing was asked to stop (graceful shutdown); the job is re-queued."""

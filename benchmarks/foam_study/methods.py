@@ -42,7 +42,7 @@ def _read(pair: ProcessedPair, name: str):
 def training_pair(pair: ProcessedPair) -> TrainingPair:
     """What the U-Net trained on, rebuilt from the kept intermediates (same mask and calibration)."""
     from pipeline.calibrate import calibrate_zoom
-    from pipeline.pair_steps import read_pair
+    from pipeline.pair.steps import read_pair
     from pipeline.reconstruct.mask import reconstruction_mask
 
     scans = read_pair(pair.pair_dir)
@@ -56,7 +56,7 @@ def training_pair(pair: ProcessedPair) -> TrainingPair:
 
 def subvoxel_fdk(pair: ProcessedPair) -> np.ndarray:
     """The scout FDK straight onto the recovered grid."""
-    from pipeline.pair_steps import read_pair, reconstruct_on
+    from pipeline.pair.steps import read_pair, reconstruct_on
 
     return reconstruct_on(read_pair(pair.pair_dir).scout, pair.grid, pair.config).volume
 

@@ -17,7 +17,7 @@ from benchmarks.foam_study.data import StudySize
 from pipeline.config import ProcessConfig, build_process_config
 from pipeline.grid import VolumeGrid
 from pipeline.output.volumes import read_ome_grid
-from pipeline.process import process_pair
+from pipeline.pair.process import process_pair
 from pipeline.simulate import Phantom, load_truth, simulate_pair, voxelise
 
 

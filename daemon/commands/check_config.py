@@ -19,7 +19,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def problems_in(path: Path) -> list[str]:
     """Every problem with the config at ``path``: schema, then filesystem and processor checks."""
     from daemon.config import filesystem_problems, load_config
-    from pipeline.errors import ConfigError
+    from models.errors import ConfigError
 
     try:
         config = load_config(path)

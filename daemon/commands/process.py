@@ -36,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def load_process_config(args: argparse.Namespace):
     """ProcessConfig from --config's [pipeline] table, --preset and the flags."""
     from pipeline.config import build_process_config
-    from pipeline.errors import ConfigError
+    from models.errors import ConfigError
 
     overrides: dict = {}
     if args.config is not None:
@@ -72,7 +72,7 @@ def load_process_config(args: argparse.Namespace):
 
 def run_pair(pair_dir: Path, out_dir: Path, config, force: bool) -> int:
     from daemon.commands.progress_bars import TerminalProgress
-    from pipeline.process import process_pair
+    from pipeline.pair.process import process_pair
 
     outcome = process_pair(pair_dir, out_dir, config, progress=TerminalProgress(), force=force)
     if outcome.status == "skipped":

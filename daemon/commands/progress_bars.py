@@ -7,7 +7,7 @@ import time
 
 from tqdm import tqdm
 
-from pipeline.events import ProgressEvent
+from models.events import ProgressEvent
 
 
 class TerminalProgress:

@@ -18,7 +18,7 @@ def run(args: argparse.Namespace) -> int:
 
         schema = json_schema()
     elif args.what == "report":
-        from pipeline.report import ProcessReport
+        from pipeline.pair.report import ProcessReport
 
         schema = ProcessReport.model_json_schema()
     elif args.what == "config":

@@ -71,7 +71,7 @@ def build_config(args: argparse.Namespace) -> Any:
 def run(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
-    from pipeline.events import ProgressEvent
+    from models.events import ProgressEvent
     from pipeline.simulate import simulate_pair
 
     try:

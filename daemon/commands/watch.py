@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     from daemon.config import filesystem_problems, load_config
     from daemon.logs import configure_logging, get_logger
     from daemon.service import Daemon
-    from pipeline.errors import ConfigError
+    from models.errors import ConfigError
 
     overrides = overrides_from(args)
 

@@ -1,7 +1,7 @@
 """Model cache: trained models with model cards, matched on acquisition conditions.
 
 Flow for a new pair (see :func:`models.cache.select.select_model`):
-``MatchQuery.from_scans`` -> ``rank_candidates`` -> ``ModelCache.verify`` ->
+a ``MatchQuery`` (built from the scans by :mod:`pipeline.pair.conditions`) -> ``rank_candidates`` -> ``ModelCache.verify`` ->
 ``validate_candidate`` -> reuse, fine-tune or train -> ``ModelCache.add``.
 Submodules import only light libraries (onnxruntime and scikit-image lazily or
 on use), never TensorFlow. Names are loaded lazily, so importing
@@ -14,7 +14,7 @@ import importlib
 from typing import Any
 
 _WHERE = {
-    "card": ("CurvePoint", "InputNormalisation", "ModelCard", "RuntimeEngine", "ScanConditions", "ValidationFigures",
+    "card": ("AcquisitionConditions", "ModelCard", "RuntimeEngine", "ScanConditions",
              "array_fingerprint", "build_card", "card_from_trained"),
     "config": ("CacheConfig", "MatchPolicy", "ValidationPolicy"),
     "matching": ("MatchQuery", "MatchResult", "match", "rank_candidates"),
@@ -38,8 +38,7 @@ __all__ = [
     "CacheDecision",
     "CacheEntryRejected",
     "CandidateRecord",
-    "CurvePoint",
-    "InputNormalisation",
+    "AcquisitionConditions",
     "MatchPolicy",
     "MatchQuery",
     "MatchResult",
@@ -47,7 +46,6 @@ __all__ = [
     "ModelCard",
     "RuntimeEngine",
     "ScanConditions",
-    "ValidationFigures",
     "ValidationOutcome",
     "ValidationPolicy",
     "array_fingerprint",

@@ -18,7 +18,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from pipeline.acquisition.contract import Conditions, ScanMetadata
+from models.trained import CurvePoint, Normalisation, ValidationFigures
 
 CARD_VERSION = 1
 CARD_FILE = "card.json"
@@ -62,59 +62,32 @@ def array_fingerprint(*arrays: np.ndarray) -> str:
     return digest.hexdigest()
 
 
-class ScanConditions(BaseModel):
-    """Acquisition conditions of one scan, as far as matching needs them."""
+class AcquisitionConditions(BaseModel):
+    """The scanner settings a model was trained under (all optional; unknown keys are kept).
 
-    model_config = ConfigDict(extra="forbid")
-
-    conditions: Conditions = Field(default_factory=Conditions)
-    detector_shape: tuple[int, int]
-    detector_pixel_mm: tuple[float, float]
-    voxel_mm: float = Field(gt=0)
-
-    @classmethod
-    def from_metadata(cls, meta: ScanMetadata) -> ScanConditions:
-        return cls(
-            conditions=meta.conditions,
-            detector_shape=meta.geometry.detector_shape,
-            detector_pixel_mm=meta.geometry.detector_pixel_mm,
-            voxel_mm=meta.voxel_mm,
-        )
-
-
-class InputNormalisation(BaseModel):
-    """``normalised = (value - offset) / scale``, applied to input and target."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    offset: float
-    scale: float = Field(gt=0)
-
-
-class CurvePoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    iteration: int = Field(ge=0)
-    train_loss: float
-    val_loss: float | None = None
-
-
-class ValidationFigures(BaseModel):
-    """Held-out figures of the model on its own pair (inside the mask).
-
-    ``*_input`` compare the network's input (scout on the zoom grid) with the zoom.
+    The card's own record, so the saved format does not depend on the scan-metadata
+    class; :mod:`pipeline.pair.conditions` fills it from ``scan.json``.
     """
 
     model_config = ConfigDict(extra="allow")
 
-    psnr_db: float
-    ssim: float
-    psnr_input_db: float
-    ssim_input: float
+    voltage_kv: float | None = None
+    current_ua: float | None = None
+    filter: str | None = None
+    objective: str | None = None
+    binning: int | None = None
+    exposure_s: float | None = None
 
-    @property
-    def gain_db(self) -> float:
-        return self.psnr_db - self.psnr_input_db
+
+class ScanConditions(BaseModel):
+    """Acquisition conditions of one scan, as far as matching needs them (lengths in mm)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    conditions: AcquisitionConditions = Field(default_factory=AcquisitionConditions)
+    detector_shape: tuple[int, int]
+    detector_pixel_mm: tuple[float, float]
+    voxel_mm: float = Field(gt=0)
 
 
 class FileEntry(BaseModel):
@@ -150,7 +123,7 @@ class ModelCard(BaseModel):
     voxel_ratio: float = Field(gt=0, description="scout voxel / zoom voxel")
     sample_class: str | None = None
     network: dict[str, Any] = Field(description="models.config.NetworkConfig as a dict (checked on verify)")
-    normalisation: InputNormalisation
+    normalisation: Normalisation
     training_data_fingerprint: str = ""
     training_iterations: int | None = None
     finetuned_from: str | None = None
@@ -182,10 +155,10 @@ class ModelCard(BaseModel):
 
 
 def build_card(
-    scout: ScanMetadata,
-    zoom: ScanMetadata,
+    scout: ScanConditions,
+    zoom: ScanConditions,
     network: BaseModel | dict[str, Any],
-    normalisation: InputNormalisation,
+    normalisation: Normalisation,
     validation: ValidationFigures,
     *,
     curve: list[CurvePoint] | None = None,
@@ -195,13 +168,11 @@ def build_card(
     finetuned_from: str | None = None,
 ) -> ModelCard:
     """A card for a freshly trained model (``files`` are filled by ``ModelCache.add``)."""
-    scout_conditions = ScanConditions.from_metadata(scout)
-    zoom_conditions = ScanConditions.from_metadata(zoom)
     return ModelCard(
-        scout=scout_conditions,
-        zoom=zoom_conditions,
-        voxel_ratio=scout_conditions.voxel_mm / zoom_conditions.voxel_mm,
-        sample_class=sample_class if sample_class is not None else (zoom.sample_class or scout.sample_class),
+        scout=scout,
+        zoom=zoom,
+        voxel_ratio=scout.voxel_mm / zoom.voxel_mm,
+        sample_class=sample_class,
         network=network.model_dump() if isinstance(network, BaseModel) else dict(network),
         normalisation=normalisation,
         validation=validation,
@@ -214,8 +185,8 @@ def build_card(
 
 def card_from_trained(
     trained: Any,
-    scout: ScanMetadata,
-    zoom: ScanMetadata,
+    scout: ScanConditions,
+    zoom: ScanConditions,
     *,
     sample_class: str | None = None,
     training_data_fingerprint: str = "",
@@ -228,9 +199,9 @@ def card_from_trained(
         scout,
         zoom,
         trained.network,
-        InputNormalisation(offset=trained.normalisation.offset, scale=trained.normalisation.scale),
-        ValidationFigures.model_validate(trained.validation.model_dump()),
-        curve=[CurvePoint.model_validate(point.model_dump()) for point in trained.curve],
+        trained.normalisation,
+        trained.validation,
+        curve=list(trained.curve),
         sample_class=sample_class,
         training_data_fingerprint=training_data_fingerprint,
         training_iterations=trained.iterations_run,

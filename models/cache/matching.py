@@ -24,7 +24,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from models.cache.card import ModelCard, ScanConditions
 from models.cache.config import MatchPolicy
-from pipeline.acquisition.contract import ScanMetadata
 
 ROLES = ("scout", "zoom")
 
@@ -42,18 +41,6 @@ class MatchQuery(BaseModel):
     @property
     def voxel_ratio(self) -> float:
         return self.scout.voxel_mm / self.zoom.voxel_mm
-
-    @classmethod
-    def from_scans(
-        cls, scout: ScanMetadata, zoom: ScanMetadata, *, slices: int = 5, sample_class: str | None = None
-    ) -> MatchQuery:
-        """Query for a pair; ``sample_class`` (from config) wins over scan.json's."""
-        return cls(
-            scout=ScanConditions.from_metadata(scout),
-            zoom=ScanConditions.from_metadata(zoom),
-            sample_class=sample_class if sample_class is not None else (zoom.sample_class or scout.sample_class),
-            slices=slices,
-        )
 
 
 class MatchResult(BaseModel):

@@ -25,8 +25,8 @@ from models.cache.matching import MatchQuery, rank_candidates
 from models.cache.store import ModelCache
 from models.cache.validate import ValidationOutcome
 from models.cache.verify import CacheEntryRejected
-from pipeline.errors import Cancelled, ScoutzoomError
-from pipeline.events import CancelToken, ProgressCallback, ProgressEvent, emit
+from models.errors import Cancelled, ScoutzoomError
+from models.events import CancelToken, ProgressCallback, ProgressEvent, emit
 
 STAGE = "cache"
 CacheResult = Literal["hit", "miss", "rejected"]

@@ -19,7 +19,7 @@ from pathlib import Path
 from models.cache.card import CARD_FILE, ONNX_FILE, FileEntry, ModelCard, RuntimeEngine, sha256_file, utc_now
 from models.cache.config import CacheConfig
 from models.cache.verify import CacheEntryRejected, read_card, verify_entry
-from pipeline.errors import InputError
+from models.errors import InputError
 
 REJECTED_DIR = ".rejected"
 ModelFiles = Path | Iterable[Path] | Mapping[str, Path]

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from models.cache.card import CARD_FILE, ONNX_FILE, ModelCard, sha256_file
 from models.config import NetworkConfig
-from pipeline.errors import ScoutzoomError
+from models.errors import ScoutzoomError
 
 
 class CacheEntryRejected(ScoutzoomError):

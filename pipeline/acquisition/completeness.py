@@ -19,8 +19,8 @@ from pipeline.acquisition import layout as names
 from pipeline.acquisition.contract import ScanMetadata
 from pipeline.acquisition.reader import read_metadata
 from pipeline.acquisition.tiffcheck import TiffLayout, inspect_tiff
-from pipeline.atomic import is_temporary
-from pipeline.errors import InputError
+from models.atomic import is_temporary
+from models.errors import InputError
 
 
 class Completeness(BaseModel):

@@ -18,7 +18,7 @@ from pipeline.acquisition import layout as names
 from pipeline.acquisition.contract import ScanMetadata
 from pipeline.acquisition.scan import Scan
 from pipeline.acquisition.tiffcheck import read_tiff
-from pipeline.errors import InputError
+from models.errors import InputError
 
 # Transmission is clipped to this floor before -ln, so zero counts give a large
 # but finite line integral instead of inf.

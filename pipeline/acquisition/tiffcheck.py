@@ -15,7 +15,7 @@ import numpy as np
 import tifffile
 from pydantic import BaseModel
 
-from pipeline.errors import InputError
+from models.errors import InputError
 
 MAX_PAGE_PIXELS = 32768 * 32768
 MAX_PAGES = 200_000

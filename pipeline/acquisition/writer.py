@@ -10,7 +10,7 @@ import tifffile
 
 from pipeline.acquisition import layout as names
 from pipeline.acquisition.contract import ScanMetadata
-from pipeline.atomic import atomic_path, write_text_atomic
+from models.atomic import atomic_path, write_text_atomic
 
 ALLOWED_DTYPES = (np.dtype(np.uint16), np.dtype(np.float32))
 

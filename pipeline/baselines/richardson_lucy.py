@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import fft
 
-from pipeline.events import CancelToken, ProgressCallback, step
+from models.events import CancelToken, ProgressCallback, step
 
 
 def gaussian_transfer(shape: tuple[int, ...], sigma_vox: float) -> np.ndarray:

@@ -162,7 +162,7 @@ def write_disagreement_png(
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    from pipeline.atomic import atomic_path
+    from models.atomic import atomic_path
 
     disagreement = 1.0 - metrics.ms_ssim_map(recovered, zoom, mask, scales)
     if mask is not None:

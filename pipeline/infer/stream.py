@@ -20,7 +20,7 @@ from pydantic import BaseModel
 from models.runtimes import InferenceRuntime
 from models.tiles import reflect_index
 from models.trained import Normalisation
-from pipeline.events import CancelToken, ProgressCallback, step
+from models.events import CancelToken, ProgressCallback, step
 from pipeline.infer.config import InferenceConfig
 from pipeline.infer.tiling import TileSpec, plan_tiles
 

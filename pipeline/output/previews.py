@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.atomic import atomic_path
+from models.atomic import atomic_path
 
 
 def _pyplot():

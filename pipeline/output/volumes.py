@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import tifffile
 
-from pipeline.atomic import atomic_path
-from pipeline.errors import InputError
+from models.atomic import atomic_path
+from models.errors import InputError
 from pipeline.grid import VolumeGrid
 
 BIGTIFF_FROM_BYTES = 2**31

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict
 
 from pipeline.acquisition.scan import Scan
 from pipeline.errors import ReconstructionError
-from pipeline.events import CancelToken, ProgressCallback, ProgressEvent, emit, step
+from models.events import CancelToken, ProgressCallback, ProgressEvent, emit, step
 from pipeline.grid import VolumeGrid
 from pipeline.reconstruct.backends import RTKBackend, SlabJob, make_backend
 from pipeline.reconstruct.checks import check_finite, is_truncated, scan_kind

@@ -18,7 +18,7 @@ import numpy as np
 os.environ.setdefault("ITK_GLOBAL_DEFAULT_THREADER", "Pool")
 import SimpleITK as sitk  # noqa: E402
 
-from pipeline.events import CancelToken  # noqa: E402
+from models.events import CancelToken  # noqa: E402
 from pipeline.register.config import RegistrationConfig  # noqa: E402
 from pipeline.register.frames import WorkingFrames  # noqa: E402
 

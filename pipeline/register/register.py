@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from pipeline.errors import RegistrationError
-from pipeline.events import CancelToken, ProgressCallback, ProgressEvent, emit, step
+from models.events import CancelToken, ProgressCallback, ProgressEvent, emit, step
 from pipeline.grid import VolumeGrid
 from pipeline.register import mattes
 from pipeline.register.config import RegistrationConfig

@@ -17,8 +17,8 @@ import numpy as np
 
 from pipeline.acquisition.contract import ScanMetadata
 from pipeline.acquisition.writer import write_scan
-from pipeline.errors import InputError
-from pipeline.events import ProgressCallback, ProgressEvent, emit, step
+from models.errors import InputError
+from models.events import ProgressCallback, ProgressEvent, emit, step
 from pipeline.simulate import detector
 from pipeline.simulate.config import ScanSettings, SimulationConfig
 from pipeline.simulate.geometry import PairGeometry, pair_geometry

@@ -22,7 +22,7 @@ import numpy as np
 import tifffile
 from pydantic import BaseModel, Field
 
-from pipeline.errors import InputError
+from models.errors import InputError
 from pipeline.grid import VolumeGrid
 from pipeline.simulate.config import SimulationConfig
 from pipeline.simulate.phantom import Phantom

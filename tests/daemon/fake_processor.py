@@ -1,4 +1,4 @@
-"""A stand-in for ``pipeline.process.process_pair`` that keeps its contract and is fast.
+"""A stand-in for ``pipeline.pair.process.process_pair`` that keeps its contract and is fast.
 
 Loaded by a real daemon through
 ``[advanced] processor = "tests.daemon.fake_processor:process_pair"``. Per pair, an optional ``FAKE.json`` in the
@@ -15,10 +15,10 @@ import os
 import time
 from pathlib import Path
 
-from pipeline.atomic import write_text_atomic
-from pipeline.errors import Cancelled
-from pipeline.events import CancelToken, ProgressCallback, ProgressEvent, emit
-from pipeline.process import ProcessOutcome
+from models.atomic import write_text_atomic
+from models.errors import Cancelled
+from models.events import CancelToken, ProgressCallback, ProgressEvent, emit
+from pipeline.pair.process import ProcessOutcome
 
 STAGES = ("check", "reconstruct_zoom", "train", "infer", "write")
 VOXELS = 1000

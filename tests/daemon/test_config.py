@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from daemon.config import apply_overrides, load_config, validate_config
-from pipeline.errors import ConfigError
+from models.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pipeline.simulate import simulate_pair
 from tests.daemon.conftest import wait_for
-from tests.pipeline.conftest import small_simulation
+from tests.pipeline.pair.conftest import small_simulation
 
 
 def test_real_pipeline_processes_a_dropped_pair(daemon_process, tmp_path: Path) -> None:

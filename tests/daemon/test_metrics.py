@@ -10,8 +10,8 @@ import pytest
 
 from daemon.metrics import Metrics
 from daemon.store import Job
-from pipeline.events import ProgressEvent
-from pipeline.process import ProcessOutcome
+from models.events import ProgressEvent
+from pipeline.pair.process import ProcessOutcome
 
 
 def job() -> Job:

@@ -10,8 +10,8 @@ import pytest
 
 from daemon.config import validate_config
 from daemon.service import Daemon
-from pipeline.errors import Cancelled
-from pipeline.process import ProcessOutcome
+from models.errors import Cancelled
+from pipeline.pair.process import ProcessOutcome
 from tests.daemon.pairs import make_pair
 
 

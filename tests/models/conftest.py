@@ -8,7 +8,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import pytest  # noqa: E402
 
-from synthetic import SyntheticPair, make_pair  # noqa: E402
+from tests.models.synthetic import SyntheticPair, make_pair  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -9,8 +9,8 @@ from models.config import AugmentationConfig, TrainingConfig
 from models.tiles import TileSampler, augment, validation_slab
 from models.trained import load_trained
 from models.train import train_model
-from pipeline.errors import Cancelled, InputError, TrainingError
-from pipeline.events import CancelToken
+from models.errors import Cancelled, InputError, TrainingError
+from models.events import CancelToken
 
 
 def test_sampler_never_draws_from_the_validation_slab(pair):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipeline.errors import BackendUnavailable
+from models.errors import BackendUnavailable
 from pipeline.reconstruct.backends.base import FDKBackend, SlabJob
 from pipeline.reconstruct.backends.probe import rtk_cuda_unavailable, tigre_unavailable
 from pipeline.reconstruct.backends.rtk import RTKBackend

@@ -1,0 +1,1 @@
+"""The one-pair flow: stage runner, the steps of a pair, model choice, assessment, report and outputs."""

@@ -1,0 +1,111 @@
+"""One pair from projections to recovered volume (the CLI and the daemon both call this).
+
+Stages: check -> read -> reconstruct_zoom -> reconstruct_scout -> register ->
+model (cache or train) -> reconstruct_output -> infer -> assess -> write.
+Outputs go to ``out_dir`` under temporary names renamed into place, ``DONE``
+last; a failure writes ``FAILED.json`` naming the stage. Inputs are only read.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import traceback
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel
+
+from pipeline.acquisition.completeness import check_pair, pair_fingerprint
+from models.atomic import write_text_atomic
+from pipeline.config import ProcessConfig
+from models.errors import Cancelled, ScoutzoomError, StageError
+from models.events import CancelToken, ProgressCallback, ProgressEvent, emit
+from pipeline.pair.report import FailureReport, utc_now
+from pipeline.pair.stages import StageRunner
+
+DONE = "DONE"
+FAILED = "FAILED.json"
+WORK = ".scoutzoom-work"
+
+
+class ProcessOutcome(BaseModel):
+    """What became of one pair: ``done`` (outputs and DONE written), ``failed``
+    (FAILED.json written) or ``skipped`` (already done, not forced)."""
+
+    status: Literal["done", "failed", "skipped"]
+    out_dir: Path
+    stage: str | None = None
+    message: str = ""
+    report_path: Path | None = None
+    voxels_recovered: int = 0
+
+
+def already_done(out_dir: Path, fingerprint: str) -> bool:
+    """True when ``out_dir`` holds a DONE marker for this exact pair content."""
+    marker = Path(out_dir) / DONE
+    try:
+        return json.loads(marker.read_text()).get("fingerprint") == fingerprint
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _clear_markers(out_dir: Path) -> None:
+    for name in (DONE, FAILED):
+        (out_dir / name).unlink(missing_ok=True)
+
+
+def _write_failure(out_dir: Path, pair_dir: Path, fingerprint: str, stage: str, message: str, figures: dict, runner: StageRunner) -> None:
+    report = FailureReport(pair=str(pair_dir), fingerprint=fingerprint, stage=stage, message=message, figures=figures, stages=runner.timings)
+    write_text_atomic(out_dir / FAILED, report.model_dump_json(indent=2) + "\n")
+
+
+def process_pair(
+    pair_dir: Path,
+    out_dir: Path,
+    config: ProcessConfig,
+    *,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+    force: bool = False,
+) -> ProcessOutcome:
+    """Process one pair; never raises for bad input (returns ``failed``), raises ``Cancelled`` on cancel."""
+    pair_dir, out_dir = Path(pair_dir).resolve(), Path(out_dir).resolve()
+    fingerprint = pair_fingerprint(pair_dir)
+    if not force and already_done(out_dir, fingerprint):
+        return ProcessOutcome(status="skipped", out_dir=out_dir, message="already processed (use --force to redo)")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _clear_markers(out_dir)
+    runner = StageRunner(progress, cancel)
+    work_dir = out_dir / WORK
+    try:
+        with runner.stage("check"):
+            completeness = check_pair(pair_dir)
+            if not completeness.complete:
+                raise StageError("check", str(completeness), {"reasons": completeness.reasons})
+        from pipeline.pair.run import run_pair
+
+        result = run_pair(pair_dir, out_dir, work_dir, fingerprint, config, runner)
+    except Cancelled:
+        shutil.rmtree(work_dir, ignore_errors=True)
+        raise
+    except StageError as error:
+        return _failed(out_dir, pair_dir, fingerprint, error.stage, error.message, error.figures, runner, work_dir, progress)
+    except ScoutzoomError as error:
+        return _failed(out_dir, pair_dir, fingerprint, runner.current or "unknown", str(error), {}, runner, work_dir, progress)
+    except Exception as error:  # a library failing on odd data must not take the caller down
+        figures = {"exception": type(error).__name__, "traceback": traceback.format_exc(limit=8)}
+        return _failed(out_dir, pair_dir, fingerprint, runner.current or "unknown", f"{type(error).__name__}: {error}", figures, runner, work_dir, progress)
+    shutil.rmtree(work_dir, ignore_errors=True)
+    write_text_atomic(out_dir / DONE, json.dumps({"fingerprint": fingerprint, "finished_utc": utc_now()}) + "\n")
+    return ProcessOutcome(status="done", out_dir=out_dir, report_path=result.report_path, voxels_recovered=result.voxels_recovered)
+
+
+def _failed(
+    out_dir: Path, pair_dir: Path, fingerprint: str, stage: str, message: str, figures: dict,
+    runner: StageRunner, work_dir: Path, progress: ProgressCallback | None,
+) -> ProcessOutcome:
+    shutil.rmtree(work_dir, ignore_errors=True)
+    _write_failure(out_dir, pair_dir, fingerprint, stage, message, figures, runner)
+    emit(progress, ProgressEvent(stage=stage, kind="message", message=f"failed: {message}"))
+    return ProcessOutcome(status="failed", out_dir=out_dir, stage=stage, message=message)

@@ -1,0 +1,77 @@
+"""The geometric stages of one pair: read, reconstruct, register, place the output.
+
+Each function does one stage on typed inputs and returns typed results; the
+orchestration (timing, failure handling, outputs) lives in :mod:`pipeline.pair.process`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.acquisition import layout as names
+from pipeline.acquisition.contract import pair_offset_mm
+from pipeline.acquisition.reader import read_scan
+from pipeline.acquisition.scan import Scan
+from pipeline.config import ProcessConfig
+from models.events import CancelToken, ProgressCallback
+from pipeline.grid import VolumeGrid
+
+
+@dataclass
+class PairScans:
+    scout: Scan
+    zoom: Scan
+
+
+@dataclass
+class VolumeWithMask:
+    volume: np.ndarray
+    mask: np.ndarray
+    grid: VolumeGrid
+    warnings: list[str]
+
+
+def read_pair(pair_dir: Path) -> PairScans:
+    """Both scans as line integrals (raises InputError naming the file)."""
+    return PairScans(scout=read_scan(Path(pair_dir) / names.SCOUT), zoom=read_scan(Path(pair_dir) / names.ZOOM))
+
+
+def zoom_native_grid(zoom: Scan) -> VolumeGrid:
+    """The zoom's own grid: its field of view at its voxel size, centred on its rotation axis."""
+    return zoom.meta.native_grid()
+
+
+def scout_box_grid(scans: PairScans, zoom_grid: VolumeGrid) -> VolumeGrid:
+    """The zoom's grid placed in the scout frame by the stage prior (sample positions)."""
+    return zoom_grid.with_centre(tuple(float(v) for v in pair_offset_mm(scans.scout.meta, scans.zoom.meta)))
+
+
+def reconstruct_on(
+    scan: Scan,
+    grid: VolumeGrid,
+    config: ProcessConfig,
+    *,
+    interior: bool | None = None,
+    out: np.ndarray | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> VolumeWithMask:
+    """FDK of ``scan`` onto ``grid`` with the configured backend."""
+    from pipeline.reconstruct import reconstruct
+
+    result = reconstruct(scan, grid, config.reconstruction, interior=interior, out=out, progress=progress, cancel=cancel)
+    return VolumeWithMask(volume=result.volume, mask=result.mask, grid=result.grid, warnings=list(result.warnings))
+
+
+def heldout_slab(mask: np.ndarray, fraction: float, min_slices: int) -> tuple[int, int]:
+    """The z-range (start, stop) at the top of the valid region kept out of training."""
+    valid_z = np.flatnonzero(mask.any(axis=(1, 2)))
+    if valid_z.size == 0:
+        raise ValueError("the zoom reconstruction has no valid voxels")
+    length = int(valid_z[-1] - valid_z[0] + 1)
+    slab = max(min_slices, int(round(fraction * length)))
+    stop = int(valid_z[-1]) + 1
+    return (stop - slab, stop)
