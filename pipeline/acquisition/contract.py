@@ -145,6 +145,7 @@ class ScanMetadata(BaseModel):
 
     format_version: Literal[1]
     role: Literal["scout", "zoom"]
+    data: Literal["projections"] = "projections"
     sample_id: str
     values: Literal["intensity", "transmission", "line_integral"]
     geometry: Geometry
@@ -174,7 +175,69 @@ class ScanMetadata(BaseModel):
         return VolumeGrid.covering((2 * radius, 2 * radius, height), self.voxel_mm)
 
 
-def pair_offset_mm(scout: ScanMetadata, zoom: ScanMetadata) -> np.ndarray:
+class VolumeSpec(BaseModel):
+    """Where a reconstructed volume is and how to place it (``scan.json`` ``volume``; DESIGN.md "Volume scans")."""
+
+    model_config = ConfigDict(extra="allow")
+
+    file: str
+    voxel_mm: PositiveFloat | tuple[PositiveFloat, PositiveFloat, PositiveFloat] | None = None
+    slice_order: Literal["bottom_up", "top_down"] = "bottom_up"
+    units: str | None = None
+
+    @field_validator("file")
+    @classmethod
+    def _relative(cls, value: str) -> str:
+        if not value or value.startswith("/") or ".." in value.replace("\\", "/").split("/"):
+            raise ValueError(f"file must be a path inside the scan directory (got {value!r})")
+        return value
+
+    def voxel_zyx_mm(self) -> tuple[float, float, float] | None:
+        """The given voxel size as ``(z, y, x)`` mm, or None when the file must carry it."""
+        if self.voxel_mm is None:
+            return None
+        if isinstance(self.voxel_mm, tuple):
+            return tuple(float(v) for v in self.voxel_mm)  # type: ignore[return-value]
+        return (float(self.voxel_mm),) * 3
+
+
+class VolumeScanMetadata(BaseModel):
+    """``scan.json`` of a scan that holds a reconstructed volume (``"data": "volume"``, no geometry)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    format_version: Literal[1]
+    role: Literal["scout", "zoom"]
+    data: Literal["volume"]
+    sample_id: str
+    volume: VolumeSpec
+    sample_position_mm: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    conditions: Conditions = Field(default_factory=Conditions)
+    sample_class: str | None = None
+
+    @field_validator("sample_position_mm")
+    @classmethod
+    def _finite_position(cls, value: tuple[float, float, float]) -> tuple[float, float, float]:
+        if not all(math.isfinite(v) for v in value):
+            raise ValueError(f"sample_position_mm must be finite (got {value})")
+        return value
+
+
+def scan_data_kind(document: object) -> str:
+    """``"projections"`` or ``"volume"``: what a ``scan.json`` document says it holds (default projections)."""
+    if isinstance(document, dict):
+        return str(document.get("data", "projections"))
+    return str(getattr(document, "data", "projections"))
+
+
+def parse_scan_document(document: dict) -> ScanMetadata | VolumeScanMetadata:
+    """Validate a ``scan.json`` document as a projection or a volume scan (raises pydantic's ValidationError)."""
+    if scan_data_kind(document) == "volume":
+        return VolumeScanMetadata.model_validate(document)
+    return ScanMetadata.model_validate(document)
+
+
+def pair_offset_mm(scout: ScanMetadata | VolumeScanMetadata, zoom: ScanMetadata | VolumeScanMetadata) -> np.ndarray:
     """Stage prior: the zoom volume centre in the scout frame ([x, y, z] mm)."""
     return np.asarray(zoom.sample_position_mm, dtype=float) - np.asarray(scout.sample_position_mm, dtype=float)
 
