@@ -151,9 +151,10 @@ def _shifted(image: np.ndarray, shift_rows: float, shift_cols: float) -> np.ndar
 def read_txrm(path: Path, role: Literal["scout", "zoom"], sample_id: str | None = None) -> Scan:
     """A ``.txrm`` as a :class:`Scan`: line integrals from the images and the stored reference (flat).
 
-    The per-image ``Alignment/X-Shifts``/``Y-Shifts`` (pixels) are applied
-    (linear interpolation, edge values at the border) in the sense CIL applies
-    them; a scan with non-zero shifts says so in its warnings.
+    The per-image ``Alignment/X-Shifts``/``Y-Shifts`` (pixels) are applied to
+    the normalised projections (linear interpolation, edge values at the
+    border) in the sense CIL applies them (+x moves content to higher
+    columns); a scan with non-zero shifts says so in its warnings.
     """
     path = Path(path)
     warnings: list[str] = []
@@ -166,19 +167,28 @@ def read_txrm(path: Path, role: Literal["scout", "zoom"], sample_id: str | None 
         for index in range(count):
             name = image_stream(index)
             raw[index] = ole.array(name, dtype, rows * columns).reshape(rows, columns)
-        if ole.exists(X_SHIFTS) or ole.exists(Y_SHIFTS):
-            dx = ole.array(X_SHIFTS, "<f4", count) if ole.exists(X_SHIFTS) else np.zeros(count, np.float32)
-            dy = ole.array(Y_SHIFTS, "<f4", count) if ole.exists(Y_SHIFTS) else np.zeros(count, np.float32)
-            if np.any(dx != 0) or np.any(dy != 0):
-                for index in np.flatnonzero((dx != 0) | (dy != 0)):
-                    raw[index] = _shifted(raw[index], float(dy[index]), float(dx[index]))
-                warnings.append(f"{path.name}: alignment shifts applied (up to {float(np.max(np.hypot(dx, dy))):.2f} px)")
         flat = None
         if ole.exists(REFERENCE):
             flat = ole.array(REFERENCE, _dtype(ole, REFERENCE_TYPES + (DATA_TYPE,)), rows * columns).reshape(rows, columns)
         elif role == "zoom":
             raise InputError(path, f"stream {REFERENCE} missing: a zoom scan needs its reference (flat) image")
-    return Scan(meta=meta, line_integrals=line_integrals(raw, flat, None, path, warnings), source=path, warnings=warnings)
+        values = line_integrals(raw, flat, None, path, warnings)
+        _apply_alignment(ole, values, warnings)
+    return Scan(meta=meta, line_integrals=values, source=path, warnings=warnings)
+
+
+def _apply_alignment(ole: OleStreams, values: np.ndarray, warnings: list[str]) -> None:
+    """Shift each normalised projection by its ``Alignment/X-Shifts``, ``Y-Shifts`` (pixels), in place."""
+    count = values.shape[0]
+    if not (ole.exists(X_SHIFTS) or ole.exists(Y_SHIFTS)):
+        return
+    dx = ole.array(X_SHIFTS, "<f4", count) if ole.exists(X_SHIFTS) else np.zeros(count, np.float32)
+    dy = ole.array(Y_SHIFTS, "<f4", count) if ole.exists(Y_SHIFTS) else np.zeros(count, np.float32)
+    moved = np.flatnonzero((dx != 0) | (dy != 0))
+    for index in moved:
+        values[index] = _shifted(values[index], float(dy[index]), float(dx[index]))
+    if moved.size:
+        warnings.append(f"{ole.path.name}: alignment shifts applied (up to {float(np.max(np.hypot(dx, dy))):.2f} px)")
 
 
 def txm_volume_document(ole: OleStreams, role: Literal["scout", "zoom"], sample_id: str) -> dict[str, Any]:
