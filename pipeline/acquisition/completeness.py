@@ -4,12 +4,15 @@ Reads ``scan.json`` and the TIFF headers only (page count, shape, whether each
 page's data lies inside the file), and remembers the answer per file by
 (size, mtime) so unchanged files cost one ``stat``. A file still being written
 is never called complete: its data ends beyond its size, or it has fewer pages
-than promised, or it does not exist under its final name yet.
+than promised, or it does not exist under its final name yet, or its last
+page's data is still all zeros (a preallocated file). Every read is bounded:
+page walks stop at the count the metadata promises (flat/dark at 1000 pages),
+only regular files are opened, and links leading outside ``boundary`` are a
+problem, not followed.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
@@ -17,10 +20,13 @@ from pydantic import BaseModel
 
 from pipeline.acquisition import layout as names
 from pipeline.acquisition.contract import ScanMetadata
-from pipeline.acquisition.reader import read_metadata
+from pipeline.acquisition.fingerprint import FingerprintCache, pair_fingerprint
+from pipeline.acquisition.reader import MAX_FRAME_PAGES, read_metadata
 from pipeline.acquisition.tiffcheck import TiffLayout, inspect_tiff
-from models.atomic import is_temporary
 from models.errors import InputError
+
+__all__ = ["Completeness", "FingerprintCache", "HeaderCache", "check_pair", "check_scan", "find_pairs", "is_pair_dir",
+           "pair_fingerprint"]
 
 
 class Completeness(BaseModel):
@@ -34,18 +40,22 @@ class Completeness(BaseModel):
 
 
 class HeaderCache:
-    """TIFF header inspections keyed by (path, size, mtime_ns)."""
+    """TIFF header inspections keyed by path and (size, mtime_ns, inode, page bound, boundary)."""
 
     def __init__(self) -> None:
-        self._entries: dict[Path, tuple[tuple[int, int], TiffLayout | InputError]] = {}
+        self._entries: dict[Path, tuple[tuple, TiffLayout | InputError]] = {}
 
-    def inspect(self, path: Path) -> TiffLayout:
-        stat = path.stat()
-        key = (stat.st_size, stat.st_mtime_ns)
+    def inspect(self, path: Path, *, max_pages: int, boundary: Path | None = None, blank_check: bool = True) -> TiffLayout:
+        try:
+            stat = os.stat(path)
+        except OSError as error:
+            raise InputError(path, f"cannot stat: {error.strerror or error}") from None
+        key = (stat.st_size, stat.st_mtime_ns, stat.st_ino, max_pages, boundary, blank_check)
         cached = self._entries.get(path)
         if cached is None or cached[0] != key:
             try:
-                result: TiffLayout | InputError = inspect_tiff(path)
+                result: TiffLayout | InputError = inspect_tiff(path, max_pages=max_pages, boundary=boundary,
+                                                               blank_check=blank_check)
             except InputError as error:
                 result = error
             self._entries[path] = (key, result)
@@ -54,10 +64,18 @@ class HeaderCache:
             raise cached[1]
         return cached[1]
 
+    def forget_below(self, folder: Path) -> None:
+        """Drop entries of files under ``folder`` (a pair that left the watch)."""
+        for path in [p for p in self._entries if folder in p.parents]:
+            del self._entries[path]
 
-def _stack_problems(path: Path, meta: ScanMetadata, cache: HeaderCache) -> list[str]:
+
+BLANK = "data still all zeros (preallocated, not written yet?)"
+
+
+def _stack_problems(path: Path, meta: ScanMetadata, cache: HeaderCache, boundary: Path | None) -> list[str]:
     count = meta.geometry.n_angles
-    info = cache.inspect(path)
+    info = cache.inspect(path, max_pages=count, boundary=boundary)
     problems = []
     if info.shape != meta.geometry.detector_shape:
         problems.append(f"{path.name}: page shape {info.shape} does not match detector_shape {meta.geometry.detector_shape}")
@@ -67,10 +85,12 @@ def _stack_problems(path: Path, meta: ScanMetadata, cache: HeaderCache) -> list[
         problems.append(f"{path.name} has {info.pages} pages, geometry.angles_deg says {count}")
     if info.complete_pages < info.pages:
         problems.append(f"{path.name}: projection {info.complete_pages} truncated")
+    elif info.last_page_blank:
+        problems.append(f"{path.name}: last projection {BLANK}")
     return problems
 
 
-def _files_problems(scan_dir: Path, meta: ScanMetadata, cache: HeaderCache) -> list[str]:
+def _files_problems(scan_dir: Path, meta: ScanMetadata, cache: HeaderCache, boundary: Path | None) -> list[str]:
     count = meta.geometry.n_angles
     files = names.numbered_projections(scan_dir)
     present = [i for i in range(count) if i in files]
@@ -81,30 +101,35 @@ def _files_problems(scan_dir: Path, meta: ScanMetadata, cache: HeaderCache) -> l
     if extra:
         return [f"{files[extra[0]].name}: beyond geometry.angles_deg count {count}"]
     for index in range(count):
-        info = cache.inspect(files[index])
+        info = cache.inspect(files[index], max_pages=1, boundary=boundary)
         if info.pages != 1 or info.complete_pages != 1:
             return [f"projection {index} ({files[index].name}) truncated"]
+        if info.last_page_blank:
+            return [f"projection {index} ({files[index].name}): {BLANK}"]
         if info.shape != meta.geometry.detector_shape:
             return [f"projection {index} ({files[index].name}): shape {info.shape} does not match detector_shape {meta.geometry.detector_shape}"]
     return []
 
 
-def check_scan(scan_dir: Path, cache: HeaderCache | None = None) -> Completeness:
-    """Completeness of one scan directory."""
+def check_scan(scan_dir: Path, cache: HeaderCache | None = None, *, boundary: Path | None = None) -> Completeness:
+    """Completeness of one scan directory; input links leading outside ``boundary`` are problems."""
     scan_dir = Path(scan_dir)
     cache = cache or HeaderCache()
     if not scan_dir.is_dir():
         return Completeness(complete=False, reasons=[f"{scan_dir.name}/ missing"])
     try:
-        meta = read_metadata(scan_dir)
+        meta = read_metadata(scan_dir, boundary=boundary)
     except InputError as error:
         return Completeness(complete=False, reasons=[f"{scan_dir.name}/{error.path.name if error.path else ''}: {error.problem}"])
     try:
         stack = scan_dir / names.STACK
-        problems = _stack_problems(stack, meta, cache) if stack.exists() else _files_problems(scan_dir, meta, cache)
+        if os.path.lexists(stack):
+            problems = _stack_problems(stack, meta, cache, boundary)
+        else:
+            problems = _files_problems(scan_dir, meta, cache, boundary)
         for optional in (names.FLAT, names.DARK):
-            if (scan_dir / optional).exists():
-                info = cache.inspect(scan_dir / optional)
+            if os.path.lexists(scan_dir / optional):
+                info = cache.inspect(scan_dir / optional, max_pages=MAX_FRAME_PAGES, boundary=boundary, blank_check=False)
                 if info.complete_pages < info.pages:
                     problems.append(f"{optional} truncated")
         if meta.values == "intensity" and meta.role == "zoom" and not (scan_dir / names.FLAT).exists():
@@ -116,12 +141,12 @@ def check_scan(scan_dir: Path, cache: HeaderCache | None = None) -> Completeness
     return Completeness(complete=not problems, reasons=[f"{scan_dir.name}: {p}" for p in problems])
 
 
-def check_pair(pair_dir: Path, cache: HeaderCache | None = None) -> Completeness:
+def check_pair(pair_dir: Path, cache: HeaderCache | None = None, *, boundary: Path | None = None) -> Completeness:
     """Completeness of a pair: both ``scout/`` and ``zoom/`` complete."""
     cache = cache or HeaderCache()
     reasons: list[str] = []
     for role in (names.SCOUT, names.ZOOM):
-        result = check_scan(Path(pair_dir) / role, cache)
+        result = check_scan(Path(pair_dir) / role, cache, boundary=boundary)
         reasons.extend(result.reasons)
     return Completeness(complete=not reasons, reasons=reasons)
 
@@ -141,20 +166,3 @@ def find_pairs(root: Path) -> list[Path]:
             continue
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
     return sorted(pairs)
-
-
-def pair_fingerprint(pair_dir: Path) -> str:
-    """Hash of both scans' ``scan.json`` and the names and sizes of their files."""
-    digest = hashlib.sha256()
-    for role in (names.SCOUT, names.ZOOM):
-        scan_dir = Path(pair_dir) / role
-        if not scan_dir.is_dir():
-            digest.update(f"{role}: missing\n".encode())
-            continue
-        for entry in sorted(scan_dir.iterdir()):
-            if is_temporary(entry) or not entry.is_file():
-                continue
-            digest.update(f"{role}/{entry.name}:{entry.stat().st_size}\n".encode())
-            if entry.name == names.METADATA:
-                digest.update(entry.read_bytes())
-    return digest.hexdigest()

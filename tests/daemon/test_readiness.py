@@ -32,7 +32,7 @@ def test_a_pair_found_by_a_scan_with_old_files_is_ready_at_once(tmp_path: Path) 
     later = time.time() + 60  # files are a minute old by then
     tracker.touch(pair, tmp_path, later, changed=False)
     [verdict] = tracker.evaluate(later)
-    assert verdict.kind == "ready" and len(verdict.fingerprint) == 64
+    assert verdict.kind == "ready" and verdict.fingerprint.startswith("v2:")
 
 
 def test_ready_file_skips_settling_but_an_incomplete_pair_fails_after_it(tmp_path: Path) -> None:

@@ -94,7 +94,7 @@ def test_page_count_mismatch(tmp_path: Path, meta: ScanMetadata) -> None:
 def test_unreadable_tiff(tmp_path: Path, meta: ScanMetadata) -> None:
     write_metadata(tmp_path, meta)
     (tmp_path / "projections.tif").write_bytes(b"this is not a tiff at all, just text")
-    with pytest.raises(InputError, match="projections.tif: unreadable TIFF"):
+    with pytest.raises(InputError, match="projections.tif: not a TIFF file"):
         read_scan(tmp_path)
 
 
