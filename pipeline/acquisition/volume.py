@@ -40,7 +40,9 @@ class VolumeScan:
 
     def __post_init__(self) -> None:
         if self.volume.shape != self.grid.shape_zyx or self.mask.shape != self.grid.shape_zyx:
-            raise ValueError(f"volume {self.volume.shape} / mask {self.mask.shape} do not match grid {self.grid.shape_zyx}")
+            raise ValueError(
+                f"volume {self.volume.shape} / mask {self.mask.shape} do not match grid {self.grid.shape_zyx}"
+            )
 
     @property
     def voxel_mm(self) -> float:
@@ -77,19 +79,25 @@ def read_volume_metadata(scan_dir: Path) -> VolumeScanMetadata:
         raise InputError(path, format_validation_error(error)) from None
 
 
-def resolve_voxel(spec: VolumeSpec, from_file: tuple[float, float, float] | None, where: Path) -> tuple[float, float, float]:
+def resolve_voxel(
+    spec: VolumeSpec, from_file: tuple[float, float, float] | None, where: Path
+) -> tuple[float, float, float]:
     """Voxel size ``(z, y, x)`` mm: scan.json's and the file's must agree when both are known."""
     given = spec.voxel_zyx_mm()
     if given is None and from_file is None:
         raise InputError(where, "no voxel size: the file carries none, so scan.json volume.voxel_mm is needed")
     if given is not None and from_file is not None:
         if not np.allclose(given, from_file, rtol=VOXEL_AGREEMENT, atol=0):
-            raise InputError(where, f"voxel size in the file {tuple(round(v, 6) for v in from_file)} mm disagrees with scan.json volume.voxel_mm {given}")
+            raise InputError(
+                where,
+                f"voxel size in the file {tuple(round(v, 6) for v in from_file)} mm disagrees with "
+                f"scan.json volume.voxel_mm {given}",
+            )
     return given if given is not None else from_file  # type: ignore[return-value]
 
 
 def valid_mask(volume: np.ndarray) -> np.ndarray:
-    """Voxels with data: finite and inside the cylinder inscribed in the slice (what a circular-orbit reconstruction covers)."""
+    """Voxels with data: finite and inside the cylinder inscribed in the slice (what a circular orbit reconstructs)."""
     nz, ny, nx = volume.shape
     y = (np.arange(ny) - (ny - 1) / 2.0) / (ny / 2.0)
     x = (np.arange(nx) - (nx - 1) / 2.0) / (nx / 2.0)

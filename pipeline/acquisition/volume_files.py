@@ -24,9 +24,20 @@ ITK_SUFFIXES = (".nrrd", ".nhdr", ".mha", ".mhd", ".nii", ".nii.gz", ".vtk")
 TXM_SUFFIX = ".txm"
 # Length units as written by OME (UnitsLength) and ImageJ, in millimetres.
 UNIT_MM = {
-    "m": 1e3, "mm": 1.0, "millimeter": 1.0, "millimetre": 1.0, "cm": 10.0,
-    "µm": 1e-3, "um": 1e-3, "\u03bcm": 1e-3, "micron": 1e-3, "microns": 1e-3, "micrometer": 1e-3, "micrometre": 1e-3,
-    "nm": 1e-6, "nanometer": 1e-6,
+    "m": 1e3,
+    "mm": 1.0,
+    "millimeter": 1.0,
+    "millimetre": 1.0,
+    "cm": 10.0,
+    "µm": 1e-3,
+    "um": 1e-3,
+    "\u03bcm": 1e-3,
+    "micron": 1e-3,
+    "microns": 1e-3,
+    "micrometer": 1e-3,
+    "micrometre": 1e-3,
+    "nm": 1e-6,
+    "nanometer": 1e-6,
 }
 
 
@@ -120,7 +131,9 @@ def read_slice_folder(folder: Path) -> VolumeFile:
     for index, file in enumerate(files[1:], start=1):
         page = _one_slice(file)
         if page.shape != first.shape or page.dtype != first.dtype:
-            raise InputError(file, f"slice is {page.shape} {page.dtype}, the first ({files[0].name}) is {first.shape} {first.dtype}")
+            raise InputError(
+                file, f"slice is {page.shape} {page.dtype}, the first ({files[0].name}) is {first.shape} {first.dtype}"
+            )
         data[index] = page
     voxel = None
     with tifffile.TiffFile(files[0]) as tif:
@@ -148,19 +161,32 @@ def read_itk_volume(path: Path) -> VolumeFile:
     except RuntimeError as error:
         raise InputError(path, f"SimpleITK cannot read it: {str(error).strip().splitlines()[-1]}") from None
     if image.GetDimension() != 3 or image.GetNumberOfComponentsPerPixel() != 1:
-        raise InputError(path, f"expected a 3-D scalar volume, got {image.GetDimension()}-D with {image.GetNumberOfComponentsPerPixel()} components")
+        raise InputError(
+            path,
+            f"expected a 3-D scalar volume, got {image.GetDimension()}-D "
+            f"with {image.GetNumberOfComponentsPerPixel()} components",
+        )
     data = sitk.GetArrayFromImage(image)  # [z, y, x]
     direction = np.asarray(image.GetDirection(), dtype=float).reshape(3, 3)
     signs = np.diag(direction)
     if not np.allclose(np.abs(direction), np.eye(3), atol=1e-6):
-        raise InputError(path, f"direction {tuple(round(v, 4) for v in direction.ravel())} is not axis-aligned; resample it first")
+        raise InputError(
+            path, f"direction {tuple(round(v, 4) for v in direction.ravel())} is not axis-aligned; resample it first"
+        )
     warnings = []
     for axis_xyz, sign in enumerate(signs):
         if sign < 0:
             data = np.flip(data, axis=2 - axis_xyz)
-            warnings.append(f"{path.name}: ITK direction flips axis {'xyz'[axis_xyz]}; flipped so indices increase along it")
+            warnings.append(
+                f"{path.name}: ITK direction flips axis {'xyz'[axis_xyz]}; flipped so indices increase along it"
+            )
     spacing = image.GetSpacing()
-    return VolumeFile(data=np.ascontiguousarray(data), voxel_zyx_mm=(spacing[2], spacing[1], spacing[0]), kind="itk", warnings=warnings)
+    return VolumeFile(
+        data=np.ascontiguousarray(data),
+        voxel_zyx_mm=(spacing[2], spacing[1], spacing[0]),
+        kind="itk",
+        warnings=warnings,
+    )
 
 
 def volume_kind(path: Path) -> str | None:

@@ -43,7 +43,9 @@ def validated_volume(document: dict[str, Any], where: Path) -> VolumeScanMetadat
         raise InputError(where, f"maps to invalid volume metadata: {format_validation_error(error)}") from None
 
 
-def line_integrals(raw: np.ndarray, flat: np.ndarray | None, dark: np.ndarray | None, where: Path, warnings: list[str]) -> np.ndarray:
+def line_integrals(
+    raw: np.ndarray, flat: np.ndarray | None, dark: np.ndarray | None, where: Path, warnings: list[str]
+) -> np.ndarray:
     """``-ln((raw - dark) / (flat - dark))`` as float32 ``[angle, row, column]``, finite everywhere.
 
     ``flat`` and ``dark`` are ``[row, column]`` (or broadcastable) in counts;
@@ -67,3 +69,23 @@ def line_integrals(raw: np.ndarray, flat: np.ndarray | None, dark: np.ndarray | 
     if clipped:
         warnings.append(f"{where}: {clipped} pixels with transmission <= 0 clipped to {MIN_TRANSMISSION}")
     return (-np.log(np.maximum(transmission, MIN_TRANSMISSION))).astype(np.float32)
+
+
+def merged(document: dict[str, Any], overrides: dict[str, Any] | None) -> dict[str, Any]:
+    """``document`` with ``overrides`` laid over it (``conditions`` and ``volume`` merged key by key).
+
+    Overrides come from the lab (a sidecar file, the command line): role,
+    sample id, stage position, conditions the vendor file lacks. Geometry read
+    from the vendor file is not overridden here.
+    """
+    if not overrides:
+        return document
+    out = dict(document)
+    for key, value in overrides.items():
+        if key == "geometry":
+            raise ValueError("geometry comes from the vendor file and cannot be overridden")
+        if key in ("conditions", "volume") and isinstance(value, dict):
+            out[key] = {**out.get(key, {}), **value}
+        else:
+            out[key] = value
+    return out

@@ -28,7 +28,7 @@ import tifffile
 
 from models.errors import InputError
 from pipeline.acquisition.contract import ScanMetadata
-from pipeline.acquisition.formats.common import line_integrals, validated
+from pipeline.acquisition.formats.common import line_integrals, merged, validated
 from pipeline.acquisition.scan import Scan
 
 SECTION = "XTekCT"
@@ -107,13 +107,20 @@ def read_angle_file(folder: Path, name: str, count: int) -> tuple[Path, np.ndarr
                 raise InputError(path, f"angle {tokens[1]!r} of projection {tokens[0]} is not a number") from None
         numbers = sorted(angles)
         if numbers != list(range(numbers[0] if numbers else 1, (numbers[0] if numbers else 1) + count)):
-            raise InputError(path, f"lists {len(numbers)} projections, the xtekct says {count} (or numbers are not consecutive)")
+            raise InputError(
+                path, f"lists {len(numbers)} projections, the xtekct says {count} (or numbers are not consecutive)"
+            )
         return path, np.asarray([angles[n] for n in numbers], dtype=float)
     return None
 
 
-def contract_document(xtek: XtekFile, role: Literal["scout", "zoom"], sample_id: str | None,
-                      nikon_angles_deg: np.ndarray | None, warnings: list[str]) -> dict[str, Any]:
+def contract_document(
+    xtek: XtekFile,
+    role: Literal["scout", "zoom"],
+    sample_id: str | None,
+    nikon_angles_deg: np.ndarray | None,
+    warnings: list[str],
+) -> dict[str, Any]:
     """The one place where the Nikon frame and units become contract v1 (a ``scan.json`` document).
 
     Follows CIL's published Nikon geometry: our θ = 180 - Nikon angle, where the
@@ -186,8 +193,13 @@ def projection_files(xtek: XtekFile) -> list[Path]:
     return [p for _, p in numbered]
 
 
-def read_xtekct_metadata(path: Path, role: Literal["scout", "zoom"], sample_id: str | None = None,
-                         warnings: list[str] | None = None) -> ScanMetadata:
+def read_xtekct_metadata(
+    path: Path,
+    role: Literal["scout", "zoom"],
+    sample_id: str | None = None,
+    warnings: list[str] | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> ScanMetadata:
     """Typed metadata of an ``.xtekct`` scan (the angle file is used when present)."""
     xtek = XtekFile(path)
     warnings = [] if warnings is None else warnings
@@ -199,15 +211,20 @@ def read_xtekct_metadata(path: Path, role: Literal["scout", "zoom"], sample_id: 
         nominal = xtek.number("InitialAngle", 0.0) + xtek.number("AngularStep") * np.arange(count)
         worst = float(np.max(np.abs(angles - nominal)))
         if worst > ANGLE_FILE_TOLERANCE_DEG:
-            warnings.append(f"{angle_path.name}: angles differ from InitialAngle + i*AngularStep by up to {worst:.2f} deg; the file's are used")
-    return validated(contract_document(xtek, role, sample_id, angles, warnings), xtek.path)
+            warnings.append(
+                f"{angle_path.name}: angles differ from InitialAngle + i*AngularStep by up to {worst:.2f} deg; "
+                "the file's are used"
+            )
+    return validated(merged(contract_document(xtek, role, sample_id, angles, warnings), overrides), xtek.path)
 
 
-def read_xtekct(path: Path, role: Literal["scout", "zoom"], sample_id: str | None = None) -> Scan:
+def read_xtekct(
+    path: Path, role: Literal["scout", "zoom"], sample_id: str | None = None, overrides: dict[str, Any] | None = None
+) -> Scan:
     """An ``.xtekct`` scan as a :class:`Scan` (transmission = counts / WhiteLevel)."""
     path = Path(path)
     warnings: list[str] = []
-    meta = read_xtekct_metadata(path, role, sample_id, warnings)
+    meta = read_xtekct_metadata(path, role, sample_id, warnings, overrides)
     files = projection_files(XtekFile(path))
     count, shape = meta.geometry.n_angles, meta.geometry.detector_shape
     if len(files) != count:
@@ -225,4 +242,6 @@ def read_xtekct(path: Path, role: Literal["scout", "zoom"], sample_id: str | Non
     if white <= 0:
         raise InputError(path, f"[{SECTION}] WhiteLevel = {white} must be positive")
     flat = np.full(shape, white, dtype=np.float32)
-    return Scan(meta=meta, line_integrals=line_integrals(raw, flat, None, path, warnings), source=path, warnings=warnings)
+    return Scan(
+        meta=meta, line_integrals=line_integrals(raw, flat, None, path, warnings), source=path, warnings=warnings
+    )

@@ -26,13 +26,30 @@ import numpy as np
 
 from models.errors import InputError
 from pipeline.acquisition.contract import ScanMetadata
-from pipeline.acquisition.formats.common import line_integrals, validated
+from pipeline.acquisition.formats.common import line_integrals, merged, validated
 from pipeline.acquisition.scan import Scan
 
 PROJECTION, FLAT, DARK = 0, 1, 2
-LENGTH_MM = {"m": 1e3, "metre": 1e3, "meter": 1e3, "cm": 10.0, "mm": 1.0, "um": 1e-3, "µm": 1e-3, "micron": 1e-3,
-             "micrometer": 1e-3, "nm": 1e-6}
-ANGLE_DEG = {"degree": 1.0, "degrees": 1.0, "deg": 1.0, "rad": 180.0 / math.pi, "radian": 180.0 / math.pi, "radians": 180.0 / math.pi}
+LENGTH_MM = {
+    "m": 1e3,
+    "metre": 1e3,
+    "meter": 1e3,
+    "cm": 10.0,
+    "mm": 1.0,
+    "um": 1e-3,
+    "µm": 1e-3,
+    "micron": 1e-3,
+    "micrometer": 1e-3,
+    "nm": 1e-6,
+}
+ANGLE_DEG = {
+    "degree": 1.0,
+    "degrees": 1.0,
+    "deg": 1.0,
+    "rad": 180.0 / math.pi,
+    "radian": 180.0 / math.pi,
+    "radians": 180.0 / math.pi,
+}
 
 
 def _text(value: Any) -> str:
@@ -52,7 +69,9 @@ def find_entry(handle: Any, path: Path, entry: str | None = None) -> Any:
         if not isinstance(group, h5py.Group):
             continue
         definition = group.get("definition")
-        text = _text(definition[()]) if isinstance(definition, h5py.Dataset) else _text(group.attrs.get("definition", ""))
+        text = (
+            _text(definition[()]) if isinstance(definition, h5py.Dataset) else _text(group.attrs.get("definition", ""))
+        )
         if text.strip() == "NXtomo":
             found.append(name)
     if entry is not None:
@@ -114,8 +133,14 @@ def image_keys(reader: EntryReader, frames: int) -> np.ndarray:
     return np.zeros(frames, dtype=int)  # no key: every frame a projection
 
 
-def contract_document(reader: EntryReader, keys: np.ndarray, frame_shape: tuple[int, int],
-                      role: Literal["scout", "zoom"], sample_id: str | None, warnings: list[str]) -> dict[str, Any]:
+def contract_document(
+    reader: EntryReader,
+    keys: np.ndarray,
+    frame_shape: tuple[int, int],
+    role: Literal["scout", "zoom"],
+    sample_id: str | None,
+    warnings: list[str],
+) -> dict[str, Any]:
     """The one place where the NXtomo frame and units become contract v1 (a ``scan.json`` document).
 
     - SOD = |source/distance|, SDD = SOD + detector/distance (mm from units).
@@ -133,20 +158,29 @@ def contract_document(reader: EntryReader, keys: np.ndarray, frame_shape: tuple[
     """
     projections = keys == PROJECTION
     if not reader.has("instrument/source/distance"):
-        raise InputError(reader.path, f"{reader.entry.name}/instrument/source/distance missing: "
-                         "a parallel-beam entry; scoutzoom reconstructs cone beam only")
+        raise InputError(
+            reader.path,
+            f"{reader.entry.name}/instrument/source/distance missing: "
+            "a parallel-beam entry; scoutzoom reconstructs cone beam only",
+        )
     sod = abs(reader.length_mm("instrument/source/distance"))
     odd = abs(reader.length_mm("instrument/detector/distance"))
     if not (math.isfinite(sod) and sod > 0 and odd > 0):
-        raise InputError(reader.path, f"source distance {sod} mm / detector distance {odd} mm: not a cone-beam geometry")
+        raise InputError(
+            reader.path, f"source distance {sod} mm / detector distance {odd} mm: not a cone-beam geometry"
+        )
     pitch_y = reader.length_mm("instrument/detector/y_pixel_size")
     pitch_x = reader.length_mm("instrument/detector/x_pixel_size")
     angles = reader.scaled("sample/rotation_angle", ANGLE_DEG, default_unit="degree")
     if angles.shape != keys.shape:
-        raise InputError(reader.path, f"{reader.entry.name}/sample/rotation_angle has {angles.size} values for {keys.size} frames")
+        raise InputError(
+            reader.path, f"{reader.entry.name}/sample/rotation_angle has {angles.size} values for {keys.size} frames"
+        )
     offset_col = 0.0
     if reader.has("instrument/detector/x_rotation_axis_pixel_position"):
-        offset_col = float(reader.array("instrument/detector/x_rotation_axis_pixel_position")) - (frame_shape[1] - 1) / 2.0
+        offset_col = (
+            float(reader.array("instrument/detector/x_rotation_axis_pixel_position")) - (frame_shape[1] - 1) / 2.0
+        )
     if "transformations" in reader.entry.get("instrument/detector", {}):
         warnings.append(f"{reader.path.name}: detector transformations (image flips) present but not applied")
     translation = []
@@ -192,8 +226,14 @@ def _open(path: Path) -> Any:
         raise InputError(path, f"not a readable HDF5 file: {error}") from None
 
 
-def read_nxtomo_metadata(path: Path, role: Literal["scout", "zoom"], sample_id: str | None = None, entry: str | None = None,
-                         warnings: list[str] | None = None) -> ScanMetadata:
+def read_nxtomo_metadata(
+    path: Path,
+    role: Literal["scout", "zoom"],
+    sample_id: str | None = None,
+    entry: str | None = None,
+    warnings: list[str] | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> ScanMetadata:
     """Typed metadata of an NXtomo entry (no image data read)."""
     path = Path(path)
     warnings = [] if warnings is None else warnings
@@ -201,18 +241,28 @@ def read_nxtomo_metadata(path: Path, role: Literal["scout", "zoom"], sample_id: 
         reader = EntryReader(find_entry(handle, path, entry), path)
         data = reader.dataset("instrument/detector/data")
         if data.ndim != 3:
-            raise InputError(path, f"{reader.entry.name}/instrument/detector/data has shape {data.shape}, expected [frame, row, column]")
+            raise InputError(
+                path,
+                f"{reader.entry.name}/instrument/detector/data has shape {data.shape}, expected [frame, row, column]",
+            )
         keys = image_keys(reader, data.shape[0])
         if not np.any(keys == PROJECTION):
             raise InputError(path, f"{reader.entry.name}: no projection frames (image_key 0)")
-        return validated(contract_document(reader, keys, (int(data.shape[1]), int(data.shape[2])), role, sample_id, warnings), path)
+        document = contract_document(reader, keys, (int(data.shape[1]), int(data.shape[2])), role, sample_id, warnings)
+        return validated(merged(document, overrides), path)
 
 
-def read_nxtomo(path: Path, role: Literal["scout", "zoom"], sample_id: str | None = None, entry: str | None = None) -> Scan:
+def read_nxtomo(
+    path: Path,
+    role: Literal["scout", "zoom"],
+    sample_id: str | None = None,
+    entry: str | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> Scan:
     """An NXtomo entry as a :class:`Scan`: projections normalised by the mean flat and dark frames."""
     path = Path(path)
     warnings: list[str] = []
-    meta = read_nxtomo_metadata(path, role, sample_id, entry, warnings)
+    meta = read_nxtomo_metadata(path, role, sample_id, entry, warnings, overrides)
     with _open(path) as handle:
         reader = EntryReader(handle[meta.model_extra["nxtomo_entry"]], path)
         data = reader.dataset("instrument/detector/data")
@@ -222,9 +272,15 @@ def read_nxtomo(path: Path, role: Literal["scout", "zoom"], sample_id: str | Non
             flats = np.asarray(data[np.flatnonzero(keys == FLAT)], dtype=np.float32) if np.any(keys == FLAT) else None
             darks = np.asarray(data[np.flatnonzero(keys == DARK)], dtype=np.float32) if np.any(keys == DARK) else None
         except (OSError, ValueError) as error:
-            raise InputError(path, f"{reader.entry.name}/instrument/detector/data unreadable (truncated?): {error}") from None
+            raise InputError(
+                path, f"{reader.entry.name}/instrument/detector/data unreadable (truncated?): {error}"
+            ) from None
     if flats is None and role == "zoom":
-        raise InputError(path, f"{meta.model_extra['nxtomo_entry']}: no flat frames (image_key 1); a zoom scan needs them")
+        raise InputError(
+            path, f"{meta.model_extra['nxtomo_entry']}: no flat frames (image_key 1); a zoom scan needs them"
+        )
     flat = None if flats is None else flats.mean(axis=0)
     dark = None if darks is None else darks.mean(axis=0)
-    return Scan(meta=meta, line_integrals=line_integrals(raw, flat, dark, path, warnings), source=path, warnings=warnings)
+    return Scan(
+        meta=meta, line_integrals=line_integrals(raw, flat, dark, path, warnings), source=path, warnings=warnings
+    )

@@ -26,7 +26,7 @@ import numpy as np
 
 from models.errors import InputError
 from pipeline.acquisition.contract import ScanMetadata, VolumeScanMetadata
-from pipeline.acquisition.formats.common import line_integrals, validated, validated_volume
+from pipeline.acquisition.formats.common import line_integrals, merged, validated, validated_volume
 from pipeline.acquisition.formats.ole import OleStreams
 from pipeline.acquisition.scan import Scan
 from pipeline.acquisition.volume_files import VolumeFile
@@ -102,7 +102,9 @@ def contract_document(ole: OleStreams, role: Literal["scout", "zoom"], sample_id
     odd = abs(float(ole.array(DETECTOR_TO_AXIS, "<f4", 1)[0]))
     pixel_um = ole.scalar(PIXEL_SIZE, "<f4")
     if not (sod > 0 and odd > 0 and pixel_um > 0):
-        raise InputError(ole.path, f"geometry streams not positive: StoRA {sod} mm, DtoRA {odd} mm, PixelSize {pixel_um} µm")
+        raise InputError(
+            ole.path, f"geometry streams not positive: StoRA {sod} mm, DtoRA {odd} mm, PixelSize {pixel_um} µm"
+        )
     sdd = sod + odd
     position_um = [ole.array(name, "<f4", 1)[0] if ole.exists(name) else 0.0 for name in (X_POS, Y_POS, Z_POS)]
     x_um, y_um, z_um = (float(v) for v in position_um)
@@ -135,11 +137,13 @@ def contract_document(ole: OleStreams, role: Literal["scout", "zoom"], sample_id
     }
 
 
-def read_txrm_metadata(path: Path, role: Literal["scout", "zoom"], sample_id: str | None = None) -> ScanMetadata:
-    """Typed metadata of a ``.txrm`` (no image data read)."""
+def read_txrm_metadata(
+    path: Path, role: Literal["scout", "zoom"], sample_id: str | None = None, overrides: dict[str, Any] | None = None
+) -> ScanMetadata:
+    """Typed metadata of a ``.txrm`` (no image data read); ``overrides`` as in :func:`~.common.merged`."""
     path = Path(path)
     with OleStreams(path) as ole:
-        return validated(contract_document(ole, role, sample_id or path.stem), path)
+        return validated(merged(contract_document(ole, role, sample_id or path.stem), overrides), path)
 
 
 def _shifted(image: np.ndarray, shift_rows: float, shift_cols: float) -> np.ndarray:
@@ -148,7 +152,9 @@ def _shifted(image: np.ndarray, shift_rows: float, shift_cols: float) -> np.ndar
     return ndimage.shift(image, (shift_rows, shift_cols), order=1, mode="nearest")
 
 
-def read_txrm(path: Path, role: Literal["scout", "zoom"], sample_id: str | None = None) -> Scan:
+def read_txrm(
+    path: Path, role: Literal["scout", "zoom"], sample_id: str | None = None, overrides: dict[str, Any] | None = None
+) -> Scan:
     """A ``.txrm`` as a :class:`Scan`: line integrals from the images and the stored reference (flat).
 
     The per-image ``Alignment/X-Shifts``/``Y-Shifts`` (pixels) are applied to
@@ -159,7 +165,7 @@ def read_txrm(path: Path, role: Literal["scout", "zoom"], sample_id: str | None 
     path = Path(path)
     warnings: list[str] = []
     with OleStreams(path) as ole:
-        meta = validated(contract_document(ole, role, sample_id or path.stem), path)
+        meta = validated(merged(contract_document(ole, role, sample_id or path.stem), overrides), path)
         rows, columns = meta.geometry.detector_shape
         count = meta.geometry.n_angles
         dtype = _dtype(ole)
@@ -169,7 +175,9 @@ def read_txrm(path: Path, role: Literal["scout", "zoom"], sample_id: str | None 
             raw[index] = ole.array(name, dtype, rows * columns).reshape(rows, columns)
         flat = None
         if ole.exists(REFERENCE):
-            flat = ole.array(REFERENCE, _dtype(ole, REFERENCE_TYPES + (DATA_TYPE,)), rows * columns).reshape(rows, columns)
+            flat = ole.array(REFERENCE, _dtype(ole, REFERENCE_TYPES + (DATA_TYPE,)), rows * columns).reshape(
+                rows, columns
+            )
         elif role == "zoom":
             raise InputError(path, f"stream {REFERENCE} missing: a zoom scan needs its reference (flat) image")
         values = line_integrals(raw, flat, None, path, warnings)
@@ -204,10 +212,18 @@ def txm_volume_document(ole: OleStreams, role: Literal["scout", "zoom"], sample_
     if not voxel_mm > 0:
         raise InputError(ole.path, f"stream {PIXEL_SIZE}: voxel size {voxel_mm * 1000} µm")
     x_um, y_um, z_um = (float(ole.array(n, "<f4", 1)[0]) if ole.exists(n) else 0.0 for n in (X_POS, Y_POS, Z_POS))
-    conditions = {"voltage_kv": _first(ole, VOLTAGE), "current_ua": _first(ole, CURRENT), "filter": ole.string(FILTER),
-                  "objective": ole.string(OBJECTIVE), "binning": int(ole.scalar(BINNING, "<i4")) if ole.exists(BINNING) else None}
+    conditions = {
+        "voltage_kv": _first(ole, VOLTAGE),
+        "current_ua": _first(ole, CURRENT),
+        "filter": ole.string(FILTER),
+        "objective": ole.string(OBJECTIVE),
+        "binning": int(ole.scalar(BINNING, "<i4")) if ole.exists(BINNING) else None,
+    }
     return {
-        "format_version": 1, "role": role, "data": "volume", "sample_id": sample_id,
+        "format_version": 1,
+        "role": role,
+        "data": "volume",
+        "sample_id": sample_id,
         "volume": {"file": ole.path.name, "voxel_mm": voxel_mm, "slice_order": "bottom_up"},
         "sample_position_mm": [-x_um / 1000.0, -z_um / 1000.0, -y_um / 1000.0],
         "conditions": {k: v for k, v in conditions.items() if v is not None},
@@ -215,10 +231,13 @@ def txm_volume_document(ole: OleStreams, role: Literal["scout", "zoom"], sample_
     }
 
 
-def read_txm_metadata(path: Path, role: Literal["scout", "zoom"], sample_id: str | None = None) -> VolumeScanMetadata:
+def read_txm_metadata(
+    path: Path, role: Literal["scout", "zoom"], sample_id: str | None = None, overrides: dict[str, Any] | None = None
+) -> VolumeScanMetadata:
+    """Volume-scan metadata of a bare ``.txm`` (no ``scan.json`` beside it)."""
     path = Path(path)
     with OleStreams(path) as ole:
-        return validated_volume(txm_volume_document(ole, role, sample_id or path.stem), path)
+        return validated_volume(merged(txm_volume_document(ole, role, sample_id or path.stem), overrides), path)
 
 
 def read_txm_volume(path: Path) -> VolumeFile:

@@ -80,14 +80,21 @@ def _chain(fat: list[int], first: int, count: int) -> None:
 
 def _directory_bytes(entry: _Entry | None) -> bytes:
     if entry is None:
-        return b"\x00" * 64 + struct.pack("<HBBIII", 0, 0, 0, NOSTREAM, NOSTREAM, NOSTREAM) + b"\x00" * 36 + struct.pack("<IQ", 0, 0)
+        return (
+            b"\x00" * 64
+            + struct.pack("<HBBIII", 0, 0, 0, NOSTREAM, NOSTREAM, NOSTREAM)
+            + b"\x00" * 36
+            + struct.pack("<IQ", 0, 0)
+        )
     name = entry.name.encode("utf-16-le") + b"\x00\x00"
     if len(name) > 64:
         raise ValueError(f"name too long: {entry.name}")
     return (
         name.ljust(64, b"\x00")
         + struct.pack("<HBBIII", len(name), entry.kind, 1, entry.left, entry.right, entry.child)
-        + b"\x00" * 16 + b"\x00" * 4 + b"\x00" * 16  # CLSID, state bits, creation and modified times
+        + b"\x00" * 16
+        + b"\x00" * 4
+        + b"\x00" * 16  # CLSID, state bits, creation and modified times
         + struct.pack("<IQ", entry.start, entry.size)
     )
 
@@ -139,10 +146,22 @@ def write_compound_file(path: Path, streams: dict[str, bytes]) -> None:
     root.start, root.size = (ministream_start, n_mini * MINI) if n_mini else (ENDOFCHAIN, 0)
     difat = list(range(n_fat)) + [FREESECT] * (109 - n_fat)
     header = (
-        bytes.fromhex("D0CF11E0A1B11AE1") + b"\x00" * 16
-        + struct.pack("<HHHHH", 0x003E, 0x0003, 0xFFFE, 9, 6) + b"\x00" * 6
-        + struct.pack("<IIIIIIIII", 0, n_fat, dir_start, 0, CUTOFF,
-                      minifat_start if n_minifat else ENDOFCHAIN, n_minifat, ENDOFCHAIN, 0)
+        bytes.fromhex("D0CF11E0A1B11AE1")
+        + b"\x00" * 16
+        + struct.pack("<HHHHH", 0x003E, 0x0003, 0xFFFE, 9, 6)
+        + b"\x00" * 6
+        + struct.pack(
+            "<IIIIIIIII",
+            0,
+            n_fat,
+            dir_start,
+            0,
+            CUTOFF,
+            minifat_start if n_minifat else ENDOFCHAIN,
+            n_minifat,
+            ENDOFCHAIN,
+            0,
+        )
         + struct.pack("<109I", *difat)
     )
     directory = b"".join(_directory_bytes(e) for e in entries)

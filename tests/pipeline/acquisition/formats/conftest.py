@@ -27,7 +27,14 @@ def reference_document(role: str = "zoom") -> dict:
             "angles_deg": [30.0 * i for i in range(ANGLES)],
         },
         "sample_position_mm": [0.25, -0.5, 1.5],
-        "conditions": {"voltage_kv": 80.0, "current_ua": 87.0, "filter": "LE2", "objective": "4X", "binning": 2, "exposure_s": 1.5},
+        "conditions": {
+            "voltage_kv": 80.0,
+            "current_ua": 87.0,
+            "filter": "LE2",
+            "objective": "4X",
+            "binning": 2,
+            "exposure_s": 1.5,
+        },
     }
 
 

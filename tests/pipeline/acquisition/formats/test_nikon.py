@@ -2,40 +2,13 @@
 
 from __future__ import annotations
 
-import configparser
-from pathlib import Path
-
 import numpy as np
 import pytest
-import tifffile
 
 from models.errors import InputError
 from pipeline.acquisition.formats import nikon
 from tests.pipeline.acquisition.formats.conftest import ANGLES, COLUMNS, ROWS
-
-WHITE = 60000.0
-
-
-def write_xtekct(folder: Path, projections: np.ndarray, **keys: object) -> Path:
-    """An xtekct scan as Nikon lays it out: ``<Name>.xtekct`` and ``<Name>_0001.tif`` ... beside it."""
-    folder.mkdir(parents=True, exist_ok=True)
-    values = {
-        "Name": "foam", "InputFolderName": "", "Projections": ANGLES, "InitialAngle": 0.0, "AngularStep": 30.0,
-        "DetectorPixelsX": COLUMNS, "DetectorPixelsY": ROWS, "DetectorPixelSizeX": 0.1, "DetectorPixelSizeY": 0.1,
-        "DetectorOffsetX": 0.0, "DetectorOffsetY": 0.0, "SrcToObject": 20.0, "SrcToDetector": 200.0,
-        "ObjectOffsetX": -0.0125, "ObjectRoll": 0.0, "ObjectTilt": 0.0, "WhiteLevel": WHITE,
-        "XraykV": 80, "XrayuA": 87, "Filter_Material": "Copper", "Filter_ThicknessMM": 0.5,
-    }
-    values.update(keys)
-    parser = configparser.ConfigParser()
-    parser.optionxform = str
-    parser["XTekCT"] = {k: str(v) for k, v in values.items() if v is not None}
-    path = folder / f"{values['Name']}.xtekct"
-    with open(path, "w") as handle:
-        parser.write(handle)
-    for index, projection in enumerate(projections):
-        tifffile.imwrite(folder / f"{values['Name']}_{index + 1:04d}.tif", projection)
-    return path
+from tests.pipeline.acquisition.formats.nikon_files import WHITE, write_xtekct
 
 
 @pytest.fixture
@@ -52,7 +25,11 @@ def test_geometry_angles_and_conditions(tmp_path, nikon_counts) -> None:
     np.testing.assert_allclose(g.detector_offset_px, [0.0, 1.25], atol=1e-9)  # axis at x = +0.0125 mm -> +1.25 columns
     np.testing.assert_allclose(g.angles(), 180.0 - 30.0 * np.arange(ANGLES))
     assert meta.sample_id == "foam" and meta.sample_position_mm == (0.0, 0.0, 0.0)
-    assert (meta.conditions.voltage_kv, meta.conditions.current_ua, meta.conditions.filter) == (80.0, 87.0, "Copper 0.5 mm")
+    assert (meta.conditions.voltage_kv, meta.conditions.current_ua, meta.conditions.filter) == (
+        80.0,
+        87.0,
+        "Copper 0.5 mm",
+    )
 
 
 def test_projections_are_counts_over_white_level_in_our_column_order(tmp_path, nikon_counts, line_integrals) -> None:
@@ -62,8 +39,15 @@ def test_projections_are_counts_over_white_level_in_our_column_order(tmp_path, n
 
 
 def test_centre_of_rotation_fallback_and_reported_offsets(tmp_path, nikon_counts) -> None:
-    path = write_xtekct(tmp_path, nikon_counts, ObjectOffsetX=None, CentreOfRotationTop=-0.125, CentreOfRotationBottom=-0.125,
-                        DetectorOffsetY=0.05, ObjectRoll=0.2)
+    path = write_xtekct(
+        tmp_path,
+        nikon_counts,
+        ObjectOffsetX=None,
+        CentreOfRotationTop=-0.125,
+        CentreOfRotationBottom=-0.125,
+        DetectorOffsetY=0.05,
+        ObjectRoll=0.2,
+    )
     warnings: list[str] = []
     meta = nikon.read_xtekct_metadata(path, role="zoom", warnings=warnings)
     np.testing.assert_allclose(meta.geometry.detector_offset_px, [0.5, 1.25], atol=1e-9)
@@ -72,7 +56,9 @@ def test_centre_of_rotation_fallback_and_reported_offsets(tmp_path, nikon_counts
 
 def test_angle_file_wins_and_is_checked(tmp_path, nikon_counts) -> None:
     path = write_xtekct(tmp_path, nikon_counts)
-    lines = ["Nikon CT data", "Projection\tAngle(deg)\tTime"] + [f"{i + 1}\t{30.0 * i + 0.25:.4f}\t0" for i in range(ANGLES)]
+    lines = ["Nikon CT data", "Projection\tAngle(deg)\tTime"] + [
+        f"{i + 1}\t{30.0 * i + 0.25:.4f}\t0" for i in range(ANGLES)
+    ]
     (tmp_path / "_ctdata.txt").write_text("\n".join(lines) + "\n")
     meta = nikon.read_xtekct_metadata(path, role="zoom")
     np.testing.assert_allclose(meta.geometry.angles(), 180.0 - (30.0 * np.arange(ANGLES) + 0.25))
@@ -83,8 +69,12 @@ def test_angle_file_wins_and_is_checked(tmp_path, nikon_counts) -> None:
 
 def test_dot_ang_file(tmp_path, nikon_counts) -> None:
     path = write_xtekct(tmp_path, nikon_counts)
-    (tmp_path / "foam.ang").write_text("Projection: Angle\n" + "".join(f"{i + 1}: {30.0 * i:.3f}\n" for i in range(ANGLES)))
-    np.testing.assert_allclose(nikon.read_xtekct_metadata(path, role="zoom").geometry.angles(), 180.0 - 30.0 * np.arange(ANGLES))
+    (tmp_path / "foam.ang").write_text(
+        "Projection: Angle\n" + "".join(f"{i + 1}: {30.0 * i:.3f}\n" for i in range(ANGLES))
+    )
+    np.testing.assert_allclose(
+        nikon.read_xtekct_metadata(path, role="zoom").geometry.angles(), 180.0 - 30.0 * np.arange(ANGLES)
+    )
 
 
 @pytest.mark.parametrize(

@@ -27,16 +27,32 @@ def volume() -> np.ndarray:
 
 def write_scan_json(folder: Path, file: str, **volume: object) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    document = {"format_version": 1, "role": "scout", "data": "volume", "sample_id": "foam-0007",
-                "volume": {"file": file, **volume}, "sample_position_mm": [0.5, 0.0, -0.25],
-                "conditions": {"voltage_kv": 80}}
+    document = {
+        "format_version": 1,
+        "role": "scout",
+        "data": "volume",
+        "sample_id": "foam-0007",
+        "volume": {"file": file, **volume},
+        "sample_position_mm": [0.5, 0.0, -0.25],
+        "conditions": {"voltage_kv": 80},
+    }
     (folder / "scan.json").write_text(json.dumps(document))
     return folder
 
 
 def test_ome_tiff_voxel_in_micrometres(tmp_path, volume) -> None:
-    tifffile.imwrite(tmp_path / "v.ome.tif", volume, ome=True, metadata={
-        "axes": "ZYX", "PhysicalSizeX": 20.0, "PhysicalSizeY": 20.0, "PhysicalSizeZ": 30.0, "PhysicalSizeZUnit": "µm"})
+    tifffile.imwrite(
+        tmp_path / "v.ome.tif",
+        volume,
+        ome=True,
+        metadata={
+            "axes": "ZYX",
+            "PhysicalSizeX": 20.0,
+            "PhysicalSizeY": 20.0,
+            "PhysicalSizeZ": 30.0,
+            "PhysicalSizeZUnit": "µm",
+        },
+    )
     stored = read_volume_file(tmp_path / "v.ome.tif")
     assert stored.kind == "ome-tiff" and stored.voxel_zyx_mm == pytest.approx((0.03, 0.02, 0.02))
     scan = read_volume_scan(write_scan_json(tmp_path, "v.ome.tif"))
@@ -53,8 +69,13 @@ def test_our_own_ome_output_reads_back(tmp_path, volume) -> None:
 
 
 def test_imagej_tiff_and_top_down_order(tmp_path, volume) -> None:
-    tifffile.imwrite(tmp_path / "ij.tif", volume[::-1].copy(), imagej=True, resolution=(1 / 0.025, 1 / 0.025),
-                     metadata={"spacing": 0.025, "unit": "mm", "axes": "ZYX"})
+    tifffile.imwrite(
+        tmp_path / "ij.tif",
+        volume[::-1].copy(),
+        imagej=True,
+        resolution=(1 / 0.025, 1 / 0.025),
+        metadata={"spacing": 0.025, "unit": "mm", "axes": "ZYX"},
+    )
     scan = read_volume_scan(write_scan_json(tmp_path, "ij.tif", slice_order="top_down"))
     assert scan.grid.spacing_mm == pytest.approx((0.025,) * 3)
     np.testing.assert_array_equal(scan.volume, volume)  # slice 0 is the bottom again
@@ -74,7 +95,9 @@ def test_voxel_disagreement_is_refused(tmp_path, volume) -> None:
     sitk.WriteImage(image, str(tmp_path / "v.nrrd"))
     with pytest.raises(InputError, match=r"voxel size in the file \(0.02, 0.02, 0.02\) mm disagrees with scan.json"):
         read_volume_scan(write_scan_json(tmp_path, "v.nrrd", voxel_mm=0.021))
-    assert read_volume_scan(write_scan_json(tmp_path, "v.nrrd", voxel_mm=0.02)).grid.spacing_mm == pytest.approx((0.02,) * 3)
+    assert read_volume_scan(write_scan_json(tmp_path, "v.nrrd", voxel_mm=0.02)).grid.spacing_mm == pytest.approx(
+        (0.02,) * 3
+    )
 
 
 @pytest.mark.parametrize("suffix", [".mha", ".nii.gz"])
@@ -109,7 +132,9 @@ def test_txm_through_scan_json(tmp_path, volume) -> None:
     np.testing.assert_array_equal(scan.volume, volume)
 
 
-@pytest.mark.parametrize(("file", "fragment"), [("../elsewhere.tif", "inside the scan directory"), ("missing.tif", "missing")])
+@pytest.mark.parametrize(
+    ("file", "fragment"), [("../elsewhere.tif", "inside the scan directory"), ("missing.tif", "missing")]
+)
 def test_bad_file_entries(tmp_path, file, fragment) -> None:
     with pytest.raises(InputError, match=fragment):
         read_volume_scan(write_scan_json(tmp_path, file, voxel_mm=0.02))

@@ -45,10 +45,18 @@ def test_projections_become_line_integrals_with_the_reference(txrm, line_integra
 def test_alignment_shifts_are_applied_and_reported(tmp_path, reference_meta, line_integrals, flat) -> None:
     shifts = np.zeros(reference_meta.geometry.n_angles, "<f4")
     shifts[3] = 1.0
-    path = write_txrm(tmp_path / "s.txrm", reference_meta, counts(line_integrals, flat), flat, **{"Alignment__X-Shifts": shifts.tobytes()})
+    path = write_txrm(
+        tmp_path / "s.txrm",
+        reference_meta,
+        counts(line_integrals, flat),
+        flat,
+        **{"Alignment__X-Shifts": shifts.tobytes()},
+    )
     scan = zeiss.read_txrm(path, role="zoom")
     assert any("alignment shifts applied" in w for w in scan.warnings)
-    unshifted = zeiss.read_txrm(write_txrm(tmp_path / "u.txrm", reference_meta, counts(line_integrals, flat), flat), role="zoom")
+    unshifted = zeiss.read_txrm(
+        write_txrm(tmp_path / "u.txrm", reference_meta, counts(line_integrals, flat), flat), role="zoom"
+    )
     # +1 column: column c of the shifted image shows column c - 1 of the original (CIL's roll direction)
     np.testing.assert_allclose(scan.line_integrals[3, :, 1:], unshifted.line_integrals[3, :, :-1], atol=0.05)
     np.testing.assert_array_equal(scan.line_integrals[2], unshifted.line_integrals[2])
@@ -66,7 +74,9 @@ def test_alignment_shifts_are_applied_and_reported(tmp_path, reference_meta, lin
         ("ReferenceData__Image", None, "stream ReferenceData/Image missing"),
     ],
 )
-def test_bad_files_name_the_file_and_the_stream(tmp_path, reference_meta, line_integrals, flat, stream, value, fragment) -> None:
+def test_bad_files_name_the_file_and_the_stream(
+    tmp_path, reference_meta, line_integrals, flat, stream, value, fragment
+) -> None:
     path = write_txrm(tmp_path / "bad.txrm", reference_meta, counts(line_integrals, flat), flat, **{stream: value})
     with pytest.raises(InputError) as caught:
         zeiss.read_txrm(path, role="zoom")
@@ -95,8 +105,13 @@ def test_truncated_and_non_ole_files_are_refused(tmp_path, txrm) -> None:
 
 
 def test_images_written_counts_what_the_scanner_has_stored(tmp_path, reference_meta, line_integrals, flat) -> None:
-    path = write_txrm(tmp_path / "busy.txrm", reference_meta, counts(line_integrals, flat), flat,
-                      ImageInfo__ImagesTaken=np.asarray([5], "<u4").tobytes())
+    path = write_txrm(
+        tmp_path / "busy.txrm",
+        reference_meta,
+        counts(line_integrals, flat),
+        flat,
+        ImageInfo__ImagesTaken=np.asarray([5], "<u4").tobytes(),
+    )
     assert zeiss.images_written(path) == (5, reference_meta.geometry.n_angles)
 
 

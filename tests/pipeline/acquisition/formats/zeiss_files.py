@@ -36,20 +36,30 @@ def txrm_streams(meta: ScanMetadata, images: np.ndarray, flat: np.ndarray | None
     x, y, z = meta.sample_position_mm
     c = meta.conditions
     streams = {
-        "ImageInfo/ImageWidth": _i32(g.columns), "ImageInfo/ImageHeight": _i32(g.rows),
-        "ImageInfo/NoOfImages": _i32(n), "ImageInfo/ImagesTaken": np.asarray([n], "<u4").tobytes(),
-        "ImageInfo/DataType": _i32(5), "ImageInfo/PixelSize": _f32([pixel_um]),
-        "ImageInfo/Angles": _f32(g.angles()), "ImageInfo/StoRADistance": _f32([-sod] * n),
+        "ImageInfo/ImageWidth": _i32(g.columns),
+        "ImageInfo/ImageHeight": _i32(g.rows),
+        "ImageInfo/NoOfImages": _i32(n),
+        "ImageInfo/ImagesTaken": np.asarray([n], "<u4").tobytes(),
+        "ImageInfo/DataType": _i32(5),
+        "ImageInfo/PixelSize": _f32([pixel_um]),
+        "ImageInfo/Angles": _f32(g.angles()),
+        "ImageInfo/StoRADistance": _f32([-sod] * n),
         "ImageInfo/DtoRADistance": _f32([odd] * n),
-        "ImageInfo/XPosition": _f32([-x * 1000] * n), "ImageInfo/YPosition": _f32([-z * 1000] * n),
+        "ImageInfo/XPosition": _f32([-x * 1000] * n),
+        "ImageInfo/YPosition": _f32([-z * 1000] * n),
         "ImageInfo/ZPosition": _f32([-y * 1000] * n),
-        "ImageInfo/XrayGeometry": _i32(1), "ImageInfo/AcquisitionMode": _i32(0),
+        "ImageInfo/XrayGeometry": _i32(1),
+        "ImageInfo/AcquisitionMode": _i32(0),
         "ReconSettings/CenterShift": _f32([g.detector_offset_px[1]]),
-        "ImageInfo/Voltage": _f32([c.voltage_kv] * n), "ImageInfo/Current": _f32([c.current_ua] * n),
-        "AcquisitionSettings/SrcPower": _f32([7.0]), "AcquisitionSettings/SourceFilterName": _text(c.filter or ""),
-        "ImageInfo/ObjectiveName": _text(c.objective or ""), "ImageInfo/CameraBinning": _i32(c.binning or 1),
+        "ImageInfo/Voltage": _f32([c.voltage_kv] * n),
+        "ImageInfo/Current": _f32([c.current_ua] * n),
+        "AcquisitionSettings/SrcPower": _f32([7.0]),
+        "AcquisitionSettings/SourceFilterName": _text(c.filter or ""),
+        "ImageInfo/ObjectiveName": _text(c.objective or ""),
+        "ImageInfo/CameraBinning": _i32(c.binning or 1),
         "ImageInfo/ExpTimes": _f32([c.exposure_s] * n),
-        "Alignment/X-Shifts": _f32([0.0] * n), "Alignment/Y-Shifts": _f32([0.0] * n),
+        "Alignment/X-Shifts": _f32([0.0] * n),
+        "Alignment/Y-Shifts": _f32([0.0] * n),
     }
     for index, image in enumerate(images):
         streams[f"ImageData{1 + index // 100}/Image{index + 1}"] = np.asarray(image, "<u2").tobytes()
@@ -59,7 +69,9 @@ def txrm_streams(meta: ScanMetadata, images: np.ndarray, flat: np.ndarray | None
     return streams
 
 
-def write_txrm(path: Path, meta: ScanMetadata, images: np.ndarray, flat: np.ndarray | None, **changes: bytes | None) -> Path:
+def write_txrm(
+    path: Path, meta: ScanMetadata, images: np.ndarray, flat: np.ndarray | None, **changes: bytes | None
+) -> Path:
     """Write a ``.txrm``; ``changes`` replace streams (``None`` removes one); keys use ``__`` for ``/``."""
     streams = txrm_streams(meta, images, flat)
     for key, value in changes.items():
@@ -72,14 +84,21 @@ def write_txrm(path: Path, meta: ScanMetadata, images: np.ndarray, flat: np.ndar
     return path
 
 
-def write_txm(path: Path, volume: np.ndarray, voxel_um: float, position_um: tuple[float, float, float] = (0.0, 0.0, 0.0)) -> Path:
+def write_txm(
+    path: Path, volume: np.ndarray, voxel_um: float, position_um: tuple[float, float, float] = (0.0, 0.0, 0.0)
+) -> Path:
     """A ``.txm`` volume: one float32 image per slice, PixelSize the voxel in µm."""
     nz, ny, nx = volume.shape
     streams = {
-        "ImageInfo/ImageWidth": _i32(nx), "ImageInfo/ImageHeight": _i32(ny), "ImageInfo/NoOfImages": _i32(nz),
-        "ImageInfo/DataType": _i32(10), "ImageInfo/PixelSize": _f32([voxel_um]),
-        "ImageInfo/XPosition": _f32([position_um[0]]), "ImageInfo/YPosition": _f32([position_um[1]]),
-        "ImageInfo/ZPosition": _f32([position_um[2]]), "ImageInfo/Voltage": _f32([60.0]),
+        "ImageInfo/ImageWidth": _i32(nx),
+        "ImageInfo/ImageHeight": _i32(ny),
+        "ImageInfo/NoOfImages": _i32(nz),
+        "ImageInfo/DataType": _i32(10),
+        "ImageInfo/PixelSize": _f32([voxel_um]),
+        "ImageInfo/XPosition": _f32([position_um[0]]),
+        "ImageInfo/YPosition": _f32([position_um[1]]),
+        "ImageInfo/ZPosition": _f32([position_um[2]]),
+        "ImageInfo/Voltage": _f32([60.0]),
     }
     for index, image in enumerate(volume):
         streams[f"ImageData{1 + index // 100}/Image{index + 1}"] = np.asarray(image, "<f4").tobytes()
