@@ -128,8 +128,8 @@ class EdgeTileSampler(TileSampler):
     def random_position(self) -> tuple[int, int, int]:
         if self.rng.random() >= self.fraction:
             return super().random_position()
-        t = self.tile
-        candidates = [super().random_position() for _ in range(EDGE_CANDIDATES)]
+        t, draw = self.tile, super().random_position
+        candidates = [draw() for _ in range(EDGE_CANDIDATES)]
         scores = [float(self.edges[z, y:y + t, x:x + t].mean()) for z, y, x in candidates]
         return candidates[int(np.argmax(scores))]
 

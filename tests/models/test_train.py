@@ -70,3 +70,63 @@ def test_cancel_and_bad_input(pair, small_net):
         train_model(pair.scout_on_zoom, pair.zoom, pair.mask, small_net, TrainingConfig(iterations=5, tile_px=32), cancel=token)
     with pytest.raises(InputError, match="mask"):
         train_model(pair.scout_on_zoom, pair.zoom, np.zeros_like(pair.mask), small_net, TrainingConfig(iterations=5))
+
+
+def test_extra_loss_terms_vanish_on_a_perfect_prediction_and_see_edges():
+    from models.train import masked_gradient_mse, masked_l1, masked_mse, output_loss
+
+    rng = np.random.default_rng(0)
+    target = rng.random((2, 16, 16, 1), dtype=np.float32)
+    mask = np.ones_like(target)
+    mask[:, :, :4] = 0.0  # outside the field of view: never counted
+    y_true = np.concatenate([target, mask], axis=-1)
+    assert float(np.max(masked_gradient_mse(y_true, target))) < 1e-12
+    offset = target + 0.5  # same edges, other level: only the MSE and L1 terms see it
+    assert float(np.max(masked_gradient_mse(y_true, offset))) < 1e-10
+    np.testing.assert_allclose(np.asarray(masked_l1(y_true, offset)), 0.5, rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(masked_mse(y_true, offset)), 0.25, rtol=1e-5)
+    smooth = np.full_like(target, float(target.mean()))  # edges lost
+    assert float(np.min(masked_gradient_mse(y_true, smooth))) > 0.05
+    garbage = target.copy()
+    garbage[:, :, :4] = 1e3  # masked-out voxels cannot change any term
+    for loss in (masked_mse, masked_l1, masked_gradient_mse):
+        np.testing.assert_allclose(np.asarray(loss(y_true, garbage)), 0.0, atol=1e-6)
+    assert output_loss(TrainingConfig()) is masked_mse
+    combined = output_loss(TrainingConfig(l1_weight=2.0, gradient_weight=1.0))
+    np.testing.assert_allclose(np.asarray(combined(y_true, offset)), 0.25 + 2 * 0.5, rtol=1e-4)
+
+
+def test_edge_tiles_hold_stronger_edges_than_random_tiles(pair):
+    from models.train import EdgeTileSampler
+
+    z = np.arange(pair.zoom.shape[0] - 6)
+    mask = pair.mask.astype(np.float32)
+    plain = TileSampler(pair.scout_on_zoom, pair.zoom, mask, 5, 24, z, 0.5, np.random.default_rng(1))
+    edgy = EdgeTileSampler(pair.scout_on_zoom, pair.zoom, mask, 5, 24, z, 0.5, np.random.default_rng(1), fraction=1.0)
+
+    def mean_edge(sampler) -> float:
+        return float(np.mean([edgy.edges[zz, y:y + 24, x:x + 24].mean() for zz, y, x in
+                              (sampler.random_position() for _ in range(200))]))
+
+    assert mean_edge(edgy) > 1.2 * mean_edge(plain)
+    assert max(edgy.random_position()[0] for _ in range(200)) < z[-1] + 1
+
+
+def test_early_stopping_keeps_the_best_weights_and_waits_for_patience():
+    from models.train import EarlyStopping
+
+    class Model:
+        def __init__(self) -> None:
+            self.weights = 0
+
+        def get_weights(self):
+            return [self.weights]
+
+    model, stopper = Model(), EarlyStopping(patience=2, min_improvement=0.1, min_iterations=0)
+    for iteration, val in ((1, 1.0), (2, 0.5), (3, 0.48), (4, 0.6)):
+        model.weights = iteration
+        stop = stopper.update(iteration, val, model)
+    assert stop and stopper.best_iteration == 2 and stopper.best_weights == [2]  # 0.48 is < 10 % better than 0.5
+    late = EarlyStopping(patience=1, min_improvement=0.0, min_iterations=10)
+    late.update(1, 1.0, model)
+    assert not late.update(2, 2.0, model) and late.update(10, 2.0, model)
