@@ -42,6 +42,8 @@ class WatchSection(_Section):
     poll_interval_s: float = Field(5.0, gt=0, description="polling observer period and periodic re-check period")
     settle_s: float = Field(60.0, ge=0, description="a complete pair must be unchanged this long (a READY file skips it)")
     stalled_after_s: float = Field(3600.0, gt=0, description="an incomplete pair unchanged this long is reported stalled")
+    follow_links: bool = Field(False, description="follow symbolic links (pairs, input files) that lead outside their watch root")
+    check_budget_s: float = Field(2.0, gt=0, description="longest the main loop spends checking pairs per pass (the rest wait for the next pass)")
 
     @field_validator("roots")
     @classmethod

@@ -7,10 +7,18 @@ handlers (installed by ``scoutzoom watch``) only call :meth:`request_stop` /
 order: stop intake, cancel the running jobs (the pipeline raises ``Cancelled``
 at its next check and the job is re-queued), wait up to ``stop_timeout_s``,
 close the store.
+
+One daemon per state folder: the folder's lock (:mod:`daemon.lock`) is taken
+before the job store is opened, so a second instance re-queues nothing and
+binds no port. Intake failures are per pair: a pair whose check raises, or
+whose store write fails (full disk), stays tracked and is tried again; a
+``FAILED.json`` that cannot be written is kept in the store and written when
+space returns.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -19,16 +27,21 @@ from typing import Any
 
 from daemon import sdnotify
 from daemon.config import DaemonConfig
+from daemon.config_checks import service_problems
+from daemon.lock import StateLock
 from daemon.logs import JobLogs, configure_logging, get_logger
 from daemon.metrics import Metrics
 from daemon.readiness import PairTracker, Verdict
-from daemon.store import JobStore
+from daemon.store import Job, JobStore
 from daemon.watcher import Watcher, pairs_for_change, scan_roots
-from daemon.worker import JobRunner, Processor, RunningJob, load_processor, write_failed
+from daemon.worker import JobRunner, Processor, RunningJob, failed_args, load_processor, write_failed
+from models.errors import ConfigError
 from pipeline.acquisition.completeness import is_pair_dir
 
 MAX_WAIT_S = 0.25  # signal flags are noticed at least this often
 BUSY_RECHECK_S = 30.0  # a pair that changed while its job runs is looked at again after this
+STORE_RETRY_S = 5.0  # a ready pair whose store write failed (disk full, locked) is offered again after this
+UNWRITTEN_RETRY_S = 30.0  # FAILED.json files that could not be written are tried again this often
 
 
 class Daemon:
@@ -49,12 +62,18 @@ class Daemon:
         self.serve_metrics = serve_metrics
         self.wake = threading.Event()
         self.log = get_logger()
-        self.store = JobStore(config.store_path)
+        self.lock = StateLock(config.state_dir)
+        self.lock.acquire()  # before anything touches the store: a second instance must change nothing
+        try:
+            self.store = JobStore(config.store_path)
+        except BaseException:
+            self.lock.release()
+            raise
         self.metrics = Metrics(clock=clock)
         self.logs = JobLogs()
         self.runner = JobRunner(
             self.store, processor or load_processor(config.advanced.processor), [self.metrics, self.logs],
-            clock=clock, wake=self.wake,
+            clock=clock, wake=self.wake, allowed_root=self.allowed_root,
         )
         self.tracker = self._make_tracker()
         self.watcher: Watcher | None = None
@@ -65,6 +84,8 @@ class Daemon:
         self._reload_flag = False
         self._stop_deadline_s: float | None = None
         self._reported: dict[Path, tuple[str, str]] = {}
+        self._refused: set[Path] = set()  # linked pairs refused (logged once)
+        self._next_unwritten_s = 0.0
         self._watchdog_s = sdnotify.watchdog_interval_s()
         self._last_ping_s = 0.0
         self.exit_code = 0
@@ -84,9 +105,29 @@ class Daemon:
             return pair / "recovered"
         return self.config.output_root / pair.relative_to(root)
 
+    def allowed_root(self, job: Job) -> Path:
+        """The folder a job's outputs must resolve into: the output root, or the pair itself."""
+        return job.pair if self.config.pipeline.output.inside_pair else self.config.output_root
+
+    def _allowed_for(self, pair: Path) -> Path:
+        return pair if self.config.pipeline.output.inside_pair else self.config.output_root
+
     def _make_tracker(self) -> PairTracker:
         watch = self.config.watch
-        return PairTracker(watch.settle_s, watch.stalled_after_s, watch.poll_interval_s, ignore=self.ignore)
+        return PairTracker(watch.settle_s, watch.stalled_after_s, watch.poll_interval_s, ignore=self.ignore,
+                           follow_links=watch.follow_links, budget_s=watch.check_budget_s)
+
+    def _refuse(self, pair: Path, why: str) -> None:
+        """A pair reached through a link the policy does not follow: logged once, not processed."""
+        if pair not in self._refused:
+            self._refused.add(pair)
+            self.log.warning("pair ignored", pair=str(pair), stage="check", reason=why)
+
+    def _write_failed(self, out_dir: Path, pair: Path, stage: str, message: str, problems: list[str] | None, now: float) -> None:
+        """FAILED.json, or a record in the store to write it later (output disk full, or a link refused)."""
+        if not write_failed(out_dir, pair, stage, message, problems, allowed_root=self._allowed_for(pair)):
+            self.log.error("FAILED.json not written; kept in the job store", pair=str(pair), stage=stage, out_dir=str(out_dir))
+            self.store.record_unwritten(pair, out_dir, failed_args(out_dir, pair, stage, message, problems), now)
 
     # -- signals (flags only) ------------------------------------------------------
     def request_stop(self) -> None:
@@ -109,7 +150,7 @@ class Daemon:
             self.log.warning("interrupted job re-queued", job_id=job.id, pair=str(job.pair), stage=job.stage or "-")
         for job in failed:
             self.log.error("job failed: interrupted too often", job_id=job.id, pair=str(job.pair), stage=job.stage or "-")
-            write_failed(job.out_dir, job.pair, job.stage or "unknown", job.message)
+            self._write_failed(job.out_dir, job.pair, job.stage or "unknown", job.message, None, now)
             self.metrics.pair_failed(job, [job.message])
         if self.serve_metrics and self.config.metrics.enabled:
             self._server = self.metrics.serve(self.config.metrics.address, self.config.metrics.port)
@@ -121,8 +162,10 @@ class Daemon:
     def _start_intake(self, now: float) -> None:
         self.watcher = Watcher(self.config.watch.roots, self.config.watch.observer, self.config.watch.poll_interval_s,
                                ignore=self.ignore, wake=self.wake)
-        self.watcher.start()
-        for root, pair in scan_roots(self.config.watch.roots, self.ignore):
+        for root in self.watcher.start():
+            self.log.error("watch root cannot be watched", root=str(root))
+        for root, pair in scan_roots(self.config.watch.roots, self.ignore, follow_links=self.config.watch.follow_links,
+                                     refused=self._refuse):
             self.tracker.touch(pair, root, now, changed=False)
 
     def _stop_intake(self) -> None:
@@ -150,6 +193,7 @@ class Daemon:
             self._server.shutdown()
             self._server = None
         self.store.close()
+        self.lock.release()
         self.log.info("daemon stopped", exit_code=self.exit_code)
 
     def _wait_s(self, now: float) -> float:
@@ -173,8 +217,15 @@ class Daemon:
                 self._intake(now)
             except Exception:  # noqa: BLE001 - e.g. a folder we may not read; logged, retried next tick
                 self.log.exception("intake failed")
-            self._dispatch(now)
-        self._publish(now)
+            try:
+                self._dispatch(now)
+                self._flush_unwritten(now)
+            except Exception:  # noqa: BLE001 - the store on a full disk: retried next tick
+                self.log.exception("dispatch failed")
+        try:
+            self._publish(now)
+        except Exception:  # noqa: BLE001
+            self.log.exception("publishing metrics failed")
         if self.stopping:
             return self._continue_stopping(now)
         return True
@@ -182,37 +233,72 @@ class Daemon:
     def _intake(self, now: float) -> None:
         if self.watcher is not None:
             for change in self.watcher.drain():
-                for pair in pairs_for_change(change, self.ignore):
+                try:
+                    pairs = pairs_for_change(change, self.ignore, follow_links=self.config.watch.follow_links,
+                                             refused=self._refuse)
+                except Exception:  # noqa: BLE001 - one odd path, not the whole batch
+                    self.log.exception("change not understood", path=str(change.path))
+                    continue
+                for pair in pairs:
                     self.tracker.touch(pair, change.root, now)
         for verdict in self.tracker.evaluate(now):
-            self._handle(verdict, now)
+            try:
+                self._handle(verdict, now)
+            except Exception as error:  # noqa: BLE001 - the store on a full disk: keep the pair, try again
+                self.log.error("pair not recorded; will retry", pair=str(verdict.pair), stage="check",
+                               verdict=verdict.kind, error=f"{type(error).__name__}: {error}")
+                if verdict.kind in ("ready", "failed"):
+                    self.tracker.touch(verdict.pair, verdict.root, now, changed=False, check_at_s=now + STORE_RETRY_S)
+
+    def _flush_unwritten(self, now: float) -> None:
+        """Write the FAILED.json files that could not be written before (disk full then)."""
+        if now < self._next_unwritten_s:
+            return
+        self._next_unwritten_s = now + UNWRITTEN_RETRY_S
+        for item in self.store.unwritten():
+            args = json.loads(item.body)
+            if write_failed(Path(args["out_dir"]), Path(args["pair"]), args["stage"], args["message"], args["problems"],
+                            allowed_root=self._allowed_for(Path(args["pair"]))):
+                self.store.clear_unwritten(item.pair)
+                self.log.info("FAILED.json written late", pair=str(item.pair), out_dir=str(item.out_dir))
 
     def _handle(self, verdict: Verdict, now: float) -> None:
         pair, root = verdict.pair, verdict.root
         log = self.log.bind(pair=str(pair), stage="check")
         if verdict.kind == "ready":
+            result, job = self.store.offer(pair, root, self.out_dir_for(pair, root), verdict.fingerprint, now,
+                                           legacy_fingerprint=verdict.legacy_fingerprint)
             self._reported.pop(pair, None)
-            result, job = self.store.offer(pair, root, self.out_dir_for(pair, root), verdict.fingerprint, now)
             if result == "queued" and job is not None:
                 log.info("pair queued", job_id=job.id, force=job.force)
             elif result == "busy":
                 self.tracker.touch(pair, root, now, changed=False, check_at_s=now + BUSY_RECHECK_S)
         elif verdict.kind == "failed":
-            self._reported.pop(pair, None)
             known = self.store.get(pair)
             if known is not None and known.state == "failed" and known.fingerprint == verdict.fingerprint:
+                self._reported.pop(pair, None)
                 return  # already failed with this content (e.g. seen again at start-up)
+            again = known is not None and known.state == "failed" and known.stage == "check"
             out_dir = self.out_dir_for(pair, root)
             message = "READY but incomplete: " + verdict.reason
-            write_failed(out_dir, pair, "check", message, verdict.reasons)
             self.store.record_failed(pair, root, out_dir, verdict.fingerprint, message, now)
+            self._reported.pop(pair, None)
+            self._write_failed(out_dir, pair, "check", message, verdict.reasons, now)
             job = self.store.get(pair)
             if job is not None:
                 self.logs.pair_failed(job, verdict.reasons)
-                self.metrics.pair_failed(job, verdict.reasons)
+                if not again:  # a READY pair still being copied fails once, not at every change
+                    self.metrics.pair_failed(job, verdict.reasons)
         elif verdict.kind == "gone":
-            self._reported.pop(pair, None)
             self.store.clear_pending(pair)
+            self._reported.pop(pair, None)
+            self._refused.discard(pair)
+            self.tracker.forget(pair)
+        elif verdict.kind == "error":
+            if self._reported.get(pair) != (verdict.kind, verdict.reason):
+                self._reported[pair] = (verdict.kind, verdict.reason)
+                log.error("pair check failed; will retry", reason=verdict.reason)
+                self.store.set_pending(pair, verdict.reason, False, now)
         elif self._reported.get(pair) != (verdict.kind, verdict.reason):
             self._reported[pair] = (verdict.kind, verdict.reason)
             self.store.set_pending(pair, verdict.reason, verdict.kind == "stalled", now)
@@ -271,6 +357,9 @@ class Daemon:
             return
         try:
             new = self._reload_config()
+            problems = service_problems(new)
+            if problems:
+                raise ConfigError("reloaded config", problems)
         except Exception as error:  # noqa: BLE001 - a bad edit must not stop the service
             self.log.error("config reload failed; keeping the old config", error=str(error))
             return
@@ -291,7 +380,16 @@ class Daemon:
         self.tracker.settle_s = new.watch.settle_s
         self.tracker.stalled_after_s = new.watch.stalled_after_s
         self.tracker.recheck_s = new.watch.poll_interval_s
+        self.tracker.follow_links = new.watch.follow_links
+        self.tracker.budget_s = new.watch.check_budget_s
         if new.watch != old.watch and not self.stopping:
             self._stop_intake()
-            self._start_intake(now)
+            try:
+                self._start_intake(now)
+            except Exception:  # noqa: BLE001 - e.g. a root removed between the check and now
+                self.log.exception("watching the reloaded roots failed; keeping the old config")
+                self.config = old
+                self._stop_intake()
+                self._start_intake(now)
+                return
         self.log.info("config reloaded")

@@ -4,8 +4,11 @@ A job is one pair: ``queued -> running(stage) -> done | failed``, with attempts
 and timestamps (Unix seconds). A pair is identified by its path and the
 fingerprint of its content, so it is processed once, and again only when the
 content changes (or on ``scoutzoom retry``). Pairs that are watched but not
-ready yet (waiting, stalled) live in a second table for ``scoutzoom status``.
-The daemon's worker threads share one connection behind a lock.
+ready yet (waiting, stalled) live in a second table for ``scoutzoom status``;
+``FAILED.json`` files that could not be written (output disk full) wait in a
+third until the daemon can write them. The daemon's worker threads share one
+connection behind a lock. A file that is not a usable SQLite database raises
+:class:`StoreError` with what to do, not a traceback.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel
+
+from models.errors import ScoutzoomError
 
 JobState = Literal["queued", "running", "done", "failed"]
 STATES: tuple[JobState, ...] = ("queued", "running", "done", "failed")
@@ -39,6 +44,12 @@ CREATE TABLE IF NOT EXISTS jobs (
     finished_s REAL
 );
 CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state, id);
+CREATE TABLE IF NOT EXISTS unwritten_failures (
+    pair TEXT PRIMARY KEY,
+    out_dir TEXT NOT NULL,
+    body TEXT NOT NULL,
+    since_s REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS pending (
     pair TEXT PRIMARY KEY,
     reason TEXT NOT NULL,
@@ -47,6 +58,19 @@ CREATE TABLE IF NOT EXISTS pending (
     updated_s REAL NOT NULL
 );
 """
+
+
+class StoreError(ScoutzoomError):
+    """The job store cannot be opened or used; the message names the file and what to do."""
+
+
+class UnwrittenFailure(BaseModel):
+    """A ``FAILED.json`` the daemon could not write yet: its folder and its :func:`write_failed` arguments (JSON)."""
+
+    pair: Path
+    out_dir: Path
+    body: str
+    since_s: float
 
 
 class Job(BaseModel):
@@ -84,13 +108,24 @@ class JobStore:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        # autocommit; multi-statement changes use explicit BEGIN IMMEDIATE
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=10.0)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # autocommit; multi-statement changes use explicit BEGIN IMMEDIATE
+            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=10.0)
+        except (OSError, sqlite3.Error) as error:
+            raise StoreError(f"{self.path}: cannot open the job store ({error})") from None
+        try:
+            self._db.row_factory = sqlite3.Row
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+            self._db.execute("SELECT id, pair, fingerprint, state, attempts FROM jobs LIMIT 1").fetchall()
+        except sqlite3.DatabaseError as error:
+            self._db.close()
+            raise StoreError(
+                f"{self.path}: not a usable job store ({error}); move it aside (the daemon then starts with an "
+                "empty store and finds the pairs again; done pairs are recognised by their DONE files)"
+            ) from None
 
     def close(self) -> None:
         with self._lock:
@@ -118,15 +153,22 @@ class JobStore:
         with self._lock:
             return self._one("SELECT * FROM jobs WHERE id = ?", (job_id,))
 
-    def offer(self, pair: Path, root: Path, out_dir: Path, fingerprint: str, now_s: float) -> tuple[OfferResult, Job | None]:
+    def offer(
+        self, pair: Path, root: Path, out_dir: Path, fingerprint: str, now_s: float, *, legacy_fingerprint: str | None = None
+    ) -> tuple[OfferResult, Job | None]:
         """A ready pair: queue it if new or if its content changed since its last job.
 
         ``unchanged``: already known with this content; ``busy``: it changed while running, offer it again later.
+        ``legacy_fingerprint``: the same content as the old (v1) fingerprint saw it; a job stored with it is
+        unchanged and takes the new fingerprint (no reprocessing after an upgrade).
         """
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 job = self._one("SELECT * FROM jobs WHERE pair = ?", (str(pair),))
+                if job is not None and legacy_fingerprint and job.fingerprint == legacy_fingerprint and job.state != "running":
+                    self._db.execute("UPDATE jobs SET fingerprint=? WHERE id=?", (fingerprint, job.id))
+                    job = job.model_copy(update={"fingerprint": fingerprint})
                 if job is None:
                     self._db.execute(
                         "INSERT INTO jobs (pair, root, out_dir, fingerprint, state, created_s, updated_s)"
@@ -190,9 +232,14 @@ class JobStore:
         )
 
     def requeue(self, job_id: int, message: str, now_s: float, *, count_attempt: bool = False) -> None:
-        """Back to ``queued`` (graceful stop); the attempt does not count unless asked."""
+        """Back to ``queued`` (graceful stop); the attempt does not count unless asked.
+
+        Only a running job is re-queued, so a second request (the main loop abandoning the job and its
+        thread then raising ``Cancelled``) changes nothing: attempts never go below zero.
+        """
         self._write(
-            "UPDATE jobs SET state='queued', stage=NULL, message=?, updated_s=?, attempts=attempts-? WHERE id=?",
+            "UPDATE jobs SET state='queued', stage=NULL, message=?, updated_s=?, attempts=MAX(attempts-?, 0)"
+            " WHERE id=? AND state='running'",
             (message, now_s, 0 if count_attempt else 1, job_id),
         )
 
@@ -243,6 +290,22 @@ class JobStore:
         with self._lock:
             rows = self._db.execute("SELECT * FROM jobs WHERE state='running' ORDER BY id").fetchall()
         return [Job(**dict(row)) for row in rows]
+
+    # -- FAILED.json files not written yet -------------------------------------------
+    def record_unwritten(self, pair: Path, out_dir: Path, body: str, now_s: float) -> None:
+        self._write(
+            "INSERT INTO unwritten_failures (pair, out_dir, body, since_s) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT(pair) DO UPDATE SET out_dir=excluded.out_dir, body=excluded.body",
+            (str(pair), str(out_dir), body, now_s),
+        )
+
+    def unwritten(self) -> list[UnwrittenFailure]:
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM unwritten_failures ORDER BY since_s").fetchall()
+        return [UnwrittenFailure(**dict(row)) for row in rows]
+
+    def clear_unwritten(self, pair: Path) -> None:
+        self._write("DELETE FROM unwritten_failures WHERE pair = ?", (str(pair),))
 
     # -- pending pairs -------------------------------------------------------------
     def set_pending(self, pair: Path, reason: str, stalled: bool, now_s: float) -> None:

@@ -5,10 +5,16 @@ watchdog's inotify observer by default; a polling observer for network shares
 closed-without-write events, hidden and temporary files, and our own outputs.
 The handler only queues paths and wakes the main loop; everything else happens
 in the main loop's thread.
+
+Links: a pair reached through a symbolic link is used only when the link's
+target lies inside the same watch root (unless ``follow_links``), and the same
+rule applies to pairs found at start-up and to pairs that appear while running;
+a refused one is reported through ``refused`` (logged), never silently dropped.
 """
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 from collections.abc import Callable
@@ -20,7 +26,7 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
-from pipeline.acquisition.completeness import find_pairs, is_pair_dir
+from pipeline.acquisition.completeness import is_pair_dir
 
 NOISE_EVENTS = frozenset({EVENT_TYPE_OPENED, EVENT_TYPE_CLOSED_NO_WRITE})
 TEMP_SUFFIXES = (".tmp", ".part", ".partial", ".swp", ".crdownload", "~")
@@ -87,13 +93,19 @@ class Watcher:
         self._changes.put(change)
         self.wake.set()
 
-    def start(self) -> None:
+    def start(self) -> list[Path]:
+        """Start watching; the roots that could not be watched (gone, unreadable) are returned, not fatal."""
         observer: BaseObserver = PollingObserver(timeout=self.poll_interval_s) if self.kind == "polling" else Observer()
+        unwatched = []
         for root in self.roots:
-            observer.schedule(_Handler(root, self._sink, self.ignore), str(root), recursive=True)
+            try:
+                observer.schedule(_Handler(root, self._sink, self.ignore), str(root), recursive=True)
+            except OSError:
+                unwatched.append(root)
         observer.daemon = True
         observer.start()
         self._observer = observer
+        return unwatched
 
     def stop(self) -> None:
         if self._observer is not None:
@@ -110,7 +122,62 @@ class Watcher:
                 return changes
 
 
-def pairs_for_change(change: Change, ignore: Callable[[Path], bool]) -> list[Path]:
+Refused = Callable[[Path, str], None]
+
+
+def link_problem(path: Path, root: Path) -> str | None:
+    """Why ``path`` (below ``root``) must not be used: it resolves outside ``root`` through a link; else None."""
+    try:
+        resolved = Path(os.path.realpath(path))
+        inside = Path(os.path.realpath(root))
+    except (OSError, RuntimeError) as error:
+        return f"cannot resolve ({error})"
+    if resolved != inside and inside not in resolved.parents:
+        return f"symbolic link leading outside the watch root {root} (watch.follow_links = false)"
+    return None
+
+
+def find_pairs(
+    root: Path, ignore: Callable[[Path], bool], *, follow_links: bool, refused: Refused, boundary: Path | None = None
+) -> list[Path]:
+    """Every pair at or below ``root``, descending into linked folders only when they stay inside ``boundary``
+    (default ``root``) unless ``follow_links``; hidden folders skipped."""
+    boundary = boundary or root
+    pairs: list[Path] = []
+    seen: set[str] = set()
+    stack = [root]
+    while stack:
+        folder = stack.pop()
+        real = os.path.realpath(folder)
+        if real in seen:
+            continue  # a link cycle, or the same folder reached twice
+        seen.add(real)
+        if folder != root and ignore(folder):
+            continue
+        if is_pair_dir(folder):
+            pairs.append(folder)
+            continue
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name, reverse=True)
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.name.startswith(".") or not entry.is_dir(follow_symlinks=True):
+                continue
+            path = Path(entry.path)
+            if entry.is_symlink() and not follow_links:
+                problem = link_problem(path, boundary)
+                if problem is not None:
+                    if is_pair_dir(path):
+                        refused(path, problem)
+                    continue
+            stack.append(path)
+    return sorted(pairs)
+
+
+def pairs_for_change(
+    change: Change, ignore: Callable[[Path], bool], *, follow_links: bool = False, refused: Refused = lambda p, why: None
+) -> list[Path]:
     """The pair(s) a change concerns: the nearest pair at or above the path, else pairs below a new directory."""
     root = change.root
     path = change.path
@@ -118,16 +185,24 @@ def pairs_for_change(change: Change, ignore: Callable[[Path], bool]) -> list[Pat
         if candidate != root and root not in candidate.parents:
             break
         if is_pair_dir(candidate) and not ignore(candidate):
+            problem = None if follow_links else link_problem(candidate, root)
+            if problem is not None:
+                refused(candidate, problem)
+                return []
             return [candidate]
     if change.is_directory and path.is_dir():
-        return [pair for pair in find_pairs(path) if not ignore(pair)]  # a tree moved in at once
+        if not follow_links and link_problem(path, root) is not None:
+            return []
+        return find_pairs(path, ignore, follow_links=follow_links, refused=refused, boundary=root)  # a tree moved in
     return []
 
 
-def scan_roots(roots: list[Path], ignore: Callable[[Path], bool]) -> list[tuple[Path, Path]]:
+def scan_roots(
+    roots: list[Path], ignore: Callable[[Path], bool], *, follow_links: bool = False, refused: Refused = lambda p, why: None
+) -> list[tuple[Path, Path]]:
     """(root, pair) for every pair below the roots: finds what arrived while the daemon was down."""
     found = []
     for root in roots:
         if root.is_dir():
-            found.extend((root, pair) for pair in find_pairs(root) if not ignore(pair))
+            found.extend((root, pair) for pair in find_pairs(root, ignore, follow_links=follow_links, refused=refused))
     return found

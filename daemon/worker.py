@@ -5,13 +5,17 @@ another (``[advanced] processor = "module:function"``, used by tests). It never
 raises on bad input (it writes ``FAILED.json`` and returns ``failed``) and raises
 ``Cancelled`` when the job's :class:`CancelToken` is set, after which the job is
 re-queued. Any other exception -- a bug, a full disk -- fails the job with
-``FAILED.json`` written here; the daemon never dies of a pair.
+``FAILED.json`` written here; the daemon never dies of a pair. When even that
+cannot be written (output disk full), the job store keeps it and the daemon
+writes it when space returns. A job whose output folder resolves outside the
+output root (a symbolic link) fails without writing anything there.
 """
 
 from __future__ import annotations
 
 import importlib
 import json
+import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -50,13 +54,38 @@ def load_processor(spec: str) -> Processor:
     return function
 
 
-def write_failed(out_dir: Path, pair: Path, stage: str, message: str, problems: list[str] | None = None) -> None:
-    """``FAILED.json`` in ``out_dir`` (atomically); best effort -- a full disk must not kill the daemon."""
+def output_problem(out_dir: Path, allowed_root: Path) -> str | None:
+    """Why ``out_dir`` must not be written (it resolves outside ``allowed_root`` through a link), or None."""
+    try:
+        resolved = Path(os.path.realpath(out_dir))
+        root = Path(os.path.realpath(allowed_root))
+    except (OSError, RuntimeError) as error:
+        return f"output folder {out_dir} cannot be resolved: {error}"
+    if resolved != root and root not in resolved.parents:
+        return f"output folder {out_dir} leads outside {allowed_root} (symbolic link); nothing written there"
+    return None
+
+
+def write_failed(
+    out_dir: Path, pair: Path, stage: str, message: str, problems: list[str] | None = None, *, allowed_root: Path | None = None
+) -> bool:
+    """``FAILED.json`` in ``out_dir`` (atomically); best effort -- a full disk must not kill the daemon.
+
+    False when it could not be written (the caller records it); never written through a link leaving ``allowed_root``.
+    """
     body = {"pair": str(pair), "stage": stage, "message": message, "problems": problems or [message]}
+    if allowed_root is not None and output_problem(out_dir, allowed_root) is not None:
+        return False
     try:
         write_text_atomic(out_dir / FAILED_FILE, json.dumps(body, indent=2) + "\n")
     except OSError:
-        pass
+        return False
+    return True
+
+
+def failed_args(out_dir: Path, pair: Path, stage: str, message: str, problems: list[str] | None = None) -> str:
+    """The arguments of a :func:`write_failed` call as JSON, kept in the store until it succeeds."""
+    return json.dumps({"out_dir": str(out_dir), "pair": str(pair), "stage": stage, "message": message, "problems": problems})
 
 
 class RunningJob:
@@ -83,12 +112,14 @@ class JobRunner:
         *,
         clock: Callable[[], float],
         wake: threading.Event,
+        allowed_root: Callable[[Job], Path] | None = None,
     ) -> None:
         self.store = store
         self.processor = processor
         self.listeners = listeners
         self.clock = clock
         self.wake = wake
+        self.allowed_root = allowed_root  # the folder a job's outputs must stay in (output root, or the pair)
 
     def _tell(self, method: str, *args: Any) -> None:
         for listener in self.listeners:
@@ -119,8 +150,22 @@ class JobRunner:
 
         return record
 
+    def _fail_job(self, job: Job, stage: str, message: str) -> None:
+        """Fail ``job`` before or instead of processing (FAILED.json where that is safe)."""
+        root = self.allowed_root(job) if self.allowed_root is not None else None
+        if not write_failed(job.out_dir, job.pair, stage, message, allowed_root=root):
+            self.store.record_unwritten(job.pair, job.out_dir, failed_args(job.out_dir, job.pair, stage, message), self.clock())
+        self.store.finish(job.id, "failed", message, self.clock())
+
     def _run(self, job: Job, config: ProcessConfig, cancel: CancelToken) -> None:
         self._tell("job_started", job)
+        root = self.allowed_root(job) if self.allowed_root is not None else None
+        problem = output_problem(job.out_dir, root) if root is not None else None
+        if problem is not None:
+            self.store.finish(job.id, "failed", problem, self.clock())
+            get_logger(job_id=job.id, pair=str(job.pair), stage="check").error("output folder refused", reason=problem)
+            self._tell("job_finished", job.model_copy(update={"message": problem, "stage": "check"}), "failed", None)
+            return
         progress = fanout(self._record_stage(job))
         try:
             detail = self.processor(job.pair, job.out_dir, config, progress=progress, cancel=cancel, force=job.force)
@@ -131,8 +176,7 @@ class JobRunner:
         except Exception as error:  # noqa: BLE001 - a pipeline bug or full disk must not stop the daemon
             stage = (self.store.get_id(job.id) or job).stage or "unknown"
             message = f"{type(error).__name__}: {error}"
-            write_failed(job.out_dir, job.pair, stage, message)
-            self.store.finish(job.id, "failed", message, self.clock())
+            self._fail_job(job, stage, message)
             get_logger(job_id=job.id, pair=str(job.pair), stage=stage).exception("processor raised")
             self._tell("job_finished", job.model_copy(update={"message": message, "stage": stage}), "failed", None)
             return

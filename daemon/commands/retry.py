@@ -19,9 +19,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from daemon.store import JobStore
+    from daemon.store import JobStore, StoreError
 
-    store = JobStore(store_path(args))
+    try:
+        store = JobStore(store_path(args))
+    except StoreError as error:
+        print(f"scoutzoom retry: {error}", file=sys.stderr)
+        return exit_codes.FAILED
     status = exit_codes.OK
     try:
         for pair in args.pairs:

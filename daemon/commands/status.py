@@ -28,15 +28,20 @@ def _age(seconds: float) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from daemon.store import JobStore
+    from daemon.store import JobStore, StoreError
 
     path = store_path(args)
     if not path.exists():
         print(f"no job store at {path} (has the daemon run with this state dir?)", file=sys.stderr)
         return exit_codes.FAILED
-    store = JobStore(path)
+    try:
+        store = JobStore(path)
+    except StoreError as error:
+        print(f"scoutzoom status: {error}", file=sys.stderr)
+        return exit_codes.FAILED
     try:
         counts, recent, pending = store.counts(), store.recent(args.limit), store.pending()
+        unwritten = store.unwritten()
     finally:
         store.close()
     if args.json:
@@ -45,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
             "counts": counts,
             "jobs": [job.model_dump(mode="json") for job in recent],
             "pending": [p.model_dump(mode="json") for p in pending],
+            "unwritten_failures": [u.model_dump(mode="json") for u in unwritten],
         }
         print(json.dumps(body, indent=2))
         return exit_codes.OK
@@ -55,6 +61,10 @@ def run(args: argparse.Namespace) -> int:
         for item in pending:
             label = "STALLED" if item.stalled else "waiting"
             print(f"  {label:8} {item.pair}  since {_age(item.since_s)}: {item.reason}")
+    if unwritten:
+        print("\nFAILED.json not written yet (output disk full or folder refused; the daemon retries):")
+        for item in unwritten:
+            print(f"  {item.pair} -> {item.out_dir}  since {_age(item.since_s)}")
     if recent:
         print("\nrecent jobs:")
         for job in recent:

@@ -42,9 +42,12 @@ def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     import signal
 
-    from daemon.config import filesystem_problems, load_config
+    from daemon.config import load_config
+    from daemon.config_checks import service_problems
+    from daemon.lock import AlreadyRunning
     from daemon.logs import configure_logging, get_logger
     from daemon.service import Daemon
+    from daemon.store import StoreError
     from models.errors import ConfigError
 
     overrides = overrides_from(args)
@@ -54,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         config = load()
-        problems = filesystem_problems(config)
+        problems = service_problems(config)
         if problems:
             raise ConfigError(str(args.config or "command line"), problems)
     except ConfigError as error:
@@ -63,7 +66,14 @@ def run(args: argparse.Namespace) -> int:
             print(f"  {problem}", file=sys.stderr)
         return exit_codes.USAGE
     configure_logging(config.log.format, config.log.level)
-    daemon = Daemon(config, reload=load)
+    try:
+        daemon = Daemon(config, reload=load)
+    except AlreadyRunning as error:
+        print(f"scoutzoom watch: {error}", file=sys.stderr)
+        return exit_codes.FAILED
+    except StoreError as error:
+        print(f"scoutzoom watch: {error}", file=sys.stderr)
+        return exit_codes.USAGE
     signal.signal(signal.SIGTERM, lambda *_: daemon.request_stop())
     signal.signal(signal.SIGINT, lambda *_: daemon.request_stop())
     signal.signal(signal.SIGHUP, lambda *_: daemon.request_reload())
