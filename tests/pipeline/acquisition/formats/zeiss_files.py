@@ -29,6 +29,8 @@ def _text(value: str, size: int = 260) -> bytes:
 
 
 def txrm_streams(meta: ScanMetadata, images: np.ndarray, flat: np.ndarray | None) -> dict[str, bytes]:
+    """Streams of a .txrm; images are stored as uint16 (DataType 5) or float32 (10) as given."""
+    code, stored = (10, "<f4") if np.asarray(images).dtype.kind == "f" else (5, "<u2")
     g = meta.geometry
     n = g.n_angles
     sod, odd = g.source_to_axis_mm, g.source_to_detector_mm - g.source_to_axis_mm
@@ -40,7 +42,7 @@ def txrm_streams(meta: ScanMetadata, images: np.ndarray, flat: np.ndarray | None
         "ImageInfo/ImageHeight": _i32(g.rows),
         "ImageInfo/NoOfImages": _i32(n),
         "ImageInfo/ImagesTaken": np.asarray([n], "<u4").tobytes(),
-        "ImageInfo/DataType": _i32(5),
+        "ImageInfo/DataType": _i32(code),
         "ImageInfo/PixelSize": _f32([pixel_um]),
         "ImageInfo/Angles": _f32(g.angles()),
         "ImageInfo/StoRADistance": _f32([-sod] * n),
@@ -62,7 +64,7 @@ def txrm_streams(meta: ScanMetadata, images: np.ndarray, flat: np.ndarray | None
         "Alignment/Y-Shifts": _f32([0.0] * n),
     }
     for index, image in enumerate(images):
-        streams[f"ImageData{1 + index // 100}/Image{index + 1}"] = np.asarray(image, "<u2").tobytes()
+        streams[f"ImageData{1 + index // 100}/Image{index + 1}"] = np.asarray(image, stored).tobytes()
     if flat is not None:
         streams["ReferenceData/Image"] = np.asarray(flat, "<f4").tobytes()
         streams["ReferenceData/DataType"] = _i32(10)
