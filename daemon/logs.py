@@ -1,20 +1,24 @@
 """Structured logs with structlog: JSON lines for journald, readable lines on a terminal.
 
 Every line about a job carries ``job_id``, ``pair`` and ``stage``: a
-:class:`JobLog` is bound to the job and follows its stage from the pipeline's
-progress events (it is one of the worker's listeners).
+:class:`JobLogs` is bound to the job and follows its stage from the pipeline's
+typed progress events (it is one of the worker's listeners). Step progress
+(slabs, training iterations) is logged at most once per ``progress_interval_s``
+per job, so an hour of training shows in the journal without flooding it.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
+import time
+from collections.abc import Callable
 from typing import Any, TextIO
 
 import structlog
 
 from daemon.store import Job
-from models.events import ProgressEvent
+from models.events import Assessed, CacheDecided, Message, ProgressEvent, StageFinished, StageStarted, StepProgress
 from pipeline.pair.process import ProcessOutcome
 
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
@@ -46,8 +50,11 @@ def get_logger(**context: Any) -> Any:
 class JobLogs:
     """Logs a job's lifecycle and pipeline events; a worker listener."""
 
-    def __init__(self) -> None:
+    def __init__(self, progress_interval_s: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
         self._stages: dict[int, str] = {}
+        self._last_progress: dict[int, float] = {}
+        self.progress_interval_s = progress_interval_s
+        self.clock = clock
 
     def logger(self, job: Job) -> Any:
         return get_logger(job_id=job.id, pair=str(job.pair), stage=self._stages.get(job.id, "-"))
@@ -57,22 +64,40 @@ class JobLogs:
         self.logger(job).info("job started", attempt=job.attempts, out_dir=str(job.out_dir))
 
     def job_event(self, job: Job, event: ProgressEvent) -> None:
-        if event.kind == "stage_started":
+        if isinstance(event, StageStarted):
             self._stages[job.id] = event.stage
         log = self.logger(job).bind(stage=event.stage)
-        if event.kind == "stage_started":
+        if isinstance(event, StageStarted):
             log.info("stage started")
-        elif event.kind == "stage_finished":
-            log.info("stage finished", **event.values)
-        elif event.kind == "message":
-            log.info(event.message or "message", **event.values)
-        elif event.kind == "metric":
-            log.debug("metric", **event.values)
-        # progress events are too frequent for the journal
+        elif isinstance(event, StageFinished):
+            log.info("stage finished", seconds=round(event.seconds, 3), peak_memory_mb=event.peak_memory_mb)
+        elif isinstance(event, Message):
+            log.info(event.message or "message")
+        elif isinstance(event, CacheDecided):
+            log.info("model cache", result=event.result, model_id=event.model_id, reason=event.reason)
+        elif isinstance(event, Assessed):
+            (log.warning if event.flagged else log.info)(
+                "assessed", flagged=event.flagged, reasons=list(event.reasons), psnr_gain_db=event.psnr_gain_db,
+                feature_recall=event.feature_recall,
+            )
+        elif isinstance(event, StepProgress):
+            self._log_progress(job, log, event)
+
+    def _log_progress(self, job: Job, log: Any, event: StepProgress) -> None:
+        """At most one progress line per job and ``progress_interval_s`` (and always the last step)."""
+        now = self.clock()
+        last = self._last_progress.get(job.id)
+        if last is not None and now - last < self.progress_interval_s and event.done < event.total:
+            return
+        self._last_progress[job.id] = now
+        share = event.done / event.total if event.total else None
+        log.info("progress", step=event.step or event.stage, done=event.done, total=event.total,
+                 fraction=round(share, 4) if share is not None else None, **event.values)
 
     def job_finished(self, job: Job, outcome: str, detail: ProcessOutcome | None) -> None:
         log = self.logger(job)
         self._stages.pop(job.id, None)
+        self._last_progress.pop(job.id, None)
         fields: dict[str, Any] = {"outcome": outcome}
         if detail is not None:
             fields.update(message=detail.message, failed_stage=detail.stage, voxels_recovered=detail.voxels_recovered)

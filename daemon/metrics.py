@@ -14,12 +14,11 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, generate_latest, start_http_server
 
 from daemon.store import Job
-from models.events import ProgressEvent
+from models.events import Assessed, CacheDecided, ProgressEvent, StageFinished, TrainingProgress
 from pipeline.pair.process import ProcessOutcome
 
 JOB_OUTCOMES = ("done", "failed", "skipped", "requeued")
 CACHE_RESULTS = ("hit", "miss", "rejected")
-STAGES = ("check", "reconstruct_zoom", "reconstruct_scout", "register", "train", "reconstruct_output", "infer", "write")
 # stages take from a second (checks) to hours (training on CPU)
 STAGE_BUCKETS_S = (0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400)
 
@@ -73,19 +72,17 @@ class Metrics:
         self.in_progress.inc()
 
     def job_event(self, job: Job, event: ProgressEvent) -> None:
-        if event.kind == "stage_finished" and "seconds" in event.values:
-            self.stage_seconds.labels(event.stage).observe(max(0.0, event.values["seconds"]))
-        if event.stage == "cache":  # the result is the message ("hit"), or a values key set to 1
-            results = {event.message.strip()} | {key for key, value in event.values.items() if value > 0}
-            for result in results & set(CACHE_RESULTS):
-                self.model_cache.labels(result).inc()
-        if event.kind == "metric" and event.stage == "assess":
-            if event.values.get("trust_flagged", 0.0) > 0:
+        if isinstance(event, StageFinished):
+            self.stage_seconds.labels(event.stage).observe(max(0.0, event.seconds))
+        elif isinstance(event, CacheDecided):
+            self.model_cache.labels(event.result).inc()
+        elif isinstance(event, Assessed):
+            if event.flagged:
                 self.flagged.inc()
-            if "psnr_gain_db" in event.values:
-                self.psnr_gain.set(event.values["psnr_gain_db"])
-        if event.kind in ("metric", "progress") and "loss" in event.values and event.stage == "train":
-            self.training_loss.set(event.values["loss"])
+            if event.psnr_gain_db is not None:
+                self.psnr_gain.set(event.psnr_gain_db)
+        elif isinstance(event, TrainingProgress):
+            self.training_loss.set(event.loss)
 
     def job_finished(self, job: Job, outcome: str, detail: ProcessOutcome | None) -> None:
         self.in_progress.dec()

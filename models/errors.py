@@ -11,6 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 
 class ScoutzoomError(Exception):
     """Root of all project errors."""
@@ -55,3 +57,18 @@ class BackendUnavailable(ScoutzoomError):
 
 class Cancelled(ScoutzoomError):
     """Processing was asked to stop (graceful shutdown); the job is re-queued."""
+
+
+def validation_problems(error: ValidationError) -> list[str]:
+    """Every problem of a pydantic error as ``field.path: message`` (an unknown key says so)."""
+    lines = []
+    for item in error.errors():
+        path = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        message = "unknown key" if item["type"] == "extra_forbidden" else item["msg"]
+        lines.append(f"{path}: {message}")
+    return lines
+
+
+def format_validation_error(error: ValidationError) -> str:
+    """:func:`validation_problems` joined into one line."""
+    return "; ".join(validation_problems(error))

@@ -85,10 +85,6 @@ class VolumeGrid(BaseModel):
         return float(np.mean(self.spacing_mm))
 
     @property
-    def is_isotropic(self) -> bool:
-        return bool(np.ptp(self.spacing_mm) <= 1e-9 * max(self.spacing_mm))
-
-    @property
     def is_axis_aligned(self) -> bool:
         return bool(np.allclose(self.direction_matrix, np.eye(3), atol=1e-12))
 

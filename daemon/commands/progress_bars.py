@@ -7,7 +7,7 @@ import time
 
 from tqdm import tqdm
 
-from models.events import ProgressEvent
+from models.events import Message, ProgressEvent, StageFinished, StageStarted, StepProgress
 
 
 class TerminalProgress:
@@ -27,11 +27,11 @@ class TerminalProgress:
             self.bar_key = None
 
     def __call__(self, event: ProgressEvent) -> None:
-        if event.kind == "stage_started":
+        if isinstance(event, StageStarted):
             self._close_bar()
             self.started[event.stage] = time.perf_counter()
             print(f"[{event.stage}] started", file=self.stream, flush=True)
-        elif event.kind == "progress" and event.total:
+        elif isinstance(event, StepProgress) and event.total:
             key = (event.stage, event.total)
             if self.bar_key != key:
                 self._close_bar()
@@ -43,10 +43,9 @@ class TerminalProgress:
             if event.values:
                 self.bar.set_postfix({k: f"{v:.4g}" for k, v in event.values.items()}, refresh=False)
             self.bar.refresh()
-        elif event.kind == "stage_finished":
+        elif isinstance(event, StageFinished):
             self._close_bar()
-            seconds = event.values.get("seconds", 0.0)
-            print(f"[{event.stage}] done in {seconds:.1f} s", file=self.stream, flush=True)
-        elif event.kind == "message" and event.message:
+            print(f"[{event.stage}] done in {event.seconds:.1f} s", file=self.stream, flush=True)
+        elif isinstance(event, Message) and event.message:
             self._close_bar()
             print(f"[{event.stage}] {event.message}", file=self.stream, flush=True)

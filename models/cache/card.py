@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal
@@ -18,16 +18,13 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from models.clock import utc_now
 from models.trained import CurvePoint, Normalisation, ValidationFigures
 
 CARD_VERSION = 1
 CARD_FILE = "card.json"
 ONNX_FILE = "model.onnx"
 KERAS_FILE = "model.keras"
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def new_model_id(now: datetime | None = None) -> str:
@@ -189,18 +186,24 @@ def card_from_trained(
     zoom: ScanConditions,
     *,
     sample_class: str | None = None,
+    validation: ValidationFigures | None = None,
     training_data_fingerprint: str = "",
     finetuned_from: str | None = None,
 ) -> ModelCard:
-    """A card for a ``models.trained.TrainedModel`` (its network, normalisation, curve, held-out figures)."""
-    if trained.validation is None:
+    """A card for a ``models.trained.TrainedModel`` (its network, normalisation, curve, held-out figures).
+
+    ``validation`` (e.g. figures on a test slab that did not choose the model) replaces the model's own
+    validation-slab figures when given.
+    """
+    figures = validation if validation is not None else trained.validation
+    if figures is None:
         raise ValueError("a model without held-out validation figures cannot be cached (got validation=None)")
     return build_card(
         scout,
         zoom,
         trained.network,
         trained.normalisation,
-        trained.validation,
+        figures,
         curve=list(trained.curve),
         sample_class=sample_class,
         training_data_fingerprint=training_data_fingerprint,

@@ -26,10 +26,9 @@ from models.cache.store import ModelCache
 from models.cache.validate import ValidationOutcome
 from models.cache.verify import CacheEntryRejected
 from models.errors import Cancelled, ScoutzoomError
-from models.events import CancelToken, ProgressCallback, ProgressEvent, emit
+from models.events import CacheDecided, CacheResult, CancelToken, ProgressCallback, emit, message
 
 STAGE = "cache"
-CacheResult = Literal["hit", "miss", "rejected"]
 Validator = Callable[[ModelCard], ValidationOutcome]
 
 
@@ -64,12 +63,11 @@ class CacheDecision(BaseModel):
 
 def _reject(cache: ModelCache, model_id: str, reason: str, progress: ProgressCallback | None) -> None:
     cache.reject(model_id, reason)
-    emit(progress, ProgressEvent(stage=STAGE, kind="message", message=f"model {model_id} rejected and moved aside: {reason}"))
+    message(progress, STAGE, f"model {model_id} rejected and moved aside: {reason}")
 
 
 def _finish(decision: CacheDecision, progress: ProgressCallback | None) -> CacheDecision:
-    values = {name: float(name == decision.result) for name in ("hit", "miss", "rejected")}
-    emit(progress, ProgressEvent(stage=STAGE, kind="metric", values=values, message=decision.result))
+    emit(progress, CacheDecided(stage=STAGE, result=decision.result, model_id=decision.model_id, reason=decision.reason))
     return decision
 
 

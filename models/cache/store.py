@@ -16,7 +16,9 @@ import uuid
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from models.cache.card import CARD_FILE, ONNX_FILE, FileEntry, ModelCard, RuntimeEngine, sha256_file, utc_now
+from models.atomic import write_text_atomic
+from models.cache.card import CARD_FILE, ONNX_FILE, FileEntry, ModelCard, RuntimeEngine, sha256_file
+from models.clock import utc_now
 from models.cache.config import CacheConfig
 from models.cache.verify import CacheEntryRejected, read_card, verify_entry
 from models.errors import InputError
@@ -27,12 +29,7 @@ ModelFiles = Path | Iterable[Path] | Mapping[str, Path]
 
 def _write_card(entry_dir: Path, card: ModelCard) -> None:
     """Replace ``card.json`` atomically."""
-    handle, temp = tempfile.mkstemp(prefix=".card-", suffix=".json", dir=entry_dir)
-    with os.fdopen(handle, "w", encoding="utf-8") as stream:
-        stream.write(card.to_json())
-        stream.flush()
-        os.fsync(stream.fileno())
-    os.replace(temp, entry_dir / CARD_FILE)
+    write_text_atomic(entry_dir / CARD_FILE, card.to_json())
 
 
 def _collect(files: ModelFiles) -> dict[str, Path]:

@@ -1,4 +1,4 @@
-"""Image-quality figures restricted to a mask: PSNR, SSIM and a 3D MS-SSIM map.
+"""Image-quality figures restricted to a mask: a 3D MS-SSIM map, on top of :mod:`models.quality`'s PSNR and SSIM.
 
 All functions compare an ``image`` with a ``reference`` (the zoom scan, or the
 ground truth in simulations) on the same voxel grid. The dynamic range is the
@@ -18,77 +18,14 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import ndimage
-from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from skimage.transform import downscale_local_mean
+
+from models.quality import SSIM_WINDOW_PX, checked_mask, data_range, psnr_db, ssim, ssim_map
+
+__all__ = ["data_range", "ms_ssim", "ms_ssim_map", "psnr_db", "ssim", "usable_scales"]
 
 # Wang, Simoncelli & Bovik (2003), weights of scales 1 (finest) .. 5.
 MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
-SSIM_SIGMA_PX = 1.5
-# skimage's Gaussian SSIM window: 2 * int(3.5 * sigma + 0.5) + 1 voxels.
-SSIM_WINDOW_PX = 2 * int(3.5 * SSIM_SIGMA_PX + 0.5) + 1
-
-
-def _check(image: np.ndarray, reference: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
-    """The boolean mask (all-True when None) after checking shapes agree."""
-    if image.shape != reference.shape:
-        raise ValueError(f"image and reference shapes differ (got {image.shape} and {reference.shape})")
-    if mask is None:
-        return np.ones(reference.shape, dtype=bool)
-    mask = np.asarray(mask, dtype=bool)
-    if mask.shape != reference.shape:
-        raise ValueError(f"mask shape must match the volumes (got {mask.shape}, volumes {reference.shape})")
-    if not mask.any():
-        raise ValueError("mask is empty")
-    return mask
-
-
-def data_range(reference: np.ndarray, mask: np.ndarray | None = None) -> float:
-    """Max minus min of ``reference`` inside ``mask`` (1.0 for a constant reference)."""
-    values = reference[mask] if mask is not None else reference
-    span = float(np.max(values) - np.min(values))
-    return span if span > 0 else 1.0
-
-
-def psnr_db(image: np.ndarray, reference: np.ndarray, mask: np.ndarray | None = None) -> float:
-    """Peak signal-to-noise ratio (dB) of ``image`` against ``reference`` inside ``mask``."""
-    mask = _check(image, reference, mask)
-    ref = reference[mask].astype(np.float64)
-    img = image[mask].astype(np.float64)
-    if np.array_equal(ref, img):
-        return float("inf")
-    return float(peak_signal_noise_ratio(ref, img, data_range=data_range(ref)))
-
-
-def ssim_map(image: np.ndarray, reference: np.ndarray, value_range: float) -> np.ndarray:
-    """skimage's per-voxel SSIM (Gaussian window, sigma 1.5 voxels) of two same-shape volumes.
-
-    A volume thinner than the window along one axis (a held-out slab) gets 2D
-    SSIM slice by slice along that axis.
-    """
-    thin = [axis for axis, n in enumerate(reference.shape) if n < SSIM_WINDOW_PX]
-    if len(thin) > 1 or (thin and reference.ndim < 3):
-        raise ValueError(f"SSIM needs at least two axes >= {SSIM_WINDOW_PX} voxels (got shape {reference.shape})")
-    if thin:
-        axis = thin[0]
-        maps = [ssim_map(np.take(image, i, axis), np.take(reference, i, axis), value_range) for i in range(reference.shape[axis])]
-        return np.stack(maps, axis=axis)
-    _, full = structural_similarity(
-        reference.astype(np.float64),
-        image.astype(np.float64),
-        data_range=value_range,
-        gaussian_weights=True,
-        sigma=SSIM_SIGMA_PX,
-        use_sample_covariance=False,
-        full=True,
-    )
-    return full
-
-
-def ssim(image: np.ndarray, reference: np.ndarray, mask: np.ndarray | None = None) -> float:
-    """Mean SSIM inside ``mask`` (range from the reference inside the mask)."""
-    mask = _check(image, reference, mask)
-    full = ssim_map(image, reference, data_range(reference, mask))
-    return float(np.mean(full[mask]))
 
 
 def usable_scales(shape: tuple[int, ...], scales: int) -> int:
@@ -102,7 +39,7 @@ def usable_scales(shape: tuple[int, ...], scales: int) -> int:
 
 def ms_ssim_map(image: np.ndarray, reference: np.ndarray, mask: np.ndarray | None = None, scales: int = 3) -> np.ndarray:
     """Per-voxel 3D MS-SSIM in [0, 1] (see module docstring); 1 where the volumes agree."""
-    mask = _check(image, reference, mask)
+    mask = checked_mask(image, reference, mask)
     value_range = data_range(reference, mask)
     n_scales = usable_scales(reference.shape, scales)
     weights = np.asarray(MS_SSIM_WEIGHTS[:n_scales])
@@ -134,5 +71,5 @@ def _fit_shape(volume: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 
 def ms_ssim(image: np.ndarray, reference: np.ndarray, mask: np.ndarray | None = None, scales: int = 3) -> float:
     """Mean of :func:`ms_ssim_map` inside ``mask``."""
-    mask = _check(image, reference, mask)
+    mask = checked_mask(image, reference, mask)
     return float(np.mean(ms_ssim_map(image, reference, mask, scales)[mask]))

@@ -1,9 +1,11 @@
 """The trust report of a processed pair: figures on held-out zoom data, and flags.
 
-Held out means zoom data the model did not train on. The recovered volume and
-the cubic-upsampled scout are compared with the zoom (PSNR, SSIM, 3D MS-SSIM),
-both get an effective resolution (extra Gaussian blur relative to the zoom),
-and the scout-consistency check (:mod:`pipeline.evaluate.consistency`)
+Held out means the zoom's test slab: data the model neither trained on nor was
+chosen on. The recovered volume and the cubic-upsampled scout are compared with
+the zoom (PSNR, SSIM, 3D MS-SSIM), both get an effective resolution (extra
+Gaussian blur relative to the zoom), pores are segmented in all of them and
+matched to the zoom's (:mod:`pipeline.evaluate.features`: recall and false
+features), and the scout-consistency check (:mod:`pipeline.evaluate.consistency`)
 watches the region outside the zoom. Any figure past a :class:`TrustConfig`
 threshold flags the volume, with a reason a user can read.
 """
@@ -19,6 +21,7 @@ from pydantic import BaseModel, ConfigDict
 from pipeline.evaluate import metrics
 from pipeline.evaluate.config import TrustConfig
 from pipeline.evaluate.consistency import halves_disagreement, scout_consistency
+from pipeline.evaluate.features import FeatureTrust, feature_reasons, feature_trust
 from pipeline.evaluate.resolution import fit_gaussian_blur
 
 
@@ -57,6 +60,8 @@ class TrustReport(BaseModel):
     effective_resolution_mm: ResolutionFigures
     hallucination: HallucinationFigures
     heldout_voxels: int
+    test_slab_z: tuple[int, int] | None = None
+    features: FeatureTrust | None = None
     flagged: bool
     reasons: list[str]
 
@@ -84,6 +89,9 @@ def _reasons(report: dict, config: TrustConfig) -> list[str]:
             f"outside the zoom the output agrees {hal.outside_over_inside:.2f}x worse with the scout than inside it "
             f"(maximum {config.max_consistency_ratio:.2f}): possible hallucination"
         )
+    features: FeatureTrust | None = report.get("features")
+    if features is not None:
+        reasons += feature_reasons(features, config.min_feature_recall_gain, config.max_false_feature_fraction)
     return reasons
 
 
@@ -99,6 +107,7 @@ def build_trust_report(
     outside_mask: np.ndarray | None = None,
     scout_heldout: np.ndarray | None = None,
     halves_pair: tuple[np.ndarray, np.ndarray] | None = None,
+    test_slab_z: tuple[int, int] | None = None,
 ) -> TrustReport:
     """Trust figures and flags for one pair.
 
@@ -110,7 +119,8 @@ def build_trust_report(
     reconstructed onto the zoom grid) on the held-out region, so the scout PSF
     is fitted on the same kind of data it is applied to (default:
     ``cubic_heldout``); ``halves_pair`` the outputs of two models trained on different zoom
-    halves, if the pipeline trained them.
+    halves, if the pipeline trained them. With ``config.features`` the pores of the recovered
+    volume, of ``cubic_heldout`` and of ``scout_heldout`` are matched to the zoom's.
     """
     scout_heldout = cubic_heldout if scout_heldout is None else scout_heldout
     for name, array in (("cubic_heldout", cubic_heldout), ("zoom_heldout", zoom_heldout), ("scout_heldout", scout_heldout)):
@@ -143,9 +153,19 @@ def build_trust_report(
         "effective_resolution_mm": ResolutionFigures(before=cubic_fit.fwhm_mm(voxel_mm), after=recovered_fit.fwhm_mm(voxel_mm)),
         "hallucination": hallucination,
         "heldout_voxels": int(mask.sum()),
+        "test_slab_z": test_slab_z,
+        "features": _features(recovered_heldout, cubic_heldout, scout_heldout, zoom_heldout, mask, voxel_mm, config),
     }
     reasons = _reasons(figures, config)
     return TrustReport(**figures, flagged=bool(reasons), reasons=reasons)
+
+
+def _features(recovered, cubic, scout, zoom, mask, voxel_mm: float, config: TrustConfig) -> FeatureTrust | None:
+    """Pore recall and false features of the recovered volume and the baselines (None when switched off)."""
+    if not config.features:
+        return None
+    baselines = {"cubic": cubic} if scout is cubic else {"cubic": cubic, "scout_on_grid": scout}
+    return feature_trust(recovered, zoom, mask, voxel_mm, baselines, config.pores)
 
 
 def write_disagreement_png(

@@ -20,12 +20,13 @@ from pipeline.acquisition.completeness import check_pair, pair_fingerprint
 from models.atomic import write_text_atomic
 from pipeline.config import ProcessConfig
 from models.errors import Cancelled, ScoutzoomError, StageError
-from models.events import CancelToken, ProgressCallback, ProgressEvent, emit
-from pipeline.pair.report import FailureReport, utc_now
+from models.events import CancelToken, Message, ProgressCallback, emit
+from models.clock import utc_now
+from pipeline.pair.report import FAILED_FILE, FailureReport, write_failure
 from pipeline.pair.stages import StageRunner
 
 DONE = "DONE"
-FAILED = "FAILED.json"
+FAILED = FAILED_FILE
 WORK = ".scoutzoom-work"
 
 
@@ -56,8 +57,9 @@ def _clear_markers(out_dir: Path) -> None:
 
 
 def _write_failure(out_dir: Path, pair_dir: Path, fingerprint: str, stage: str, message: str, figures: dict, runner: StageRunner) -> None:
-    report = FailureReport(pair=str(pair_dir), fingerprint=fingerprint, stage=stage, message=message, figures=figures, stages=runner.timings)
-    write_text_atomic(out_dir / FAILED, report.model_dump_json(indent=2) + "\n")
+    problems = [str(reason) for reason in figures.get("reasons", [])] or [message]
+    write_failure(out_dir, FailureReport(pair=str(pair_dir), fingerprint=fingerprint, stage=stage, message=message,
+                                         problems=problems, figures=figures, stages=runner.timings))
 
 
 def process_pair(
@@ -89,15 +91,16 @@ def process_pair(
     except Cancelled:
         shutil.rmtree(work_dir, ignore_errors=True)
         raise
-    except StageError as error:
-        return _failed(out_dir, pair_dir, fingerprint, error.stage, error.message, error.figures, runner, work_dir, progress)
+    except StageError as error:  # the runner knows the stage that ran (an error class knows only its family)
+        stage = runner.current or error.stage
+        return _failed(out_dir, pair_dir, fingerprint, stage, error.message, error.figures, runner, work_dir, progress)
     except ScoutzoomError as error:
         return _failed(out_dir, pair_dir, fingerprint, runner.current or "unknown", str(error), {}, runner, work_dir, progress)
     except Exception as error:  # a library failing on odd data must not take the caller down
         figures = {"exception": type(error).__name__, "traceback": traceback.format_exc(limit=8)}
         return _failed(out_dir, pair_dir, fingerprint, runner.current or "unknown", f"{type(error).__name__}: {error}", figures, runner, work_dir, progress)
     shutil.rmtree(work_dir, ignore_errors=True)
-    write_text_atomic(out_dir / DONE, json.dumps({"fingerprint": fingerprint, "finished_utc": utc_now()}) + "\n")
+    write_text_atomic(out_dir / DONE, json.dumps({"fingerprint": fingerprint, "finished_utc": utc_now().isoformat(timespec="seconds")}) + "\n")
     return ProcessOutcome(status="done", out_dir=out_dir, report_path=result.report_path, voxels_recovered=result.voxels_recovered)
 
 
@@ -107,5 +110,5 @@ def _failed(
 ) -> ProcessOutcome:
     shutil.rmtree(work_dir, ignore_errors=True)
     _write_failure(out_dir, pair_dir, fingerprint, stage, message, figures, runner)
-    emit(progress, ProgressEvent(stage=stage, kind="message", message=f"failed: {message}"))
+    emit(progress, Message(stage=stage, message=f"failed: {message}"))
     return ProcessOutcome(status="failed", out_dir=out_dir, stage=stage, message=message)

@@ -8,13 +8,23 @@ Other tools rely on these keys (see the end-to-end issue): ``output.shape_zyx``,
 
 from __future__ import annotations
 
-import datetime as dt
 import importlib.metadata
+from datetime import datetime
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from models.atomic import write_text_atomic
+
+from models.cache.select import CacheDecision
+from models.clock import utc_now
+from models.trained import CurvePoint, ValidationFigures
+from pipeline.evaluate.trust import TrustReport
+from pipeline.infer.stream import InferenceStats
+
 REPORT_VERSION = 1
+FAILED_FILE = "FAILED.json"
 VERSIONED_PACKAGES = ("scoutzoom", "numpy", "scipy", "SimpleITK", "itk-rtk", "tensorflow-cpu", "tensorflow", "keras", "onnxruntime", "tifffile", "scikit-image")
 
 
@@ -27,10 +37,6 @@ def software_versions() -> dict[str, str]:
         except importlib.metadata.PackageNotFoundError:
             continue
     return versions
-
-
-def utc_now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
 class StageTiming(BaseModel):
@@ -59,27 +65,47 @@ class RegistrationInfo(BaseModel):
     prior_centre_mm: tuple[float, float, float]
 
 
-class CurvePointInfo(BaseModel):
-    iteration: int
-    train_loss: float
-    val_loss: float | None = None
-
-
 class ModelInfo(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    """The model used: ``validation`` are a trained model's figures on the validation slab that chose it
+    (a reused model's: its card's, from its own pair's test slab)."""
+
+    model_config = ConfigDict(extra="forbid")
 
     id: str
     reused: bool
     runtime: Literal["tensorrt", "onnxruntime", "keras"]
+    runtime_detail: str = ""
     decision: str = ""
-    training_curve: list[CurvePointInfo] = []
+    training_curve: list[CurvePoint] = []
+    validation: ValidationFigures | None = None
     parameters: int | None = None
+    cache: CacheDecision | None = None
+
+
+class ReconstructionInfo(BaseModel):
+    """One reconstruction of the pair: backend, grid size, slabs and throughput (voxel-updates per second)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    backend: str
+    shape_zyx: tuple[int, int, int]
+    projections: int
+    seconds: float
+    slabs: int
+    voxel_updates_per_s: float
+    interior: bool
+    truncation_correction: float
+    short_scan: bool
 
 
 class QualityFigures(BaseModel):
-    """PSNR/SSIM on the held-out zoom slab (never trained on), against the zoom."""
+    """PSNR/SSIM on the zoom's test slab (never trained on, never used to choose the model), against the zoom.
 
-    heldout_slab_z: tuple[int, int]
+    ``validation_slab_z`` is the slab that chose the model (early stopping); no figure here comes from it.
+    """
+
+    test_slab_z: tuple[int, int]
+    validation_slab_z: tuple[int, int]
     psnr_recovered_db: float
     ssim_recovered: float
     psnr_cubic_db: float
@@ -93,7 +119,7 @@ class ProcessReport(BaseModel):
     pair: str
     sample_id: str
     fingerprint: str
-    created_utc: str = Field(default_factory=utc_now)
+    created_utc: datetime = Field(default_factory=utc_now)
     preset: str
     software: dict[str, str] = Field(default_factory=software_versions)
     config: dict[str, Any]
@@ -102,7 +128,9 @@ class ProcessReport(BaseModel):
     registration: RegistrationInfo
     model: ModelInfo
     quality: QualityFigures
-    trust: dict[str, Any] = {}
+    trust: TrustReport
+    reconstruction: dict[str, ReconstructionInfo] = Field(default_factory=dict, description="each reconstruction, by what it produced")
+    inference: InferenceStats | None = None
     calibration: dict[str, Any] | None = Field(None, description="zoom intensity calibration against the scout (pipeline.calibrate)")
     warnings: list[str] = []
     previews: list[str] = []
@@ -110,13 +138,25 @@ class ProcessReport(BaseModel):
 
 
 class FailureReport(BaseModel):
-    """``FAILED.json``: the stage that failed, why, and the figures gathered so far."""
+    """``FAILED.json``: the stage that failed, why (``problems``: each reason), and the figures gathered so far.
+
+    Written by the pipeline for a failed pair and by the daemon for a pair that failed before it ran
+    (incomplete after the settle time, interrupted too often): one schema, one writer.
+    """
 
     pair: str
-    fingerprint: str
+    fingerprint: str = ""
     stage: str
     message: str
+    problems: list[str] = []
     figures: dict[str, Any] = {}
     stages: dict[str, StageTiming] = {}
-    created_utc: str = Field(default_factory=utc_now)
+    created_utc: datetime = Field(default_factory=utc_now)
     software: dict[str, str] = Field(default_factory=software_versions)
+
+
+def write_failure(out_dir: Path, report: FailureReport) -> Path:
+    """``FAILED.json`` in ``out_dir``, atomically (raises ``OSError`` if it cannot be written)."""
+    path = Path(out_dir) / FAILED_FILE
+    write_text_atomic(path, report.model_dump_json(indent=2) + "\n")
+    return path

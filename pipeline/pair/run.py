@@ -1,20 +1,35 @@
-"""The stage sequence of one pair, after the completeness check (see :mod:`pipeline.pair.process`)."""
+"""The stage sequence of one pair, after the completeness check (see :mod:`pipeline.pair.process`).
+
+:func:`run_pair` is a list of named steps, each inside one ``runner.stage``;
+each step is a small function on typed inputs and outputs, so the sequence
+reads like the design: read -> reconstruct zoom -> reconstruct scout ->
+register -> calibrate -> baseline -> model (cache / train) -> reconstruct
+output -> infer -> assess -> write.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from pipeline.pair import steps as pair_steps
+from models.events import Assessed, emit
+from pipeline.calibrate import CalibrationFigures
 from pipeline.config import ProcessConfig
 from pipeline.errors import RegistrationError
-from models.events import ProgressEvent, emit
 from pipeline.grid import VolumeGrid
+from pipeline.infer.stream import InferenceStats
 from pipeline.output.volumes import scratch_volume
-from pipeline.region import output_placement
+from pipeline.pair import steps as pair_steps
+from pipeline.pair.heldout import HeldoutSlabs, split_heldout
 from pipeline.pair.stages import StageRunner
+from pipeline.region import OutputPlacement, output_placement
+from pipeline.register.result import Registered
+
+if TYPE_CHECKING:
+    from pipeline.pair.model_step import ModelChoice
 
 
 @dataclass
@@ -23,104 +38,169 @@ class PairResult:
     voxels_recovered: int
 
 
+@dataclass
+class ZoomData:
+    """The zoom as reconstructed (``fdk``) and as trained on (``calibrated``), with the held-out slabs."""
+
+    fdk: pair_steps.VolumeWithMask
+    calibrated: np.ndarray
+    train_mask: np.ndarray
+    slabs: HeldoutSlabs
+    calibration: CalibrationFigures | None = None
+
+
+@dataclass
+class OutputVolumes:
+    """The output region: its placement, the scout reconstructed on it, and the recovered volume (scratch memmaps)."""
+
+    placement: OutputPlacement
+    scout: pair_steps.VolumeWithMask
+    recovered: np.ndarray | None = None
+    inference: InferenceStats | None = None
+
+
+@dataclass
+class Warnings:
+    items: list[str] = field(default_factory=list)
+
+    def add(self, more: list[str]) -> None:
+        self.items.extend(more)
+
+
 def run_pair(pair_dir: Path, out_dir: Path, work_dir: Path, fingerprint: str, config: ProcessConfig, runner: StageRunner) -> PairResult:
     """Reconstruct, register, get a model, recover the output region and write everything."""
-    from pipeline.pair.assess import assess_heldout
-    from pipeline.pair.model_step import obtain_model
+    from pipeline.pair.assess import AssessmentInput, assess
+    from pipeline.pair.model_step import ModelInputs, obtain_model
     from pipeline.pair.writeout import PairProducts, write_products
 
-    progress, cancel = runner.inner, runner.cancel
-    warnings: list[str] = []
+    warnings = Warnings()
     with runner.stage("read"):
         scans = pair_steps.read_pair(pair_dir)
-        warnings += scans.scout.warnings + scans.zoom.warnings
-
+        warnings.add(scans.scout.warnings + scans.zoom.warnings)
     with runner.stage("reconstruct_zoom"):
-        zoom_grid = pair_steps.zoom_native_grid(scans.zoom)
-        zoom = pair_steps.reconstruct_on(scans.zoom, zoom_grid, config, interior=True, progress=progress, cancel=cancel)
-        warnings += zoom.warnings
-
+        zoom = reconstruct_zoom(scans, config, runner)
+        warnings.add(zoom.warnings)
     with runner.stage("reconstruct_scout"):
-        box_grid = pair_steps.scout_box_grid(scans, zoom_grid)
-        scout_box = pair_steps.reconstruct_on(scans.scout, box_grid, config, progress=progress, cancel=cancel)
-        native_grid = scans.scout.meta.native_grid()
-        native_out = scratch_volume(work_dir / "scout_native.npy", native_grid.shape_zyx)  # whole FOV: stream to disk
-        scout_native = pair_steps.reconstruct_on(scans.scout, native_grid, config, out=native_out, progress=progress, cancel=cancel)
-        warnings += scout_box.warnings
-
+        scout_box, scout_native = reconstruct_scout(scans, zoom.grid, config, runner, work_dir)
+        warnings.add(scout_box.warnings)
     with runner.stage("register"):
-        registered = _register(scans, zoom, scout_box, config, runner)
-
-    train_mask = zoom.mask & registered.mask
-    zoom_fdk, calibration = zoom, None
-    if config.calibration.enabled:
-        with runner.stage("calibrate"):
-            from pipeline.calibrate import calibrate_zoom
-
-            ratio = scans.scout.meta.voxel_mm / scans.zoom.meta.voxel_mm
-            calibrated, calibration = calibrate_zoom(zoom.volume, registered.scout, train_mask, ratio, config.calibration)
-            zoom = pair_steps.VolumeWithMask(volume=calibrated, mask=zoom.mask, grid=zoom.grid, warnings=zoom.warnings)
-    slab = pair_steps.heldout_slab(train_mask, config.training.validation_fraction, min_slices=config.network.slices)
-    from pipeline.baselines.upsample import cubic_upsample
-
-    cubic_box = cubic_upsample(scout_native.volume, scout_native.grid, registered.result.zoom_grid_in_scout).astype(np.float32)
-    model = obtain_model(scans, registered.scout, zoom.volume, train_mask, slab, config, runner, work_dir, baseline=cubic_box)
-
+        registered = register(scans, zoom, scout_box, config, runner)
+    with runner.stage("calibrate"):
+        zoom_data = calibrate(scans, zoom, registered, config)
+    with runner.stage("baseline"):
+        cubic_box = cubic_baseline(scout_native, registered)
+    model_inputs = ModelInputs(inputs=registered.scout, target=zoom_data.calibrated, mask=zoom_data.train_mask,
+                               slabs=zoom_data.slabs, baseline=cubic_box)
+    model = obtain_model(model_inputs, scans, config, runner, work_dir)  # its own stages: cache, train
     with runner.stage("reconstruct_output"):
-        placement = output_placement(
-            registered.result.zoom_grid_in_scout,
-            scans.scout.meta,
-            centre_mm=config.output.region.centre_mm,
-            size_mm=config.output.region.size_mm,
-            voxel_budget=config.output.region.voxel_budget,
-        )
-        source = scratch_volume(work_dir / "scout_output_region.npy", placement.grid.shape_zyx)
-        output_scout = pair_steps.reconstruct_on(scans.scout, placement.grid, config, out=source, progress=progress, cancel=cancel)
-        source.flush()
-
+        output = reconstruct_output(scans, registered, config, runner, work_dir)
     with runner.stage("infer"):
-        from pipeline.infer.stream import infer_volume
-
-        recovered = scratch_volume(work_dir / "recovered.npy", placement.grid.shape_zyx)
-        infer_volume(model.runtime, source, recovered, model.normalisation, config.inference,
-                     slices=config.network.slices, progress=progress, cancel=cancel)
-        recovered.flush()
-
+        recover(output, model, config, runner, work_dir)
     with runner.stage("assess"):
-        assessment = assess_heldout(
-            model=model, registered_scout=registered.scout, zoom=zoom.volume, mask=train_mask, slab=slab, cubic_box=cubic_box,
-            scout_native=scout_native, zoom_grid_in_scout=registered.result.zoom_grid_in_scout,
-            output_scout=source, output_recovered=recovered, output_mask=output_scout.mask,
-            placement=placement, config=config,
-        )
+        assert output.recovered is not None
+        assessment = assess(AssessmentInput(
+            model=model, registered_scout=registered.scout, zoom=zoom_data.calibrated, mask=zoom_data.train_mask,
+            slabs=zoom_data.slabs, cubic_box=cubic_box, scout_native=scout_native, output_scout=output.scout.volume,
+            output_recovered=output.recovered, output_mask=output.scout.mask, placement=output.placement,
+            voxel_mm=registered.result.zoom_grid_in_scout.voxel_mm,
+        ), config)
         trust = assessment.trust
-        emit(progress, ProgressEvent(stage="assess", kind="metric", values={
-            "trust_flagged": float(bool(trust.get("flagged"))),
-            "psnr_gain_db": assessment.quality.psnr_recovered_db - assessment.quality.psnr_cubic_db,
-        }, message="; ".join(trust.get("reasons", []))))
-
+        emit(runner.progress, Assessed(
+            stage="assess", flagged=trust.flagged, reasons=tuple(trust.reasons), psnr_gain_db=trust.psnr_gain_db,
+            feature_recall=trust.features.recovered.recall if trust.features is not None else None,
+        ))
     with runner.stage("write"):
         products = PairProducts(
-            pair_dir=pair_dir, fingerprint=fingerprint, scans=scans, zoom=zoom, zoom_fdk=zoom_fdk, scout_native=scout_native,
-            registered=registered, model=model, placement=placement, recovered=recovered, assessment=assessment,
-            warnings=warnings, calibration=calibration,
+            pair_dir=pair_dir, fingerprint=fingerprint, scans=scans, zoom=zoom_data.calibrated, zoom_fdk=zoom,
+            scout_box=scout_box, scout_native=scout_native, registered=registered, model=model, output=output.scout,
+            placement=output.placement, recovered=output.recovered, inference=output.inference, assessment=assessment,
+            warnings=warnings.items, calibration=zoom_data.calibration,
         )
         report_path = write_products(out_dir, products, config, runner)
-    return PairResult(report_path=report_path, voxels_recovered=int(np.prod(placement.grid.shape_zyx)))
+    return PairResult(report_path=report_path, voxels_recovered=int(np.prod(output.placement.grid.shape_zyx)))
 
 
-def _register(scans: pair_steps.PairScans, zoom: pair_steps.VolumeWithMask, scout_box: pair_steps.VolumeWithMask, config: ProcessConfig, runner: StageRunner):
+def reconstruct_zoom(scans: pair_steps.PairScans, config: ProcessConfig, runner: StageRunner) -> pair_steps.VolumeWithMask:
+    """The zoom onto its own grid (an interior scan: truncation correction on)."""
+    grid = pair_steps.zoom_native_grid(scans.zoom)
+    return pair_steps.reconstruct_on(scans.zoom, grid, config, interior=True, progress=runner.inner, cancel=runner.cancel)
+
+
+def reconstruct_scout(
+    scans: pair_steps.PairScans, zoom_grid: VolumeGrid, config: ProcessConfig, runner: StageRunner, work_dir: Path,
+) -> tuple[pair_steps.VolumeWithMask, pair_steps.VolumeWithMask]:
+    """The scout onto the zoom box placed by the stage prior (for registration), and onto its whole native
+    field of view (streamed to a scratch memmap; the cubic baseline's input)."""
+    box = pair_steps.reconstruct_on(scans.scout, pair_steps.scout_box_grid(scans, zoom_grid), config,
+                                    progress=runner.inner, cancel=runner.cancel)
+    native_grid = scans.scout.meta.native_grid()
+    native_out = scratch_volume(work_dir / "scout_native.npy", native_grid.shape_zyx)
+    native = pair_steps.reconstruct_on(scans.scout, native_grid, config, out=native_out, progress=runner.inner, cancel=runner.cancel)
+    return box, native
+
+
+def register(
+    scans: pair_steps.PairScans, zoom: pair_steps.VolumeWithMask, scout_box: pair_steps.VolumeWithMask,
+    config: ProcessConfig, runner: StageRunner,
+) -> Registered:
     """Scout onto zoom; the scout is re-reconstructed straight onto the registered zoom grid."""
     from pipeline.register import register_scout_to_zoom
 
-    def reconstruct_scout(grid: VolumeGrid) -> tuple[np.ndarray, np.ndarray]:
+    def reconstruct_scout_on(grid: VolumeGrid) -> tuple[np.ndarray, np.ndarray]:
         result = pair_steps.reconstruct_on(scans.scout, grid, config, cancel=runner.cancel)
         return result.volume, result.mask
 
     registered = register_scout_to_zoom(
         zoom.volume, zoom.mask, zoom.grid, scout_box.volume, scout_box.mask, scout_box.grid, config.registration,
-        reconstruct_scout=reconstruct_scout, progress=runner.inner, cancel=runner.cancel,
+        reconstruct_scout=reconstruct_scout_on, progress=runner.inner, cancel=runner.cancel,
     )
     if registered.scout.shape != zoom.volume.shape:
         raise RegistrationError(f"registered scout has shape {registered.scout.shape}, zoom {zoom.volume.shape}")
     return registered
+
+
+def calibrate(scans: pair_steps.PairScans, zoom: pair_steps.VolumeWithMask, registered: Registered, config: ProcessConfig) -> ZoomData:
+    """The held-out slabs, and the zoom's low frequencies matched to the registered scout (when enabled:
+    an interior FDK keeps a smooth bias that the network would otherwise learn)."""
+    from pipeline.calibrate import calibrate_zoom
+
+    train_mask = zoom.mask & registered.mask
+    slabs = split_heldout(train_mask, config.training.validation_fraction, config.trust.test_fraction,
+                          min_slices=config.network.slices)
+    if not config.calibration.enabled:
+        return ZoomData(fdk=zoom, calibrated=zoom.volume, train_mask=train_mask, slabs=slabs)
+    ratio = scans.scout.meta.voxel_mm / scans.zoom.meta.voxel_mm
+    calibrated, figures = calibrate_zoom(zoom.volume, registered.scout, train_mask, ratio, config.calibration)
+    return ZoomData(fdk=zoom, calibrated=calibrated, train_mask=train_mask, slabs=slabs, calibration=figures)
+
+
+def cubic_baseline(scout_native: pair_steps.VolumeWithMask, registered: Registered) -> np.ndarray:
+    """Cubic upsampling of the native scout onto the registered zoom grid: the baseline every model must beat."""
+    from pipeline.baselines.upsample import cubic_upsample
+
+    return cubic_upsample(scout_native.volume, scout_native.grid, registered.result.zoom_grid_in_scout).astype(np.float32)
+
+
+def reconstruct_output(
+    scans: pair_steps.PairScans, registered: Registered, config: ProcessConfig, runner: StageRunner, work_dir: Path,
+) -> OutputVolumes:
+    """The output region (default: the scout's whole field of view, on the registered zoom grid extended by
+    whole voxels), with the scout reconstructed straight onto it into a scratch memmap."""
+    region = config.output.region
+    placement = output_placement(registered.result.zoom_grid_in_scout, scans.scout.meta, centre_mm=region.centre_mm,
+                                 size_mm=region.size_mm, voxel_budget=region.voxel_budget)
+    source = scratch_volume(work_dir / "scout_output_region.npy", placement.grid.shape_zyx)
+    scout = pair_steps.reconstruct_on(scans.scout, placement.grid, config, out=source, progress=runner.inner, cancel=runner.cancel)
+    source.flush()
+    return OutputVolumes(placement=placement, scout=scout)
+
+
+def recover(output: OutputVolumes, model: ModelChoice, config: ProcessConfig, runner: StageRunner, work_dir: Path) -> None:
+    """The model over the whole output region, slab by slab, into a scratch memmap."""
+    from pipeline.infer.stream import infer_volume
+
+    recovered = scratch_volume(work_dir / "recovered.npy", output.placement.grid.shape_zyx)
+    output.inference = infer_volume(model.runtime, output.scout.volume, recovered, model.normalisation, config.inference,
+                                    slices=config.network.slices, progress=runner.inner, cancel=runner.cancel)
+    recovered.flush()
+    output.recovered = recovered

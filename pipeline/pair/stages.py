@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from models.events import CancelToken, ProgressCallback, ProgressEvent, emit
+from models.events import CancelToken, ProgressCallback, ProgressEvent, StageFinished, StageName, StageStarted, StepProgress, emit
 from pipeline.pair.report import StageTiming
 
 
@@ -48,32 +49,35 @@ class _PeakSampler:
 
 
 class StageRunner:
-    """Times stages, records peak memory, emits start/finish events, and remembers the current stage."""
+    """Owns the stage boundaries of a pair: times each stage once, records its peak memory, emits
+    :class:`StageStarted` / :class:`StageFinished`, and remembers the current stage (failures are
+    attributed to it)."""
 
     def __init__(self, progress: ProgressCallback | None, cancel: CancelToken | None) -> None:
         self.progress = progress
         self.cancel = cancel or CancelToken()
         self.timings: dict[str, StageTiming] = {}
-        self.current: str | None = None
+        self.current: StageName | None = None
 
     def inner(self, event: ProgressEvent) -> None:
-        """The callback handed to stage functions: their own stage boundaries are dropped (the runner
-        owns those, so each stage is timed once) and their events are labelled with the current stage."""
-        if self.progress is None or event.kind in ("stage_started", "stage_finished"):
+        """The callback handed to library functions: their events are labelled with the current stage
+        (a step's own name is kept in ``StepProgress.step``); stage boundaries are the runner's alone."""
+        if self.progress is None or isinstance(event, StageStarted | StageFinished):
             return
         if self.current is not None and event.stage != self.current:
-            event = ProgressEvent(stage=self.current, kind=event.kind, done=event.done, total=event.total,
-                                  values=event.values, message=event.message or event.stage)
+            extra = {"step": event.step or event.stage} if isinstance(event, StepProgress) else {}
+            event = dataclasses.replace(event, stage=self.current, **extra)
         self.progress(event)
 
     @contextlib.contextmanager
-    def stage(self, name: str) -> Iterator[None]:
+    def stage(self, name: StageName) -> Iterator[None]:
         self.cancel.raise_if_cancelled(f"before {name}")
         self.current = name
-        emit(self.progress, ProgressEvent(stage=name, kind="stage_started"))
+        emit(self.progress, StageStarted(stage=name))
         start = time.perf_counter()
         with _PeakSampler() as sampler:
             yield
         seconds = time.perf_counter() - start
-        self.timings[name] = StageTiming(seconds=round(seconds, 3), peak_memory_mb=round(sampler.peak_mb, 1) if sampler.peak_mb else None)
-        emit(self.progress, ProgressEvent(stage=name, kind="stage_finished", values={"seconds": seconds}))
+        peak = round(sampler.peak_mb, 1) if sampler.peak_mb else None
+        self.timings[name] = StageTiming(seconds=round(seconds, 3), peak_memory_mb=peak)
+        emit(self.progress, StageFinished(stage=name, seconds=seconds, peak_memory_mb=peak))

@@ -1,7 +1,7 @@
 """The geometric stages of one pair: read, reconstruct, register, place the output.
 
 Each function does one stage on typed inputs and returns typed results; the
-orchestration (timing, failure handling, outputs) lives in :mod:`pipeline.pair.process`.
+orchestration lives in :mod:`pipeline.pair.run` and :mod:`pipeline.pair.process`.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from pipeline.acquisition.scan import Scan
 from pipeline.config import ProcessConfig
 from models.events import CancelToken, ProgressCallback
 from pipeline.grid import VolumeGrid
+from pipeline.pair.report import ReconstructionInfo
 
 
 @dataclass
@@ -28,10 +29,13 @@ class PairScans:
 
 @dataclass
 class VolumeWithMask:
+    """A reconstructed volume ``[z, y, x]`` (1/mm) on ``grid`` with its reconstructable region, and how it was made."""
+
     volume: np.ndarray
     mask: np.ndarray
     grid: VolumeGrid
     warnings: list[str]
+    info: ReconstructionInfo | None = None
 
 
 def read_pair(pair_dir: Path) -> PairScans:
@@ -63,15 +67,12 @@ def reconstruct_on(
     from pipeline.reconstruct import reconstruct
 
     result = reconstruct(scan, grid, config.reconstruction, interior=interior, out=out, progress=progress, cancel=cancel)
-    return VolumeWithMask(volume=result.volume, mask=result.mask, grid=result.grid, warnings=list(result.warnings))
+    projections = int(scan.line_integrals.shape[0])
+    info = ReconstructionInfo(
+        backend=result.backend, shape_zyx=grid.shape_zyx, projections=projections, seconds=round(result.seconds, 3),
+        slabs=result.slabs, voxel_updates_per_s=grid.n_voxels * projections / max(result.seconds, 1e-9),
+        interior=result.interior, truncation_correction=result.truncation_correction, short_scan=result.short_scan,
+    )
+    return VolumeWithMask(volume=result.volume, mask=result.mask, grid=result.grid, warnings=list(result.warnings), info=info)
 
 
-def heldout_slab(mask: np.ndarray, fraction: float, min_slices: int) -> tuple[int, int]:
-    """The z-range (start, stop) at the top of the valid region kept out of training."""
-    valid_z = np.flatnonzero(mask.any(axis=(1, 2)))
-    if valid_z.size == 0:
-        raise ValueError("the zoom reconstruction has no valid voxels")
-    length = int(valid_z[-1] - valid_z[0] + 1)
-    slab = max(min_slices, int(round(fraction * length)))
-    stop = int(valid_z[-1]) + 1
-    return (stop - slab, stop)

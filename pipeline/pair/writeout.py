@@ -4,52 +4,64 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from models.atomic import write_text_atomic
+from pipeline.calibrate import CalibrationFigures
 from pipeline.config import ProcessConfig
+from pipeline.infer.stream import InferenceStats
 from pipeline.output import previews
 from pipeline.output.volumes import write_ome_tiff
-from pipeline.region import OutputPlacement
-from pipeline.pair.report import CurvePointInfo, ModelInfo, OutputInfo, ProcessReport, RegistrationInfo
+from pipeline.pair.assess import Assessment
+from pipeline.pair.model_step import ModelChoice
+from pipeline.pair.report import ModelInfo, OutputInfo, ProcessReport, ReconstructionInfo, RegistrationInfo
 from pipeline.pair.stages import StageRunner
+from pipeline.pair.steps import PairScans, VolumeWithMask
+from pipeline.region import OutputPlacement
+from pipeline.register.result import Registered
 
 RECOVERED = "recovered.ome.tif"
 REPORT = "report.json"
 
 
-@dataclass
+@dataclass(frozen=True)
 class PairProducts:
+    """Everything a processed pair writes: volumes on their grids, the model, the assessment, the warnings.
+
+    ``zoom`` is the calibrated zoom the model was trained and judged on; ``zoom_fdk`` the zoom as reconstructed.
+    """
+
     pair_dir: Path
     fingerprint: str
-    scans: Any
-    zoom: Any
-    zoom_fdk: Any
-    scout_native: Any
-    registered: Any
-    model: Any
+    scans: PairScans
+    zoom: np.ndarray
+    zoom_fdk: VolumeWithMask
+    scout_box: VolumeWithMask
+    scout_native: VolumeWithMask
+    registered: Registered
+    model: ModelChoice
+    output: VolumeWithMask
     placement: OutputPlacement
     recovered: np.ndarray
-    assessment: Any
+    inference: InferenceStats | None
+    assessment: Assessment
     warnings: list[str]
-    calibration: Any = None
-    config_trust_scales: int = 3
+    calibration: CalibrationFigures | None = None
 
 
-def _write_previews(out_dir: Path, p: PairProducts) -> list[str]:
+def _write_previews(out_dir: Path, p: PairProducts, ms_ssim_scales: int) -> list[str]:
     pdir = out_dir / "previews"
     a = p.assessment
     written = []
-    z0, z1 = a.quality.heldout_slab_z
-    zmid_box = p.zoom.volume.shape[0] // 2
-    ymid_box = p.zoom.volume.shape[1] // 2
+    z0, z1 = a.quality.test_slab_z
+    zmid_box = p.zoom.shape[0] // 2
+    ymid_box = p.zoom.shape[1] // 2
     trio = ("scout (cubic)", "recovered", "zoom")
     panels = {
-        "zoom_region_axial.png": ([a.cubic_zoom_box[zmid_box], a.recovered_zoom_box[zmid_box], p.zoom.volume[zmid_box]], trio, f"zoom region, axial slice z={zmid_box}"),
-        "heldout_axial.png": ([a.cubic_zoom_box[(z0 + z1) // 2], a.recovered_zoom_box[(z0 + z1) // 2], p.zoom.volume[(z0 + z1) // 2]], trio, f"held-out slab (never trained on), z={(z0 + z1) // 2}"),
-        "zoom_region_xz.png": ([a.cubic_zoom_box[:, ymid_box], a.recovered_zoom_box[:, ymid_box], p.zoom.volume[:, ymid_box]], trio, f"zoom region, orthogonal slice y={ymid_box}"),
+        "zoom_region_axial.png": ([a.cubic_zoom_box[zmid_box], a.recovered_zoom_box[zmid_box], p.zoom[zmid_box]], trio, f"zoom region, axial slice z={zmid_box}"),
+        "heldout_axial.png": ([a.cubic_zoom_box[(z0 + z1) // 2], a.recovered_zoom_box[(z0 + z1) // 2], p.zoom[(z0 + z1) // 2]], trio, f"test slab (never trained on, not used to choose the model), z={(z0 + z1) // 2}"),
+        "zoom_region_xz.png": ([a.cubic_zoom_box[:, ymid_box], a.recovered_zoom_box[:, ymid_box], p.zoom[:, ymid_box]], trio, f"zoom region, orthogonal slice y={ymid_box}"),
         "output_axial.png": ([a.cubic_output_slice, np.asarray(p.recovered[a.output_slice_z])], ("scout (cubic)", "recovered"), f"whole output region, axial slice z={a.output_slice_z}"),
     }
     for name, (images, titles, title) in panels.items():
@@ -58,8 +70,8 @@ def _write_previews(out_dir: Path, p: PairProducts) -> list[str]:
     from pipeline.evaluate.trust import write_disagreement_png
 
     held = slice(z0, z1)
-    write_disagreement_png(pdir / "heldout_disagreement.png", a.recovered_zoom_box[held], p.zoom.volume[held],
-                           a.held_mask, cubic=a.cubic_zoom_box[held], scales=p.config_trust_scales)
+    write_disagreement_png(pdir / "heldout_disagreement.png", a.recovered_zoom_box[held], p.zoom[held],
+                           a.test_mask, cubic=a.cubic_zoom_box[held], scales=ms_ssim_scales)
     written.append("previews/heldout_disagreement.png")
     if p.model.curve:
         previews.loss_curve(pdir / "loss_curve.png", [c.iteration for c in p.model.curve], [c.train_loss for c in p.model.curve], [c.val_loss for c in p.model.curve])
@@ -91,10 +103,12 @@ def build_report(p: PairProducts, config: ProcessConfig, runner: StageRunner, pr
     result = p.registered.result
     registration = RegistrationInfo.model_validate(result.model_dump(mode="json", exclude={"zoom_grid_in_scout"}) | {"zoom_grid_in_scout": result.zoom_grid_in_scout.model_dump(mode="json")})
     model = ModelInfo(
-        id=p.model.id, reused=p.model.reused, runtime=runtime_family(p.model.runtime.name), runtime_detail=p.model.runtime.name, decision=p.model.decision,
-        training_curve=[CurvePointInfo(iteration=c.iteration, train_loss=c.train_loss, val_loss=c.val_loss) for c in p.model.curve],
-        parameters=p.model.parameters, cache=p.model.cache_decision,
+        id=p.model.id, reused=p.model.reused, runtime=runtime_family(p.model.runtime.name), runtime_detail=p.model.runtime.name,
+        decision=p.model.decision, training_curve=p.model.curve, validation=p.model.validation, parameters=p.model.parameters,
+        cache=p.model.cache_decision,
     )
+    volumes = {"zoom": p.zoom_fdk, "scout_zoom_box": p.scout_box, "scout_native": p.scout_native, "output_region": p.output}
+    reconstruction: dict[str, ReconstructionInfo] = {name: v.info for name, v in volumes.items() if v.info is not None}
     return ProcessReport(
         pair=str(p.pair_dir), sample_id=p.scans.zoom.meta.sample_id, fingerprint=p.fingerprint, preset=config.preset,
         config=config.model_dump(mode="json"), stages=dict(runner.timings),
@@ -104,6 +118,7 @@ def build_report(p: PairProducts, config: ProcessConfig, runner: StageRunner, pr
             zoom_offset_xyz=p.placement.zoom_offset_xyz,
         ),
         registration=registration, model=model, quality=p.assessment.quality, trust=p.assessment.trust,
+        reconstruction=reconstruction, inference=p.inference,
         warnings=p.warnings, previews=preview_files, intermediates=intermediates,
         calibration=p.calibration.model_dump() if p.calibration is not None else None,
     )
@@ -113,8 +128,7 @@ def write_products(out_dir: Path, p: PairProducts, config: ProcessConfig, runner
     """Everything except DONE (written last by the caller); returns the report path."""
     write_ome_tiff(out_dir / RECOVERED, p.recovered, p.placement.grid, name="recovered")
     intermediates = _write_intermediates(out_dir, p) if config.output.keep_intermediates else []
-    p.config_trust_scales = config.trust.ms_ssim_scales
-    preview_files = _write_previews(out_dir, p) if config.output.previews else []
+    preview_files = _write_previews(out_dir, p, config.trust.ms_ssim_scales) if config.output.previews else []
     report = build_report(p, config, runner, preview_files, intermediates)
     path = out_dir / REPORT
     write_text_atomic(path, report.model_dump_json(indent=2) + "\n")

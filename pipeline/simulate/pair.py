@@ -18,7 +18,7 @@ import numpy as np
 from pipeline.acquisition.contract import ScanMetadata
 from pipeline.acquisition.writer import write_scan
 from models.errors import InputError
-from models.events import ProgressCallback, ProgressEvent, emit, step
+from models.events import ProgressCallback, message, step
 from pipeline.simulate import detector
 from pipeline.simulate.config import ScanSettings, SimulationConfig
 from pipeline.simulate.geometry import PairGeometry, pair_geometry
@@ -125,7 +125,7 @@ def simulate_pair(
     out_dir = Path(out_dir)
     _prepare(out_dir, overwrite)
     started = time.perf_counter()
-    emit(progress, ProgressEvent(stage=STAGE, kind="stage_started", message=f"seed {config.seed}, ratio {config.ratio}"))
+    message(progress, STAGE, f"simulating seed {config.seed}, ratio {config.ratio}")
     rngs = dict(zip(STREAMS, (np.random.default_rng(s) for s in np.random.SeedSequence(config.seed).spawn(len(STREAMS)))))
     phantom = generate_phantom(config.phantom, rngs["phantom"])
     geometry = pair_geometry(config, rngs["stage"])
@@ -156,5 +156,5 @@ def simulate_pair(
         write_scan(pair_dir / role, recorded_meta, projections, flat=flat, dark=dark, layout=config.layout)
     (pair_dir / "READY").touch()
     seconds = time.perf_counter() - started
-    emit(progress, ProgressEvent(stage=STAGE, kind="stage_finished", values={"seconds": seconds, "pores": float(len(phantom.pores))}))
+    message(progress, STAGE, f"simulated {len(phantom.pores)} pores in {seconds:.1f} s")
     return truth

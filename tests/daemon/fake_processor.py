@@ -17,7 +17,7 @@ from pathlib import Path
 
 from models.atomic import write_text_atomic
 from models.errors import Cancelled
-from models.events import CancelToken, ProgressCallback, ProgressEvent, emit
+from models.events import CacheDecided, CancelToken, ProgressCallback, StageFinished, StageStarted, emit, training_step
 from pipeline.pair.process import ProcessOutcome
 
 STAGES = ("check", "reconstruct_zoom", "train", "infer", "write")
@@ -49,16 +49,16 @@ def process_pair(pair_dir: Path, out_dir: Path, config, *, progress: ProgressCal
         raise RuntimeError("fake processor bug")
     try:
         for stage in STAGES:
-            emit(progress, ProgressEvent(stage, "stage_started"))
+            emit(progress, StageStarted(stage))
             _sleep(float(settings.get("stage_s", 0.2)), cancel, stage)
             if stage == "check" and settings.get("fail"):
                 write_text_atomic(out_dir / "FAILED.json", json.dumps({"stage": "check", "message": "fake failure"}))
                 _ledger(f"failed {pair_dir}")
                 return ProcessOutcome(status="failed", out_dir=out_dir, stage="check", message="fake failure")
             if stage == "train":
-                emit(progress, ProgressEvent("cache", "message", message="miss"))
-                emit(progress, ProgressEvent("train", "metric", values={"loss": 0.125}))
-            emit(progress, ProgressEvent(stage, "stage_finished", values={"seconds": 0.2}))
+                emit(progress, CacheDecided("cache", result="miss"))
+                training_step(progress, 1, 1, loss=0.125)
+            emit(progress, StageFinished(stage, seconds=0.2))
     except Cancelled:
         _ledger(f"cancelled {pair_dir}")
         raise

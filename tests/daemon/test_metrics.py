@@ -10,7 +10,7 @@ import pytest
 
 from daemon.metrics import Metrics
 from daemon.store import Job
-from models.events import ProgressEvent
+from models.events import Assessed, CacheDecided, StageFinished, training_step
 from pipeline.pair.process import ProcessOutcome
 
 
@@ -29,10 +29,10 @@ def test_events_and_outcomes_drive_the_metrics() -> None:
     metrics = Metrics(clock=lambda: 1234.0)
     metrics.job_started(job())
     assert value(metrics, "scoutzoom_jobs_in_progress") == 1
-    metrics.job_event(job(), ProgressEvent("train", "stage_finished", values={"seconds": 42.0}))
-    metrics.job_event(job(), ProgressEvent("train", "metric", values={"loss": 0.5}))
-    metrics.job_event(job(), ProgressEvent("cache", "message", message="hit"))
-    metrics.job_event(job(), ProgressEvent("cache", "message", values={"rejected": 1.0}))
+    metrics.job_event(job(), StageFinished("train", seconds=42.0))
+    training_step(lambda event: metrics.job_event(job(), event), 10, 100, loss=0.5)
+    metrics.job_event(job(), CacheDecided("cache", result="hit"))
+    metrics.job_event(job(), CacheDecided("cache", result="rejected"))
     metrics.job_finished(job(), "done", ProcessOutcome(status="done", out_dir=Path("/o/p"), voxels_recovered=27))
     metrics.pair_failed(job(), ["zoom: missing"])
     metrics.set_queue(queued=2, waiting=3, stalled=1)
@@ -62,7 +62,7 @@ def test_two_instances_do_not_share_a_registry() -> None:
 @pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool (Debian package prometheus) not installed")
 def test_exposition_passes_promtool() -> None:
     metrics = Metrics()
-    metrics.job_event(job(), ProgressEvent("infer", "stage_finished", values={"seconds": 3.0}))
+    metrics.job_event(job(), StageFinished("infer", seconds=3.0))
     result = subprocess.run(["promtool", "check", "metrics"], input=metrics.exposition(), capture_output=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip() == b"" and result.stderr.strip() == b""  # not even lint warnings
@@ -70,7 +70,7 @@ def test_exposition_passes_promtool() -> None:
 
 def test_trust_flags_and_gain_are_exported() -> None:
     metrics = Metrics()
-    metrics.job_event(job(), ProgressEvent("assess", "metric", values={"trust_flagged": 1.0, "psnr_gain_db": -0.4}))
-    metrics.job_event(job(), ProgressEvent("assess", "metric", values={"trust_flagged": 0.0, "psnr_gain_db": 1.8}))
+    metrics.job_event(job(), Assessed("assess", flagged=True, psnr_gain_db=-0.4))
+    metrics.job_event(job(), Assessed("assess", flagged=False, psnr_gain_db=1.8))
     assert value(metrics, "scoutzoom_recovered_flagged_total") == 1
     assert value(metrics, "scoutzoom_heldout_psnr_gain_db") == 1.8

@@ -14,7 +14,7 @@ from models.cache.select import CacheDecision, select_model
 from models.cache.store import REJECTED_DIR, ModelCache
 from models.cache.validate import ValidationOutcome
 from models.errors import Cancelled
-from models.events import CancelToken, ProgressEvent
+from models.events import CacheDecided, CancelToken, ProgressEvent
 
 PASS = ValidationOutcome(accepted=True, psnr_db=31.0, ssim=0.9, psnr_input_db=24.0, ssim_input=0.7, gain_db=7.0)
 FAIL = ValidationOutcome(
@@ -54,7 +54,7 @@ def test_hit_reuses_and_touches_the_model(cache, model_dir, make_card) -> None:
     assert (decision.result, decision.reused, decision.model_id, decision.action) == ("hit", True, card.id, "reuse")
     assert decision.candidates[0].validation == PASS
     assert cache.get(card.id).use_count == 1
-    assert events[-1].kind == "metric" and events[-1].message == "hit" and events[-1].values["hit"] == 1.0
+    assert isinstance(events[-1], CacheDecided) and events[-1].result == "hit" and events[-1].model_id == card.id
     assert CacheDecision.model_validate_json(decision.model_dump_json()) == decision  # report round trip
 
 
