@@ -61,6 +61,7 @@ class JobsSection(_Section):
     concurrency: int = Field(1, ge=1, le=64, description="jobs run at the same time (one GPU job by default)")
     max_attempts: int = Field(3, ge=1, description="a job interrupted (crash, kill) this many times is failed")
     stop_timeout_s: float = Field(60.0, gt=0, description="on SIGTERM, wait this long for the running stage to stop")
+    memory_budget_mb: int | None = Field(None, gt=0, description="a pair whose projections need more memory to read fails at the check (MiB); default half the RAM; keep it below the unit's MemoryMax")
 
 
 class MetricsSection(_Section):

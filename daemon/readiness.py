@@ -92,6 +92,7 @@ class PairTracker:
         ignore: Callable[[Path], bool] = lambda path: False,
         follow_links: bool = False,
         budget_s: float = EVALUATE_BUDGET_S,
+        memory_budget_bytes: int | None = None,
     ) -> None:
         self.settle_s = settle_s
         self.stalled_after_s = stalled_after_s
@@ -99,6 +100,7 @@ class PairTracker:
         self.ignore = ignore
         self.follow_links = follow_links  # False: input links must stay inside the pair's watch root
         self.budget_s = budget_s
+        self.memory_budget_bytes = memory_budget_bytes  # projections needing more to read are a problem
         self._cache = HeaderCache()
         self._fingerprints = FingerprintCache()
         self._candidates: dict[Path, _Candidate] = {}
@@ -169,7 +171,7 @@ class PairTracker:
         candidate.last_change_s = max(candidate.last_change_s, min(newest_change_s(pair, self.ignore), now_s))
         quiet_s = now_s - candidate.last_change_s
         has_ready_file = (pair / READY).exists()
-        completeness = check_pair(pair, self._cache, boundary=boundary)
+        completeness = check_pair(pair, self._cache, boundary=boundary, budget_bytes=self.memory_budget_bytes)
         if completeness.complete and (has_ready_file or quiet_s >= self.settle_s):
             return Verdict("ready", pair, candidate.root, fingerprint, legacy_fingerprint=legacy_fingerprint(pair))
         if completeness.complete:

@@ -37,11 +37,19 @@ from daemon.watcher import Watcher, pairs_for_change, scan_roots
 from daemon.worker import JobRunner, Processor, RunningJob, failed_args, load_processor, write_failed
 from models.errors import ConfigError
 from pipeline.acquisition.completeness import is_pair_dir
+from pipeline.acquisition.reader import default_memory_budget_bytes
 
 MAX_WAIT_S = 0.25  # signal flags are noticed at least this often
 BUSY_RECHECK_S = 30.0  # a pair that changed while its job runs is looked at again after this
 STORE_RETRY_S = 5.0  # a ready pair whose store write failed (disk full, locked) is offered again after this
-UNWRITTEN_RETRY_S = 30.0  # FAILED.json files that could not be written are tried again this often
+UNWRITTEN_RETRY_POLLS = 6  # FAILED.json files that could not be written are tried again every 6 poll intervals
+
+
+def memory_budget_bytes(config: DaemonConfig) -> int:
+    """``jobs.memory_budget_mb`` in bytes, or half the machine's memory."""
+    if config.jobs.memory_budget_mb is not None:
+        return config.jobs.memory_budget_mb << 20
+    return default_memory_budget_bytes()
 
 
 class Daemon:
@@ -115,7 +123,8 @@ class Daemon:
     def _make_tracker(self) -> PairTracker:
         watch = self.config.watch
         return PairTracker(watch.settle_s, watch.stalled_after_s, watch.poll_interval_s, ignore=self.ignore,
-                           follow_links=watch.follow_links, budget_s=watch.check_budget_s)
+                           follow_links=watch.follow_links, budget_s=watch.check_budget_s,
+                           memory_budget_bytes=memory_budget_bytes(self.config))
 
     def _refuse(self, pair: Path, why: str) -> None:
         """A pair reached through a link the policy does not follow: logged once, not processed."""
@@ -254,7 +263,7 @@ class Daemon:
         """Write the FAILED.json files that could not be written before (disk full then)."""
         if now < self._next_unwritten_s:
             return
-        self._next_unwritten_s = now + UNWRITTEN_RETRY_S
+        self._next_unwritten_s = now + UNWRITTEN_RETRY_POLLS * self.config.watch.poll_interval_s
         for item in self.store.unwritten():
             args = json.loads(item.body)
             if write_failed(Path(args["out_dir"]), Path(args["pair"]), args["stage"], args["message"], args["problems"],
@@ -382,6 +391,7 @@ class Daemon:
         self.tracker.recheck_s = new.watch.poll_interval_s
         self.tracker.follow_links = new.watch.follow_links
         self.tracker.budget_s = new.watch.check_budget_s
+        self.tracker.memory_budget_bytes = memory_budget_bytes(new)
         if new.watch != old.watch and not self.stopping:
             self._stop_intake()
             try:

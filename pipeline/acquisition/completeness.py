@@ -21,7 +21,7 @@ from pydantic import BaseModel
 from pipeline.acquisition import layout as names
 from pipeline.acquisition.contract import ScanMetadata
 from pipeline.acquisition.fingerprint import FingerprintCache, pair_fingerprint
-from pipeline.acquisition.reader import MAX_FRAME_PAGES, read_metadata
+from pipeline.acquisition.reader import MAX_FRAME_PAGES, check_budget, read_metadata
 from pipeline.acquisition.tiffcheck import TiffLayout, inspect_tiff
 from models.errors import InputError
 
@@ -73,9 +73,11 @@ class HeaderCache:
 BLANK = "data still all zeros (preallocated, not written yet?)"
 
 
-def _stack_problems(path: Path, meta: ScanMetadata, cache: HeaderCache, boundary: Path | None) -> list[str]:
+def _stack_problems(path: Path, meta: ScanMetadata, cache: HeaderCache, boundary: Path | None, budget: int | None) -> list[str]:
     count = meta.geometry.n_angles
     info = cache.inspect(path, max_pages=count, boundary=boundary)
+    if budget is not None:
+        check_budget(path, meta, info.dtype, budget)
     problems = []
     if info.shape != meta.geometry.detector_shape:
         problems.append(f"{path.name}: page shape {info.shape} does not match detector_shape {meta.geometry.detector_shape}")
@@ -90,7 +92,7 @@ def _stack_problems(path: Path, meta: ScanMetadata, cache: HeaderCache, boundary
     return problems
 
 
-def _files_problems(scan_dir: Path, meta: ScanMetadata, cache: HeaderCache, boundary: Path | None) -> list[str]:
+def _files_problems(scan_dir: Path, meta: ScanMetadata, cache: HeaderCache, boundary: Path | None, budget: int | None) -> list[str]:
     count = meta.geometry.n_angles
     files = names.numbered_projections(scan_dir)
     present = [i for i in range(count) if i in files]
@@ -102,6 +104,8 @@ def _files_problems(scan_dir: Path, meta: ScanMetadata, cache: HeaderCache, boun
         return [f"{files[extra[0]].name}: beyond geometry.angles_deg count {count}"]
     for index in range(count):
         info = cache.inspect(files[index], max_pages=1, boundary=boundary)
+        if index == 0 and budget is not None:
+            check_budget(files[0], meta, info.dtype, budget)
         if info.pages != 1 or info.complete_pages != 1:
             return [f"projection {index} ({files[index].name}) truncated"]
         if info.last_page_blank:
@@ -111,8 +115,11 @@ def _files_problems(scan_dir: Path, meta: ScanMetadata, cache: HeaderCache, boun
     return []
 
 
-def check_scan(scan_dir: Path, cache: HeaderCache | None = None, *, boundary: Path | None = None) -> Completeness:
-    """Completeness of one scan directory; input links leading outside ``boundary`` are problems."""
+def check_scan(
+    scan_dir: Path, cache: HeaderCache | None = None, *, boundary: Path | None = None, budget_bytes: int | None = None
+) -> Completeness:
+    """Completeness of one scan directory; input links leading outside ``boundary`` are problems, and so are
+    projections that would need more than ``budget_bytes`` to read (checked from the headers)."""
     scan_dir = Path(scan_dir)
     cache = cache or HeaderCache()
     if not scan_dir.is_dir():
@@ -124,9 +131,9 @@ def check_scan(scan_dir: Path, cache: HeaderCache | None = None, *, boundary: Pa
     try:
         stack = scan_dir / names.STACK
         if os.path.lexists(stack):
-            problems = _stack_problems(stack, meta, cache, boundary)
+            problems = _stack_problems(stack, meta, cache, boundary, budget_bytes)
         else:
-            problems = _files_problems(scan_dir, meta, cache, boundary)
+            problems = _files_problems(scan_dir, meta, cache, boundary, budget_bytes)
         for optional in (names.FLAT, names.DARK):
             if os.path.lexists(scan_dir / optional):
                 info = cache.inspect(scan_dir / optional, max_pages=MAX_FRAME_PAGES, boundary=boundary, blank_check=False)
@@ -141,12 +148,14 @@ def check_scan(scan_dir: Path, cache: HeaderCache | None = None, *, boundary: Pa
     return Completeness(complete=not problems, reasons=[f"{scan_dir.name}: {p}" for p in problems])
 
 
-def check_pair(pair_dir: Path, cache: HeaderCache | None = None, *, boundary: Path | None = None) -> Completeness:
-    """Completeness of a pair: both ``scout/`` and ``zoom/`` complete."""
+def check_pair(
+    pair_dir: Path, cache: HeaderCache | None = None, *, boundary: Path | None = None, budget_bytes: int | None = None
+) -> Completeness:
+    """Completeness of a pair: both ``scout/`` and ``zoom/`` complete (see :func:`check_scan`)."""
     cache = cache or HeaderCache()
     reasons: list[str] = []
     for role in (names.SCOUT, names.ZOOM):
-        result = check_scan(Path(pair_dir) / role, cache, boundary=boundary)
+        result = check_scan(Path(pair_dir) / role, cache, boundary=boundary, budget_bytes=budget_bytes)
         reasons.extend(result.reasons)
     return Completeness(complete=not reasons, reasons=reasons)
 

@@ -99,14 +99,13 @@ def read_metadata(scan_dir: Path, *, boundary: Path | None = None) -> ScanMetada
         raise InputError(path, format_validation_error(error)) from None
 
 
-def _check_budget(scan_dir: Path, meta: ScanMetadata, itemsize: int, limits: ReadLimits) -> None:
-    """Refuse, from the headers alone, a scan whose projections and conversion exceed the memory budget."""
+def check_budget(path: Path, meta: ScanMetadata, dtype: str, budget_bytes: int) -> None:
+    """Refuse, from the headers alone, projections (first file ``path``) whose reading would exceed the budget."""
     values = meta.geometry.n_angles * meta.geometry.detector_shape[0] * meta.geometry.detector_shape[1]
-    needed = values * (itemsize + WORKING_BYTES_PER_VALUE)
-    budget = limits.budget()
-    if needed > budget:
-        raise InputError(scan_dir, f"{meta.geometry.n_angles} projections of {meta.geometry.detector_shape} need about "
-                                   f"{needed / 2**20:.0f} MiB to read, more than the {budget / 2**20:.0f} MiB memory budget")
+    needed = values * (_itemsize(path, dtype) + WORKING_BYTES_PER_VALUE)
+    if needed > budget_bytes:
+        raise InputError(path, f"{meta.geometry.n_angles} projections of {meta.geometry.detector_shape} {dtype} need about "
+                               f"{needed / 2**20:.0f} MiB to read, more than the {budget_bytes / 2**20:.0f} MiB memory budget")
 
 
 def _check_finite_raw(data: np.ndarray, where: Path, first_index: int = 0) -> None:
@@ -130,7 +129,7 @@ def read_raw_projections(scan_dir: Path, meta: ScanMetadata, limits: ReadLimits 
         info = inspect_tiff(stack, max_pages=count + 1, boundary=limits.boundary)
         if info.pages != count:
             raise InputError(stack, f"has {info.pages} pages, geometry.angles_deg says {count}")
-        _check_budget(scan_dir, meta, _itemsize(stack, info.dtype), limits)
+        check_budget(stack, meta, info.dtype, limits.budget())
         data = read_tiff(stack, expected_shape=shape, max_pages=count, boundary=limits.boundary)
         _check_finite_raw(data, stack)
         return data
@@ -144,7 +143,7 @@ def read_raw_projections(scan_dir: Path, meta: ScanMetadata, limits: ReadLimits 
     if extra:
         raise InputError(files[extra[0]], f"projection number beyond geometry.angles_deg count {count}")
     first_info = inspect_tiff(files[0], max_pages=1, boundary=limits.boundary)
-    _check_budget(scan_dir, meta, _itemsize(files[0], first_info.dtype), limits)
+    check_budget(files[0], meta, first_info.dtype, limits.budget())
     first = read_tiff(files[0], expected_shape=shape, max_pages=1, boundary=limits.boundary)[0]
     data = np.empty((count, *shape), dtype=first.dtype)
     data[0] = first
