@@ -51,14 +51,23 @@ def to_xtekct(scan_dir: Path, folder: Path, name: str = "scan") -> Path:
     step = float(np.median(np.diff(angles))) if angles.size > 1 else 1.0
     folder.mkdir(parents=True, exist_ok=True)
     keys = {
-        "Name": name, "InputFolderName": "", "Projections": g.n_angles,
-        "InitialAngle": 180.0 - angles[0], "AngularStep": -step,
-        "DetectorPixelsX": g.columns, "DetectorPixelsY": g.rows,
-        "DetectorPixelSizeX": g.detector_pixel_mm[1], "DetectorPixelSizeY": g.detector_pixel_mm[0],
-        "DetectorOffsetX": 0.0, "DetectorOffsetY": g.detector_offset_px[0] * g.detector_pixel_mm[0],
-        "SrcToObject": g.source_to_axis_mm, "SrcToDetector": g.source_to_detector_mm,
+        "Name": name,
+        "InputFolderName": "",
+        "Projections": g.n_angles,
+        "InitialAngle": 180.0 - angles[0],
+        "AngularStep": -step,
+        "DetectorPixelsX": g.columns,
+        "DetectorPixelsY": g.rows,
+        "DetectorPixelSizeX": g.detector_pixel_mm[1],
+        "DetectorPixelSizeY": g.detector_pixel_mm[0],
+        "DetectorOffsetX": 0.0,
+        "DetectorOffsetY": g.detector_offset_px[0] * g.detector_pixel_mm[0],
+        "SrcToObject": g.source_to_axis_mm,
+        "SrcToDetector": g.source_to_detector_mm,
         "ObjectOffsetX": -g.detector_offset_px[1] * g.detector_pixel_mm[1] / g.magnification,
-        "WhiteLevel": WHITE, "XraykV": meta.conditions.voltage_kv or 0, "XrayuA": meta.conditions.current_ua or 0,
+        "WhiteLevel": WHITE,
+        "XraykV": meta.conditions.voltage_kv or 0,
+        "XrayuA": meta.conditions.current_ua or 0,
     }
     parser = configparser.ConfigParser()
     parser.optionxform = str
@@ -84,8 +93,11 @@ def to_nxtomo(scan_dir: Path, path: Path) -> Path:
         det = entry.create_group("instrument/detector")
         det["data"] = np.concatenate([dark[None], flat[None], raw]).astype(np.float32)
         det["image_key"] = np.asarray(keys, np.int32)
-        fields = {"x_pixel_size": g.detector_pixel_mm[1], "y_pixel_size": g.detector_pixel_mm[0],
-                  "distance": g.source_to_detector_mm - g.source_to_axis_mm}
+        fields = {
+            "x_pixel_size": g.detector_pixel_mm[1],
+            "y_pixel_size": g.detector_pixel_mm[0],
+            "distance": g.source_to_detector_mm - g.source_to_axis_mm,
+        }
         for field, value in fields.items():
             det[field] = value
             det[field].attrs["units"] = "mm"

@@ -20,14 +20,24 @@ ROWS, COLUMNS, COUNT = 16, 20, 24
 @pytest.fixture(scope="module")
 def contract_scan(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An intensity zoom scan with a column offset, a start angle and a stage position; counts from a smooth object."""
-    meta = ScanMetadata.model_validate({
-        "format_version": 1, "role": "zoom", "sample_id": "rt", "values": "intensity",
-        "geometry": {"source_to_axis_mm": 30.0, "source_to_detector_mm": 240.0, "detector_shape": [ROWS, COLUMNS],
-                     "detector_pixel_mm": [0.2, 0.2], "detector_offset_px": [0.0, -1.5],
-                     "angles_deg": {"start": 10.0, "step": 15.0, "count": COUNT}},
-        "sample_position_mm": [0.3, -0.2, 0.1],
-        "conditions": {"voltage_kv": 80.0, "current_ua": 87.0},
-    })
+    meta = ScanMetadata.model_validate(
+        {
+            "format_version": 1,
+            "role": "zoom",
+            "sample_id": "rt",
+            "values": "intensity",
+            "geometry": {
+                "source_to_axis_mm": 30.0,
+                "source_to_detector_mm": 240.0,
+                "detector_shape": [ROWS, COLUMNS],
+                "detector_pixel_mm": [0.2, 0.2],
+                "detector_offset_px": [0.0, -1.5],
+                "angles_deg": {"start": 10.0, "step": 15.0, "count": COUNT},
+            },
+            "sample_position_mm": [0.3, -0.2, 0.1],
+            "conditions": {"voltage_kv": 80.0, "current_ua": 87.0},
+        }
+    )
     a, r, c = np.meshgrid(np.arange(COUNT), np.arange(ROWS), np.arange(COLUMNS), indexing="ij")
     flat = np.full((ROWS, COLUMNS), 30000.0) + 50 * np.arange(COLUMNS)[None]
     dark = np.full((ROWS, COLUMNS), 100.0)
@@ -92,9 +102,18 @@ def test_a_volume_written_as_ome_tiff_is_a_volume_scan_on_the_same_grid(contract
     folder = tmp_path / "zoom"
     folder.mkdir()
     write_ome_tiff(folder / "volume.ome.tif", fdk.volume.astype(np.float32), grid)
-    (folder / "scan.json").write_text(json.dumps({
-        "format_version": 1, "role": "zoom", "data": "volume", "sample_id": "rt", "volume": {"file": "volume.ome.tif"},
-        "sample_position_mm": list(original.meta.sample_position_mm)}))
+    (folder / "scan.json").write_text(
+        json.dumps(
+            {
+                "format_version": 1,
+                "role": "zoom",
+                "data": "volume",
+                "sample_id": "rt",
+                "volume": {"file": "volume.ome.tif"},
+                "sample_position_mm": list(original.meta.sample_position_mm),
+            }
+        )
+    )
     volume_scan = read_volume_scan(folder)
     assert volume_scan.grid == grid
     np.testing.assert_allclose(volume_scan.volume, fdk.volume, rtol=1e-6)

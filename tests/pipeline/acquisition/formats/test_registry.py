@@ -1,0 +1,98 @@
+"""Detecting the format of a path, sidecar additions, and reading any source."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import tifffile
+
+from models.errors import InputError
+from pipeline.acquisition.formats.registry import Source, detect, read_any, read_metadata_any, sidecar
+from pipeline.acquisition.volume import VolumeScan
+from tests.pipeline.acquisition.formats.conftest import counts
+from tests.pipeline.acquisition.formats.nikon_files import write_xtekct
+from tests.pipeline.acquisition.formats.zeiss_files import write_txm, write_txrm
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("a.txrm", "zeiss-txrm"),
+        ("A.TXM", "zeiss-txm"),
+        ("s.xtekct", "nikon-xtekct"),
+        ("t.nxs", "nxtomo"),
+        ("t.h5", "nxtomo"),
+        ("v.ome.tif", "volume-file"),
+        ("v.nrrd", "volume-file"),
+        ("v.nii.gz", "volume-file"),
+        ("notes.txt", None),
+        ("a.txrm.scoutzoom.json", None),
+        (".a.txrm", None),
+    ],
+)
+def test_detect_by_name(tmp_path, name, kind) -> None:
+    (tmp_path / name).write_bytes(b"")
+    found = detect(tmp_path / name)
+    assert (found.kind if found else None) == kind
+
+
+def test_detect_folders(tmp_path) -> None:
+    contract, volume, nikon, empty = (tmp_path / n for n in ("c", "v", "n", "e"))
+    for folder in (contract, volume, nikon, empty):
+        folder.mkdir()
+    (contract / "scan.json").write_text("{}")
+    (volume / "scan.json").write_text(json.dumps({"data": "volume"}))
+    (nikon / "foam.xtekct").write_text("[XTekCT]\n")
+    assert detect(contract) == Source("contract", contract)
+    assert detect(volume) == Source("volume-scan", volume)
+    assert detect(nikon) == Source("nikon-xtekct", nikon / "foam.xtekct")
+    assert detect(empty) is None
+
+
+def test_sidecar_adds_what_the_vendor_file_lacks(tmp_path, line_integrals) -> None:
+    white = np.round(60000 * np.exp(-line_integrals[..., ::-1])).astype(np.uint16)
+    path = write_xtekct(tmp_path, white)
+    (tmp_path / "foam.xtekct.scoutzoom.json").write_text(
+        json.dumps(
+            {
+                "role": "scout",
+                "sample_id": "foam-0007",
+                "sample_position_mm": [0.1, 0.2, 0.3],
+                "conditions": {"objective": "4X"},
+            }
+        )
+    )
+    meta = read_metadata_any(detect(path))
+    assert (meta.role, meta.sample_id, meta.sample_position_mm) == ("scout", "foam-0007", (0.1, 0.2, 0.3))
+    assert meta.conditions.objective == "4X" and meta.conditions.voltage_kv == 80.0  # merged, not replaced
+    (tmp_path / "foam.xtekct.scoutzoom.json").write_text(json.dumps({"geometry": {}}))
+    with pytest.raises(InputError, match="other than geometry"):
+        sidecar(path)
+
+
+def test_a_vendor_file_needs_a_role(tmp_path, reference_meta, line_integrals, flat) -> None:
+    path = write_txrm(tmp_path / "z.txrm", reference_meta, counts(line_integrals, flat), flat)
+    with pytest.raises(InputError, match="role unknown"):
+        read_any(detect(path))
+    assert read_any(detect(path), role="zoom").meta.role == "zoom"
+
+
+def test_bare_volume_files(tmp_path) -> None:
+    volume = np.ones((4, 6, 6), np.float32)
+    tifffile.imwrite(
+        tmp_path / "scout.ome.tif",
+        volume,
+        ome=True,
+        metadata={"axes": "ZYX", "PhysicalSizeX": 20.0, "PhysicalSizeY": 20.0, "PhysicalSizeZ": 20.0},
+    )
+    scan = read_any(detect(tmp_path / "scout.ome.tif"), role="scout")
+    assert (
+        isinstance(scan, VolumeScan)
+        and scan.meta.sample_id == "scout"
+        and scan.grid.spacing_mm == pytest.approx((0.02,) * 3)
+    )
+    write_txm(tmp_path / "zoom.txm", volume, voxel_um=5.0)
+    scan = read_any(detect(tmp_path / "zoom.txm"), role="zoom")
+    assert isinstance(scan, VolumeScan) and scan.grid.spacing_mm == pytest.approx((0.005,) * 3)
