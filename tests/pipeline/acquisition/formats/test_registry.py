@@ -96,3 +96,17 @@ def test_bare_volume_files(tmp_path) -> None:
     write_txm(tmp_path / "zoom.txm", volume, voxel_um=5.0)
     scan = read_any(detect(tmp_path / "zoom.txm"), role="zoom")
     assert isinstance(scan, VolumeScan) and scan.grid.spacing_mm == pytest.approx((0.005,) * 3)
+
+
+def test_describe_reports_what_was_read(tmp_path, reference_meta, line_integrals, flat) -> None:
+    from pipeline.acquisition.formats.inspect import describe
+
+    path = write_txrm(tmp_path / "z.txrm", reference_meta, counts(line_integrals, flat), flat)
+    report = describe(path)
+    assert report["format"] == "zeiss-txrm" and report["complete"] and report["role"] is None
+    assert report["projections"] == [12, 6, 8] and report["conditions"]["voltage_kv"] == 80.0
+    assert json.loads(json.dumps(report)) == report  # plain data, printable as JSON
+    write_txm(tmp_path / "v.txm", np.ones((3, 4, 5), np.float32), voxel_um=10.0)
+    assert describe(tmp_path / "v.txm")["volume_shape_zyx"] == [3, 4, 5]
+    with pytest.raises(InputError, match="not a supported scan"):
+        describe(tmp_path / "missing.txt")
