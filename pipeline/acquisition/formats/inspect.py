@@ -1,4 +1,4 @@
-"""What was read from a source, as plain data (for ``scoutzoom inspect FILE``): check a file before the daemon sees it."""
+"""What was read from a source, as plain data (``scoutzoom inspect FILE``): check a file before the daemon does."""
 
 from __future__ import annotations
 
