@@ -248,3 +248,11 @@ def json_schema() -> dict:
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "scoutzoom scan.json (acquisition contract v1)"
     return schema
+
+
+def volume_json_schema() -> dict:
+    """JSON Schema of a volume scan's ``scan.json`` (``"data": "volume"``)."""
+    schema = VolumeScanMetadata.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "scoutzoom scan.json of a volume scan (acquisition contract v1, volume addition)"
+    return schema

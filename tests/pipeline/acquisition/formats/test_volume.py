@@ -160,3 +160,25 @@ def test_resample_onto_a_finer_shifted_grid_is_exact_for_a_linear_volume(tmp_pat
     assert result.mask.all() and result.grid == target
     outside = resample_onto(scan, target.with_centre((1.0, 0.0, 0.0)))
     assert not outside.mask.any()
+
+
+def test_volume_scan_json_schema_accepts_the_design_example() -> None:
+    import jsonschema
+
+    from pipeline.acquisition.contract import volume_json_schema
+
+    example = {
+        "format_version": 1,
+        "role": "scout",
+        "data": "volume",
+        "sample_id": "foam-0007",
+        "volume": {"file": "volume.ome.tif", "voxel_mm": 0.02, "slice_order": "bottom_up", "units": "1/mm"},
+        "sample_position_mm": [0.0, 0.0, 0.0],
+        "conditions": {"voltage_kv": 80, "objective": "4X", "binning": 2},
+    }
+    jsonschema.Draft202012Validator.check_schema(volume_json_schema())
+    jsonschema.validate(example, volume_json_schema())
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(
+            {**example, "volume": {**example["volume"], "slice_order": "sideways"}}, volume_json_schema()
+        )
