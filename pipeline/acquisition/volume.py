@@ -49,6 +49,10 @@ class VolumeScan:
         """Mean voxel size (mm), what model matching and the resolution ratio use."""
         return self.grid.voxel_mm
 
+    def native_grid(self) -> VolumeGrid:
+        """The volume's own grid (what ``ScanMetadata.native_grid()`` is for a projection scan)."""
+        return self.grid
+
 
 @dataclass
 class ResampledVolume:
@@ -126,15 +130,29 @@ def read_volume_scan(scan_dir: Path) -> VolumeScan:
     return volume_scan_from(meta, read_volume_file(path), path)
 
 
-def resample_onto(scan: VolumeScan, grid: VolumeGrid, *, slab_z: int = 16) -> ResampledVolume:
+def resample_onto(
+    scan: VolumeScan, grid: VolumeGrid, *, out: np.ndarray | None = None, slab_z: int = 16
+) -> ResampledVolume:
     """``scan`` sampled at the voxel centres of ``grid`` (same frame: the scan's own), cubic B-spline.
 
-    The mask is the scan's mask at the nearest source voxel, and False where a
-    point falls outside the stored volume (there the value is the edge value).
+    What FDK onto ``grid`` gives for a projection scan: float32 values (into
+    ``out`` when given, e.g. a scratch memmap, slab by slab) and a mask that is
+    the scan's mask at the nearest source voxel, False where a point falls
+    outside the stored volume (there the value is the nearest edge value).
+    The grid may be rotated and anisotropic (a registered zoom grid). On the
+    scan's own grid the volume is returned as it is.
     """
-    from pipeline.baselines.upsample import upsample_to_grid
+    from scipy import ndimage
 
-    volume = upsample_to_grid(scan.volume, scan.grid, grid, "cubic", slab_z=slab_z)
+    if out is not None and tuple(out.shape) != tuple(grid.shape_zyx):
+        raise ValueError(f"out has shape {out.shape}, grid {grid.shape_zyx}")
+    if grid == scan.grid:
+        volume = scan.volume if out is None else out
+        if out is not None:
+            out[...] = scan.volume
+        return ResampledVolume(volume=volume, mask=scan.mask.copy(), grid=grid, warnings=[])
+    coefficients = ndimage.spline_filter(scan.volume.astype(np.float64), order=3, mode="nearest")
+    volume = np.empty(grid.shape_zyx, np.float32) if out is None else out
     nz, ny, nx = grid.shape_zyx
     mask = np.zeros(grid.shape_zyx, dtype=bool)
     j, i = np.meshgrid(np.arange(ny), np.arange(nx), indexing="ij")
@@ -143,7 +161,9 @@ def resample_onto(scan: VolumeScan, grid: VolumeGrid, *, slab_z: int = 16) -> Re
         z1 = min(nz, z0 + slab_z)
         k = np.broadcast_to(np.arange(z0, z1)[:, None, None], (z1 - z0, ny, nx))
         index = np.stack([np.broadcast_to(i, k.shape), np.broadcast_to(j, k.shape), k], axis=-1)
-        source = scan.grid.physical_to_index(grid.index_to_physical(index))
+        source = scan.grid.physical_to_index(grid.index_to_physical(index))  # fractional (x, y, z)
+        coords = np.moveaxis(source[..., ::-1], -1, 0)  # (z, y, x) order for map_coordinates
+        volume[z0:z1] = ndimage.map_coordinates(coefficients, coords, order=3, mode="nearest", prefilter=False)
         inside = np.all((source >= -0.5) & (source <= limits + 0.5), axis=-1)
         nearest = np.clip(np.rint(source).astype(np.int64), 0, limits)
         mask[z0:z1] = inside & scan.mask[nearest[..., 2], nearest[..., 1], nearest[..., 0]]

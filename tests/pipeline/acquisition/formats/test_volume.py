@@ -182,3 +182,18 @@ def test_volume_scan_json_schema_accepts_the_design_example() -> None:
         jsonschema.validate(
             {**example, "volume": {**example["volume"], "slice_order": "sideways"}}, volume_json_schema()
         )
+
+
+def test_resample_onto_a_rotated_grid_into_a_memmap(tmp_path) -> None:
+    z, y, x = np.meshgrid(*(np.arange(n, dtype=np.float32) for n in (10, 12, 12)), indexing="ij")
+    tifffile.imwrite(tmp_path / "lin.tif", (0.5 * z + 0.25 * y + 0.125 * x).astype(np.float32))
+    scan = read_volume_scan(write_scan_json(tmp_path, "lin.tif", voxel_mm=0.03))
+    c, s = np.cos(0.3), np.sin(0.3)
+    target = VolumeGrid(shape_zyx=(4, 5, 6), spacing_mm=(0.02, 0.02, 0.025), direction=(c, -s, 0, s, c, 0, 0, 0, 1))
+    out = np.lib.format.open_memmap(tmp_path / "out.npy", mode="w+", dtype=np.float32, shape=target.shape_zyx)
+    result = resample_onto(scan, target, out=out, slab_z=3)
+    index = scan.grid.physical_to_index(target.voxel_centres())
+    np.testing.assert_allclose(out, 0.5 * index[..., 2] + 0.25 * index[..., 1] + 0.125 * index[..., 0], atol=1e-3)
+    assert result.volume is out and result.mask.all()
+    same = resample_onto(scan, scan.native_grid())
+    np.testing.assert_array_equal(same.volume, scan.volume)
