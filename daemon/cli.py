@@ -10,7 +10,7 @@ import warnings
 from collections.abc import Sequence
 
 from daemon import exit_codes
-from models.errors import ScoutzoomError
+from models.errors import ConfigError, ScoutzoomError
 
 # Subcommand modules under daemon.commands, in the order --help lists them.
 COMMAND_MODULES = (
@@ -24,7 +24,19 @@ COMMAND_MODULES = (
     "models",
     "bench",
     "schema",
+    "config_cmd",
+    "inspect",
 )
+
+
+def version() -> str:
+    """Installed scoutzoom version ("unknown" when run from a checkout that was never installed)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("scoutzoom")
+    except metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="scoutzoom",
         description="Resolution recovery for multiscale X-ray CT: scout + zoom -> recovered volume.",
     )
+    parser.add_argument("--version", action="version", version=f"scoutzoom {version()}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMAND_MODULES:
         try:
@@ -56,6 +69,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
+    except ConfigError as error:  # a bad config file or option value: the user's to fix, like a bad flag
+        print(f"scoutzoom: error: {error}", file=sys.stderr)
+        return exit_codes.USAGE
     except ScoutzoomError as error:
         print(f"scoutzoom: error: {error}", file=sys.stderr)
         return exit_codes.FAILED

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import sys
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from daemon import exit_codes
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("check-config", help="validate a daemon config file; lists every problem")
     parser.add_argument("file", type=Path, help="TOML config file")
+    parser.add_argument("--json", action="store_true", help='print {"file", "ok", "problems"} on stdout (same exit code)')
     parser.set_defaults(func=run)
 
 
@@ -38,10 +40,12 @@ def problems_in(path: Path) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     problems = problems_in(args.file)
-    if problems:
+    if args.json:
+        print(json.dumps({"file": str(args.file), "ok": not problems, "problems": problems}, indent=2))
+    elif problems:
         print(f"{args.file}: {len(problems)} problem(s)", file=sys.stderr)
         for problem in problems:
             print(f"  {problem}", file=sys.stderr)
-        return exit_codes.USAGE
-    print(f"{args.file}: ok")
-    return exit_codes.OK
+    else:
+        print(f"{args.file}: ok")
+    return exit_codes.USAGE if problems else exit_codes.OK

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 import tomllib
 from pathlib import Path
+from typing import Any
 
 from daemon import exit_codes
 
@@ -29,6 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("process", help="process one scout/zoom pair (contract v1) end to end")
     parser.add_argument("pair_dir", type=Path, help="directory holding scout/ and zoom/")
     parser.add_argument("--out", type=Path, help="output directory (default: <pair>/recovered)")
+    parser.add_argument("--json", action="store_true", help="print the final summary as one JSON object (progress stays on stderr)")
     add_pipeline_options(parser)
     parser.set_defaults(func=run)
 
@@ -70,23 +74,66 @@ def load_process_config(args: argparse.Namespace):
         raise ConfigError(str(args.config or "command line"), [format_validation_error(error)]) from None
 
 
-def run_pair(pair_dir: Path, out_dir: Path, config, force: bool) -> int:
+def summary(pair_dir: Path, outcome) -> dict[str, Any]:
+    """The final summary of one pair (``--json``): outcome, output paths and, when done, the report's headline figures."""
+    out_dir = Path(outcome.out_dir)
+    result: dict[str, Any] = {"pair": str(pair_dir), "status": outcome.status, "out_dir": str(out_dir), "message": outcome.message}
+    if outcome.status == "failed":
+        result |= {"stage": outcome.stage, "failed_json": str(out_dir / "FAILED.json")}
+        return result
+    report_path = outcome.report_path or out_dir / "report.json"
+    result |= {"recovered": str(out_dir / "recovered.ome.tif"), "report": str(report_path), "previews": str(out_dir / "previews"),
+               "voxels_recovered": outcome.voxels_recovered}
+    try:
+        report = json.loads(Path(report_path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return result
+    model = report.get("model", {})
+    result["model"] = {key: model.get(key) for key in ("id", "reused", "runtime")}
+    for key in ("summary", "quality"):
+        if key in report:
+            result[key] = report[key]
+    trust = report.get("trust", {})
+    if trust:
+        result["trust"] = {"flagged": trust.get("flagged"), "reasons": trust.get("reasons", [])}
+    return result
+
+
+def run_pair(pair_dir: Path, out_dir: Path, config, force: bool, as_json: bool = False) -> int:
     from daemon.commands.progress_bars import TerminalProgress
     from pipeline.pair.process import process_pair
 
     outcome = process_pair(pair_dir, out_dir, config, progress=TerminalProgress(), force=force)
-    if outcome.status == "skipped":
+    code = exit_codes.FAILED if outcome.status == "failed" else exit_codes.OK
+    if as_json:
+        print(json.dumps(summary(pair_dir, outcome), indent=2))
+    elif outcome.status == "skipped":
         print(f"{pair_dir}: {outcome.message} -> {outcome.out_dir}")
-        return exit_codes.OK
-    if outcome.status == "failed":
+    elif outcome.status == "failed":
         print(f"{pair_dir}: FAILED at stage {outcome.stage}: {outcome.message}\n  see {outcome.out_dir / 'FAILED.json'}")
-        return exit_codes.FAILED
-    print(f"{pair_dir}: done -> {outcome.out_dir}\n  recovered volume: {outcome.out_dir / 'recovered.ome.tif'}\n"
-          f"  report: {outcome.report_path}\n  previews: {outcome.out_dir / 'previews'}")
-    return exit_codes.OK
+    else:
+        print(f"{pair_dir}: done -> {outcome.out_dir}\n  recovered volume: {outcome.out_dir / 'recovered.ome.tif'}\n"
+              f"  report: {outcome.report_path}\n  previews: {outcome.out_dir / 'previews'}")
+    return code
+
+
+def missing_input(pair_dir: Path) -> str | None:
+    """Why ``pair_dir`` cannot be a pair at all (checked before anything is created), or None."""
+    if not pair_dir.exists():
+        return f"{pair_dir}: no such directory"
+    if not pair_dir.is_dir():
+        return f"{pair_dir}: not a directory (give the folder holding scout/ and zoom/)"
+    absent = [name for name in ("scout", "zoom") if not (pair_dir / name).is_dir()]
+    if len(absent) == 2:
+        return f"{pair_dir}: not a pair (no scout/ or zoom/ inside)"
+    return None
 
 
 def run(args: argparse.Namespace) -> int:
+    problem = missing_input(args.pair_dir)
+    if problem is not None:
+        print(f"scoutzoom process: error: {problem}", file=sys.stderr)
+        return exit_codes.USAGE
     config = load_process_config(args)
     out_dir = args.out if args.out is not None else args.pair_dir / "recovered"
-    return run_pair(args.pair_dir, out_dir, config, args.force)
+    return run_pair(args.pair_dir, out_dir, config, args.force, as_json=args.json)
