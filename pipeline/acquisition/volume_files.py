@@ -220,3 +220,45 @@ def read_volume_file(path: Path) -> VolumeFile:
     if kind == "itk":
         return read_itk_volume(path)
     raise InputError(path, "unknown volume format (OME-TIFF, TIFF, a folder of TIFF slices, .txm, NRRD, MHA, NIfTI)")
+
+
+def volume_header(path: Path) -> tuple[tuple[int, int, int], tuple[float, float, float] | None]:
+    """Shape ``(z, y, x)`` and voxel size (mm, if the file says) without reading the voxels."""
+    path = Path(path)
+    kind = volume_kind(path)
+    if kind == "tiff":
+        try:
+            with tifffile.TiffFile(path) as tif:
+                shape = tuple(s for s in tif.series[0].shape if s != 1)
+                voxel = _ome_voxel(path, tif) if tif.is_ome else None
+                if voxel is None and tif.is_imagej:
+                    voxel = _imagej_voxel(path, tif)
+        except (tifffile.TiffFileError, ValueError, OSError, IndexError) as error:
+            raise InputError(path, f"not a readable TIFF volume: {error}") from None
+        if len(shape) != 3:
+            raise InputError(path, f"expected a 3-D stack (one page per slice), got shape {shape}")
+        return (int(shape[0]), int(shape[1]), int(shape[2])), voxel
+    if kind == "slices":
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in TIFF_SUFFIXES and not p.name.startswith("."))
+        if not files:
+            raise InputError(path, "no TIFF slices in the folder")
+        first = _one_slice(files[0])
+        return (len(files), int(first.shape[0]), int(first.shape[1])), None
+    if kind == "txm":
+        from pipeline.acquisition.formats.zeiss import txm_header
+
+        return txm_header(path)
+    if kind == "itk":
+        import SimpleITK as sitk
+
+        reader = sitk.ImageFileReader()
+        reader.SetFileName(str(path))
+        try:
+            reader.ReadImageInformation()
+        except RuntimeError as error:
+            raise InputError(path, f"SimpleITK cannot read it: {str(error).strip().splitlines()[-1]}") from None
+        size, spacing = reader.GetSize(), reader.GetSpacing()
+        if len(size) != 3:
+            raise InputError(path, f"expected a 3-D volume, got {len(size)}-D")
+        return (size[2], size[1], size[0]), (spacing[2], spacing[1], spacing[0])
+    raise InputError(path, "unknown volume format (OME-TIFF, TIFF, a folder of TIFF slices, .txm, NRRD, MHA, NIfTI)")

@@ -21,7 +21,7 @@ from models.errors import InputError
 from pipeline.acquisition.contract import ScanMetadata, VolumeScanMetadata, scan_data_kind
 from pipeline.acquisition.scan import Scan
 from pipeline.acquisition.volume import VolumeScan, volume_scan_from
-from pipeline.acquisition.volume_files import read_volume_file, volume_kind
+from pipeline.acquisition.volume_files import read_volume_file, volume_header, volume_kind
 
 if TYPE_CHECKING:
     from pipeline.acquisition.formats.pairing import ScanSummary
@@ -163,7 +163,7 @@ def read_any(source: Source, role: Role | None = None) -> Scan | VolumeScan:
 
 
 def summarise_source(source: Source) -> ScanSummary:
-    """What pairing needs of a source (:mod:`.pairing`). Volume sources are read to learn their extent."""
+    """What pairing needs of a source (:mod:`.pairing`), from headers only."""
     from pipeline.acquisition.formats.pairing import summarise
     from pipeline.acquisition.volume import resolve_voxel
 
@@ -174,6 +174,6 @@ def summarise_source(source: Source) -> ScanSummary:
     if isinstance(meta, ScanMetadata):
         return summarise(source.path, source.kind, meta, declared_role=declared)
     file = source.path / meta.volume.file if source.kind == "volume-scan" else source.path
-    stored = read_volume_file(file)
-    voxel = resolve_voxel(meta.volume, stored.voxel_zyx_mm, file)
-    return summarise(source.path, source.kind, meta, stored.data.shape, voxel, declared_role=declared)  # type: ignore[arg-type]
+    shape, voxel_in_file = volume_header(file)
+    voxel = resolve_voxel(meta.volume, voxel_in_file, file)
+    return summarise(source.path, source.kind, meta, shape, voxel, declared_role=declared)

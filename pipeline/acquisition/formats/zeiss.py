@@ -256,6 +256,14 @@ def read_txm_volume(path: Path) -> VolumeFile:
     return VolumeFile(data=data, voxel_zyx_mm=(voxel, voxel, voxel), kind="zeiss-txm")
 
 
+def txm_header(path: Path) -> tuple[tuple[int, int, int], tuple[float, float, float]]:
+    """Shape ``(slices, rows, columns)`` and voxel (mm) of a ``.txm`` from its header streams."""
+    with OleStreams(Path(path)) as ole:
+        shape = (int(ole.scalar(N_IMAGES, "<i4")), int(ole.scalar(HEIGHT, "<i4")), int(ole.scalar(WIDTH, "<i4")))
+        voxel = ole.scalar(PIXEL_SIZE, "<f4") / 1000.0
+    return shape, (voxel, voxel, voxel)
+
+
 def images_written(path: Path) -> tuple[int, int]:
     """``(ImagesTaken, NoOfImages)``: how many images are written of how many planned (txrm2tiff's test)."""
     with OleStreams(path) as ole:

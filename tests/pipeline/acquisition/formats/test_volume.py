@@ -197,3 +197,26 @@ def test_resample_onto_a_rotated_grid_into_a_memmap(tmp_path) -> None:
     assert result.volume is out and result.mask.all()
     same = resample_onto(scan, scan.native_grid())
     np.testing.assert_array_equal(same.volume, scan.volume)
+
+
+def test_volume_header_matches_the_full_read(tmp_path, volume) -> None:
+    from pipeline.acquisition.volume_files import volume_header
+
+    tifffile.imwrite(
+        tmp_path / "v.ome.tif",
+        volume,
+        ome=True,
+        metadata={"axes": "ZYX", "PhysicalSizeX": 20.0, "PhysicalSizeY": 20.0, "PhysicalSizeZ": 30.0},
+    )
+    image = sitk.GetImageFromArray(volume)
+    image.SetSpacing((0.01, 0.02, 0.03))
+    sitk.WriteImage(image, str(tmp_path / "v.mha"))
+    write_txm(tmp_path / "v.txm", volume, voxel_um=20.0)
+    folder = tmp_path / "slices"
+    folder.mkdir()
+    for index, page in enumerate(volume):
+        tifffile.imwrite(folder / f"s{index:02d}.tif", page)
+    for name in ("v.ome.tif", "v.mha", "v.txm", "slices"):
+        shape, voxel = volume_header(tmp_path / name)
+        stored = read_volume_file(tmp_path / name)
+        assert shape == stored.data.shape and voxel == stored.voxel_zyx_mm, name
