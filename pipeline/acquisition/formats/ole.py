@@ -110,18 +110,21 @@ def structure_problems(path: Path) -> list[str]:
                 values = struct.unpack(f"<{sector // 4}I", block)
                 fat_sectors += [s for s in values[:-1] if s <= MAX_REGSECT]
                 next_difat = values[-1]
+            fat_sectors = fat_sectors[:n_fat]
             if len(fat_sectors) < n_fat:
                 return [f"header lists {len(fat_sectors)} of {n_fat} FAT sectors"]
             sectors_in_file = (size - sector) // sector if size >= sector else 0
+            beyond = [s for s in fat_sectors if s >= sectors_in_file]
+            if beyond:
+                return [f"FAT sector {beyond[0]} beyond the end of the file ({sectors_in_file} sectors)"]
             highest = -1
-            for position, fat_sector in enumerate(fat_sectors):
-                if fat_sector >= sectors_in_file:
-                    return [f"FAT sector {fat_sector} beyond the end of the file ({sectors_in_file} sectors)"]
-                handle.seek((fat_sector + 1) * sector)
+            for position in range(len(fat_sectors) - 1, -1, -1):  # the last FAT sector in use maps the highest sectors
+                handle.seek((fat_sectors[position] + 1) * sector)
                 entries = np.frombuffer(handle.read(sector), dtype="<u4")
                 used = np.flatnonzero(entries != FREESECT)
                 if used.size:
-                    highest = max(highest, int(used[-1]) + len(entries) * position)
+                    highest = int(used[-1]) + len(entries) * position
+                    break
     except OSError as error:
         return [f"unreadable: {error}"]
     if highest >= sectors_in_file:
