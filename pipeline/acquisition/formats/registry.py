@@ -177,3 +177,54 @@ def summarise_source(source: Source) -> ScanSummary:
     shape, voxel_in_file = volume_header(file)
     voxel = resolve_voxel(meta.volume, voxel_in_file, file)
     return summarise(source.path, source.kind, meta, shape, voxel, declared_role=declared)
+
+
+def _is_stack(path: Path) -> bool:
+    """A TIFF holding a 3-D stack (a volume), not a 2-D slice or a lone projection."""
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(path) as tif:
+            return len([n for n in tif.series[0].shape if n > 1]) == 3
+    except (tifffile.TiffFileError, ValueError, OSError, IndexError):
+        return False
+
+
+def find_sources(root: Path) -> list[Source]:
+    """Loose sources below ``root`` for the pairing rule, sorted by path.
+
+    Not descended into: hidden folders, pair folders (``scout/`` + ``zoom/``:
+    the folder rule pairs those), scan folders (``scan.json``) and Nikon
+    folders (one ``.xtekct``), each of which is one source. Single-page TIFFs
+    are never volumes on their own (slices and projections belong to a folder
+    that says what they are).
+    """
+    found: list[Source] = []
+    pending = [Path(root)]
+    while pending:
+        folder = pending.pop()
+        if (folder / "scout").is_dir() and (folder / "zoom").is_dir():
+            continue
+        here = detect(folder) if folder != Path(root) else None
+        if here is not None:
+            found.append(here)
+            continue
+        try:
+            entries = sorted(folder.iterdir())
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            if entry.is_dir():
+                pending.append(entry)
+                continue
+            source = detect(entry)
+            if source is None or (
+                source.kind == "volume-file" and volume_kind(entry) == "tiff" and not _is_stack(entry)
+            ):
+                continue
+            if source.kind == "nikon-xtekct" and len(list(folder.glob("*.xtekct"))) == 1 and folder != Path(root):
+                continue  # already found as its folder
+            found.append(source)
+    return sorted(found, key=lambda s: str(s.path))

@@ -110,3 +110,20 @@ def test_describe_reports_what_was_read(tmp_path, reference_meta, line_integrals
     assert describe(tmp_path / "v.txm")["volume_shape_zyx"] == [3, 4, 5]
     with pytest.raises(InputError, match="not a supported scan"):
         describe(tmp_path / "missing.txt")
+
+
+def test_find_sources_below_a_root(tmp_path, reference_meta, line_integrals, flat) -> None:
+    from pipeline.acquisition.formats.registry import find_sources
+
+    (tmp_path / "day1").mkdir()
+    write_txrm(tmp_path / "day1" / "a.txrm", reference_meta, counts(line_integrals, flat), flat)
+    write_xtekct(tmp_path / "day1" / "nikon", np.ones((12, 6, 8), np.uint16))
+    (tmp_path / "pair" / "scout").mkdir(parents=True)
+    (tmp_path / "pair" / "zoom").mkdir()
+    (tmp_path / "pair" / "scout" / "x.txrm").write_bytes(b"")
+    tifffile.imwrite(tmp_path / "stack.tif", np.ones((5, 4, 4), np.float32), photometric="minisblack")
+    tifffile.imwrite(tmp_path / "slice.tif", np.ones((4, 4), np.float32))
+    (tmp_path / ".hidden").mkdir()
+    (tmp_path / ".hidden" / "b.txrm").write_bytes(b"")
+    kinds = {s.path.relative_to(tmp_path).as_posix(): s.kind for s in find_sources(tmp_path)}
+    assert kinds == {"day1/a.txrm": "zeiss-txrm", "day1/nikon/foam.xtekct": "nikon-xtekct", "stack.tif": "volume-file"}
