@@ -127,3 +127,20 @@ def test_find_sources_below_a_root(tmp_path, reference_meta, line_integrals, fla
     (tmp_path / ".hidden" / "b.txrm").write_bytes(b"")
     kinds = {s.path.relative_to(tmp_path).as_posix(): s.kind for s in find_sources(tmp_path)}
     assert kinds == {"day1/a.txrm": "zeiss-txrm", "day1/nikon/foam.xtekct": "nikon-xtekct", "stack.tif": "volume-file"}
+
+
+def test_fingerprint_changes_with_content_not_with_reading(tmp_path, reference_meta, line_integrals, flat) -> None:
+    from pipeline.acquisition.formats.fingerprint import pair_sources_fingerprint, source_fingerprint
+
+    path = write_txrm(tmp_path / "z.txrm", reference_meta, counts(line_integrals, flat), flat)
+    nikon = detect(write_xtekct(tmp_path / "n", np.ones((12, 6, 8), np.uint16)))
+    before = source_fingerprint(detect(path)), source_fingerprint(nikon)
+    read_any(detect(path), role="zoom")
+    assert (source_fingerprint(detect(path)), source_fingerprint(nikon)) == before
+    (tmp_path / "z.txrm.scoutzoom.json").write_text('{"sample_position_mm": [1, 2, 3]}')
+    (tmp_path / "n" / "foam.xtekct").write_text(
+        (tmp_path / "n" / "foam.xtekct").read_text().replace("XraykV = 80", "XraykV = 90")
+    )
+    after = source_fingerprint(detect(path)), source_fingerprint(nikon)
+    assert after[0] != before[0] and after[1] != before[1]
+    assert pair_sources_fingerprint(detect(path), nikon) != pair_sources_fingerprint(nikon, detect(path))
