@@ -54,6 +54,7 @@ REFERENCE = "ReferenceData/Image"  # the flat (reference) image, [rows, columns]
 REFERENCE_TYPES = ("ReferenceData/DataType", "ReferenceData/ImageInfo/DataType")
 DATA_TYPES = {5: "<u2", 10: "<f4"}
 IMAGES_PER_STORAGE = 100
+MAX_DISTANCE_MM = 5000.0  # a .txrm distance above this is not millimetres; refused rather than guessed
 
 
 def image_stream(index: int) -> str:
@@ -104,6 +105,10 @@ def contract_document(ole: OleStreams, role: Literal["scout", "zoom"], sample_id
     if not (sod > 0 and odd > 0 and pixel_um > 0):
         raise InputError(
             ole.path, f"geometry streams not positive: StoRA {sod} mm, DtoRA {odd} mm, PixelSize {pixel_um} µm"
+        )
+    if max(sod, odd) > MAX_DISTANCE_MM:
+        raise InputError(
+            ole.path, f"StoRA {sod} / DtoRA {odd} beyond {MAX_DISTANCE_MM} mm: not in mm (µm, as in .txm?)"
         )
     sdd = sod + odd
     position_um = [ole.array(name, "<f4", 1)[0] if ole.exists(name) else 0.0 for name in (X_POS, Y_POS, Z_POS)]
@@ -168,6 +173,10 @@ def read_txrm(
         meta = validated(merged(contract_document(ole, role, sample_id or path.stem), overrides), path)
         rows, columns = meta.geometry.detector_shape
         count = meta.geometry.n_angles
+        if ole.exists(IMAGES_TAKEN) and int(ole.scalar(IMAGES_TAKEN, "<u4")) < count:
+            raise InputError(
+                path, f"stream {IMAGES_TAKEN}: {int(ole.scalar(IMAGES_TAKEN, '<u4'))} of {count} images written"
+            )
         dtype = _dtype(ole)
         raw = np.empty((count, rows, columns), dtype=np.float32)
         for index in range(count):

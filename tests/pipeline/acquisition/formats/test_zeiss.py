@@ -70,6 +70,7 @@ def test_alignment_shifts_are_applied_and_reported(tmp_path, reference_meta, lin
         ("ImageInfo__AcquisitionMode", np.asarray([1], "<i4").tobytes(), "not a projection series"),
         ("ImageInfo__DataType", np.asarray([3], "<i4").tobytes(), "unsupported image data type 3"),
         ("ImageInfo__Angles", np.zeros(3, "<f4").tobytes(), "stream ImageInfo/Angles holds 3 values"),
+        ("ImageInfo__StoRADistance", np.full(12, -20000.0, "<f4").tobytes(), "not in mm"),
         ("ImageData1__Image5", b"\x00" * 10, "stream ImageData1/Image5 holds 5 values"),
         ("ReferenceData__Image", None, "stream ReferenceData/Image missing"),
     ],
@@ -113,6 +114,8 @@ def test_images_written_counts_what_the_scanner_has_stored(tmp_path, reference_m
         ImageInfo__ImagesTaken=np.asarray([5], "<u4").tobytes(),
     )
     assert zeiss.images_written(path) == (5, reference_meta.geometry.n_angles)
+    with pytest.raises(InputError, match="ImagesTaken: 5 of 12 images written"):
+        zeiss.read_txrm(path, role="zoom")
 
 
 def test_txm_volume_and_its_metadata(tmp_path) -> None:
