@@ -2,9 +2,14 @@
 
 OME-TIFF carries the physical voxel size (``PhysicalSize*``, mm) and the
 position of every plane (``Plane/Position*``: the centre of voxel ``[z, 0, 0]``
-in the scout frame, mm), which Fiji, napari and tifffile read. The full grid
-(including a registration rotation, which OME cannot express) is also stored
-as JSON in the image description.
+in the scout frame, mm), which Fiji (Bio-Formats), tifffile and OME-aware
+napari readers read (napari's built-in TIFF reader ignores it). The voxel
+values' unit (``1/mm``: linear attenuation, since projections are line
+integrals over mm) is an OME ``MapAnnotation`` and in the description JSON,
+and every page's TIFF resolution tags hold the in-plane pixel pitch
+(pixels per centimetre) for readers that know no OME. The full grid (including
+a registration rotation, which OME cannot express) is stored as JSON in the
+image description.
 """
 
 from __future__ import annotations
@@ -21,12 +26,15 @@ from models.errors import InputError
 from pipeline.grid import VolumeGrid
 
 BIGTIFF_FROM_BYTES = 2**31
+VALUE_UNIT = "1/mm"  # FDK of line integrals (-ln I/I0) on a mm geometry: linear attenuation coefficient
+ANNOTATION_NAMESPACE = "scoutzoom"
 
 
-def _ome_metadata(grid: VolumeGrid, name: str) -> dict:
+def _ome_metadata(grid: VolumeGrid, name: str, value_unit: str) -> dict:
     nz = grid.shape_zyx[0]
     planes = grid.index_to_physical(np.stack([np.zeros(nz), np.zeros(nz), np.arange(nz)], axis=-1))
-    description = json.dumps({"scoutzoom_grid": grid.model_dump(mode="json"), "frame": "scout", "units": "mm"})
+    description = json.dumps({"scoutzoom_grid": grid.model_dump(mode="json"), "frame": "scout", "units": "mm",
+                              "length_unit": "mm", "value_unit": value_unit})
     return {
         "axes": "ZYX",
         "Name": name,
@@ -45,11 +53,23 @@ def _ome_metadata(grid: VolumeGrid, name: str) -> dict:
             "PositionZ": [float(p[2]) for p in planes],
             "PositionZUnit": ["mm"] * nz,
         },
+        "StructuredAnnotations": {"MapAnnotation": {
+            "Namespace": ANNOTATION_NAMESPACE,
+            "Value": {"value_unit": value_unit, "length_unit": "mm", "frame": "scout"},
+        }},
     }
 
 
-def write_ome_tiff(path: Path, volume: np.ndarray, grid: VolumeGrid, *, name: str = "scoutzoom") -> None:
-    """Write ``volume`` ([z, y, x], any array-like incl. memmaps) atomically, one z-slice in memory at a time."""
+def _resolution_tags(grid: VolumeGrid) -> dict:
+    """TIFF XResolution/YResolution (pixels per cm) and ResolutionUnit CENTIMETER from the in-plane pitch."""
+    return {"resolution": (10.0 / grid.spacing_mm[0], 10.0 / grid.spacing_mm[1]), "resolutionunit": "CENTIMETER"}
+
+
+def write_ome_tiff(path: Path, volume: np.ndarray, grid: VolumeGrid, *, name: str = "scoutzoom", value_unit: str = VALUE_UNIT) -> None:
+    """Write ``volume`` ([z, y, x], any array-like incl. memmaps) atomically, one z-slice in memory at a time.
+
+    ``value_unit`` is the unit of the voxel values (1/mm for reconstructions; a volume scan's own ``units``).
+    """
     if tuple(volume.shape) != tuple(grid.shape_zyx):
         raise ValueError(f"volume shape {volume.shape} does not match grid {grid.shape_zyx}")
     dtype = np.dtype(np.float32) if volume.dtype.kind == "f" else volume.dtype
@@ -67,7 +87,8 @@ def write_ome_tiff(path: Path, volume: np.ndarray, grid: VolumeGrid, *, name: st
             dtype=dtype,
             ome=True,
             bigtiff=nbytes >= BIGTIFF_FROM_BYTES,
-            metadata=_ome_metadata(grid, name),
+            metadata=_ome_metadata(grid, name, value_unit),
+            **_resolution_tags(grid),
         )
 
 
@@ -83,6 +104,19 @@ def read_ome_grid(path: Path) -> VolumeGrid:
 
     document = json.loads(html.unescape(xml[start + len("<Description>") : end]))
     return VolumeGrid.model_validate(document["scoutzoom_grid"])
+
+
+def read_value_unit(path: Path) -> str | None:
+    """The voxel values' unit stored by :func:`write_ome_tiff` (None for files written before it was stored)."""
+    import html
+
+    with tifffile.TiffFile(path) as tif:
+        xml = tif.ome_metadata or ""
+    start = xml.find("<Description>")
+    end = xml.find("</Description>")
+    if start < 0 or end < 0:
+        return None
+    return json.loads(html.unescape(xml[start + len("<Description>") : end])).get("value_unit")
 
 
 def scratch_volume(path: Path, shape_zyx: tuple[int, int, int], dtype: str = "float32") -> np.ndarray:
