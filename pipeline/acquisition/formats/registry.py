@@ -52,7 +52,9 @@ def detect(path: Path) -> Source | None:
                 return Source("contract", path)  # the contract reader reports the problem
             return Source("volume-scan" if scan_data_kind(document) == "volume" else "contract", path)
         xtek = sorted(p for p in path.glob("*.xtekct") if not p.name.startswith("."))
-        return Source("nikon-xtekct", xtek[0]) if len(xtek) == 1 else None
+        if len(xtek) == 1:
+            return Source("nikon-xtekct", xtek[0])
+        return _single_file(path)
     name = path.name.lower()
     if name.startswith(".") or name.endswith(SIDECAR_SUFFIX):
         return None
@@ -67,6 +69,13 @@ def detect(path: Path) -> Source | None:
     if volume_kind(path) in ("tiff", "itk"):
         return Source("volume-file", path)
     return None
+
+
+def _single_file(folder: Path) -> Source | None:
+    """A folder holding exactly one vendor file (``.txrm``, ``.txm``, NXtomo), e.g. ``scout/A.txrm`` in a pair folder."""
+    inside = [detect(p) for p in sorted(folder.iterdir()) if p.is_file()]
+    vendor = [s for s in inside if s is not None and s.kind in ("zeiss-txrm", "zeiss-txm", "nxtomo")]
+    return vendor[0] if len(vendor) == 1 else None
 
 
 def sidecar(path: Path) -> dict[str, Any]:
@@ -190,6 +199,13 @@ def _is_stack(path: Path) -> bool:
         return False
 
 
+def _is_unit(folder: Path) -> bool:
+    """A folder that is one source as a whole: a scan folder (``scan.json``) or a Nikon folder (one ``.xtekct``)."""
+    return (folder / "scan.json").is_file() or len(
+        [p for p in folder.glob("*.xtekct") if not p.name.startswith(".")]
+    ) == 1
+
+
 def find_sources(root: Path) -> list[Source]:
     """Loose sources below ``root`` for the pairing rule, sorted by path.
 
@@ -205,7 +221,7 @@ def find_sources(root: Path) -> list[Source]:
         folder = pending.pop()
         if (folder / "scout").is_dir() and (folder / "zoom").is_dir():
             continue
-        here = detect(folder) if folder != Path(root) else None
+        here = detect(folder) if folder != Path(root) and _is_unit(folder) else None
         if here is not None:
             found.append(here)
             continue

@@ -49,6 +49,10 @@ def test_detect_folders(tmp_path) -> None:
     assert detect(volume) == Source("volume-scan", volume)
     assert detect(nikon) == Source("nikon-xtekct", nikon / "foam.xtekct")
     assert detect(empty) is None
+    (empty / "A.txrm").write_bytes(b"")
+    assert detect(empty) == Source("zeiss-txrm", empty / "A.txrm")  # e.g. scout/A.txrm in a pair folder
+    (empty / "B.txrm").write_bytes(b"")
+    assert detect(empty) is None  # two candidates: not guessed
 
 
 def test_sidecar_adds_what_the_vendor_file_lacks(tmp_path, line_integrals) -> None:
