@@ -72,7 +72,7 @@ def detect(path: Path) -> Source | None:
 
 
 def _single_file(folder: Path) -> Source | None:
-    """A folder holding exactly one vendor file (``.txrm``, ``.txm``, NXtomo), e.g. ``scout/A.txrm`` in a pair folder."""
+    """A folder holding exactly one vendor file (``.txrm``, ``.txm``, NXtomo), as ``scout/A.txrm`` in a pair folder."""
     inside = [detect(p) for p in sorted(folder.iterdir()) if p.is_file()]
     vendor = [s for s in inside if s is not None and s.kind in ("zeiss-txrm", "zeiss-txm", "nxtomo")]
     return vendor[0] if len(vendor) == 1 else None
