@@ -175,3 +175,10 @@ def test_wheel_carries_the_unit_and_the_license(tmp_path: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     assert "daemon/data/scoutzoom.service" in names
     assert any(name.endswith(".dist-info/LICENSE") or "/licenses/LICENSE" in name for name in names)
+
+
+def test_help_says_bench_needs_a_source_checkout(capsys) -> None:
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "bench` runs from a source checkout only" in text and "config example" in text
