@@ -32,10 +32,21 @@ class OutputRegion(BaseModel):
     voxel_budget: int = Field(512**3, gt=0, description="largest output, in voxels; the region is shrunk about its centre to fit")
 
 
+OutputFormat = Literal["auto", "ome-tiff", "ome-zarr", "both"]
+
+
 class OutputConfig(BaseModel):
+    """Where and how the recovered volume and its companions are written."""
+
     model_config = ConfigDict(extra="forbid")
 
     region: OutputRegion = Field(default_factory=OutputRegion)
+    format: OutputFormat = Field(
+        "auto", description="recovered volume as one OME-TIFF, an OME-Zarr (chunked, pyramid) or both; auto: OME-TIFF up to auto_zarr_above_gb, OME-Zarr above",
+    )
+    auto_zarr_above_gb: float = Field(4.0, gt=0, description="with format = auto, volumes larger than this (float32 GB) are written as OME-Zarr")
+    zarr_chunk_z: int = Field(8, ge=1, description="z slices per OME-Zarr chunk (readers pull whole slices)")
+    pyramid_levels: int | None = Field(None, ge=1, description="OME-Zarr pyramid levels (default: halve until the shortest side is under 32 px)")
     keep_intermediates: bool = False
     previews: bool = True
     inside_pair: bool = Field(False, description="write to <pair>/recovered/ instead of <output root>/<relative pair path>/")

@@ -45,9 +45,13 @@ class StageTiming(BaseModel):
 
 
 class OutputInfo(BaseModel):
-    """The recovered volume's grid; origin is the centre of voxel [0,0,0], [x, y, z] mm, scout frame."""
+    """The recovered volume's files and grid; origin is the centre of voxel [0,0,0], [x, y, z] mm, scout frame.
+
+    ``file`` is the first of ``files`` (``recovered.ome.tif`` and/or ``recovered.ome.zarr``, by ``pipeline.output.format``).
+    """
 
     file: str = "recovered.ome.tif"
+    files: list[str] = ["recovered.ome.tif"]
     shape_zyx: tuple[int, int, int]
     voxel_mm: float
     spacing_mm: tuple[float, float, float]

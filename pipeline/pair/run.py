@@ -21,7 +21,9 @@ from pipeline.config import ProcessConfig
 from pipeline.errors import RegistrationError
 from pipeline.grid import VolumeGrid
 from pipeline.infer.stream import InferenceStats
+from pipeline.output.plan import OutputPlan, check_disk_space, plan_output
 from pipeline.output.volumes import scratch_volume
+from pipeline.output.zarr_volume import OmeZarrVolume
 from pipeline.pair import steps as pair_steps
 from pipeline.pair.heldout import HeldoutSlabs, split_heldout
 from pipeline.pair.stages import StageRunner
@@ -51,11 +53,13 @@ class ZoomData:
 
 @dataclass
 class OutputVolumes:
-    """The output region: its placement, the scout reconstructed on it, and the recovered volume (scratch memmaps)."""
+    """The output region: its placement, the formats it is written as, the scout reconstructed on it (scratch
+    memmap) and the recovered volume (a scratch memmap, or the OME-Zarr being written)."""
 
     placement: OutputPlacement
+    plan: OutputPlan
     scout: pair_steps.VolumeWithMask
-    recovered: np.ndarray | None = None
+    recovered: np.ndarray | OmeZarrVolume | None = None
     inference: InferenceStats | None = None
 
 
@@ -95,7 +99,7 @@ def run_pair(pair_dir: Path, out_dir: Path, work_dir: Path, fingerprint: str, co
     with runner.stage("reconstruct_output"):
         output = reconstruct_output(scans, registered, config, runner, work_dir)
     with runner.stage("infer"):
-        recover(output, model, config, runner, work_dir)
+        recover(output, model, config, runner, out_dir, work_dir)
     with runner.stage("assess"):
         assert output.recovered is not None
         assessment = assess(AssessmentInput(
@@ -113,7 +117,8 @@ def run_pair(pair_dir: Path, out_dir: Path, work_dir: Path, fingerprint: str, co
         products = PairProducts(
             pair_dir=pair_dir, fingerprint=fingerprint, scans=scans, zoom=zoom_data.calibrated, zoom_fdk=zoom,
             scout_box=scout_box, scout_native=scout_native, registered=registered, model=model, output=output.scout,
-            placement=output.placement, recovered=output.recovered, inference=output.inference, assessment=assessment,
+            placement=output.placement, plan=output.plan, recovered=output.recovered, inference=output.inference,
+            assessment=assessment,
             warnings=warnings.items, calibration=zoom_data.calibration,
         )
         report_path = write_products(out_dir, products, config, runner)
@@ -185,22 +190,32 @@ def reconstruct_output(
     scans: pair_steps.PairScans, registered: Registered, config: ProcessConfig, runner: StageRunner, work_dir: Path,
 ) -> OutputVolumes:
     """The output region (default: the scout's whole field of view, on the registered zoom grid extended by
-    whole voxels), with the scout reconstructed straight onto it into a scratch memmap."""
+    whole voxels), with the scout reconstructed straight onto it into a scratch memmap. Fails first, clearly,
+    when the disk cannot hold what the region needs."""
     region = config.output.region
     placement = output_placement(registered.result.zoom_grid_in_scout, scans.scout.meta, centre_mm=region.centre_mm,
                                  size_mm=region.size_mm, voxel_budget=region.voxel_budget)
+    plan = plan_output(config.output.format, placement.grid.n_voxels, config.output.auto_zarr_above_gb)
+    check_disk_space(plan, work_dir)
     source = scratch_volume(work_dir / "scout_output_region.npy", placement.grid.shape_zyx)
     scout = pair_steps.reconstruct_on(scans.scout, placement.grid, config, out=source, progress=runner.inner, cancel=runner.cancel)
     source.flush()
-    return OutputVolumes(placement=placement, scout=scout)
+    return OutputVolumes(placement=placement, plan=plan, scout=scout)
 
 
-def recover(output: OutputVolumes, model: ModelChoice, config: ProcessConfig, runner: StageRunner, work_dir: Path) -> None:
-    """The model over the whole output region, slab by slab, into a scratch memmap."""
+def recover(output: OutputVolumes, model: ModelChoice, config: ProcessConfig, runner: StageRunner, out_dir: Path, work_dir: Path) -> None:
+    """The model over the whole output region, slab by slab, straight into the OME-Zarr being written (when the
+    plan has one) or into a scratch memmap."""
     from pipeline.infer.stream import infer_volume
+    from pipeline.pair.writeout import RECOVERED_ZARR
 
-    recovered = scratch_volume(work_dir / "recovered.npy", output.placement.grid.shape_zyx)
+    grid = output.placement.grid
+    recovered: np.ndarray | OmeZarrVolume
+    if output.plan.zarr:
+        recovered = OmeZarrVolume(out_dir / RECOVERED_ZARR, grid, chunk_z=config.output.zarr_chunk_z,
+                                  levels=config.output.pyramid_levels, temporary_dir=work_dir)
+    else:
+        recovered = scratch_volume(work_dir / "recovered.npy", grid.shape_zyx)
     output.inference = infer_volume(model.runtime, output.scout.volume, recovered, model.normalisation, config.inference,
                                     slices=config.network.slices, progress=runner.inner, cancel=runner.cancel)
-    recovered.flush()
     output.recovered = recovered

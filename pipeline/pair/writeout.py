@@ -12,16 +12,19 @@ from pipeline.calibrate import CalibrationFigures
 from pipeline.config import ProcessConfig
 from pipeline.infer.stream import InferenceStats
 from pipeline.output import previews
-from pipeline.output.volumes import write_ome_tiff
+from pipeline.output.plan import OutputPlan
+from pipeline.output.volumes import VALUE_UNIT, write_ome_tiff
+from pipeline.output.zarr_volume import OmeZarrVolume
 from pipeline.pair.assess import Assessment
 from pipeline.pair.model_step import ModelChoice
-from pipeline.pair.report import ModelInfo, OutputInfo, ProcessReport, ReconstructionInfo, RegistrationInfo
+from pipeline.pair.report import ModelInfo, OutputInfo, ProcessReport, ReconstructionInfo, RegistrationInfo, software_versions
 from pipeline.pair.stages import StageRunner
 from pipeline.pair.steps import PairScans, VolumeWithMask
 from pipeline.region import OutputPlacement
 from pipeline.register.result import Registered
 
 RECOVERED = "recovered.ome.tif"
+RECOVERED_ZARR = "recovered.ome.zarr"
 REPORT = "report.json"
 
 
@@ -43,7 +46,8 @@ class PairProducts:
     model: ModelChoice
     output: VolumeWithMask
     placement: OutputPlacement
-    recovered: np.ndarray
+    plan: OutputPlan
+    recovered: np.ndarray | OmeZarrVolume
     inference: InferenceStats | None
     assessment: Assessment
     warnings: list[str]
@@ -90,6 +94,27 @@ def _write_intermediates(out_dir: Path, p: PairProducts) -> list[str]:
     return list(items)
 
 
+def _write_recovered(out_dir: Path, p: PairProducts) -> list[str]:
+    """The recovered volume as planned: the OME-Zarr written during inference is finished (pyramid, mask label,
+    provenance) and moved into place; the OME-TIFF is written plane by plane from the memmap or the Zarr."""
+    written = []
+    if p.plan.tiff:
+        write_ome_tiff(out_dir / RECOVERED, p.recovered, p.placement.grid, name="recovered")
+        written.append(RECOVERED)
+    if p.plan.zarr:
+        if not isinstance(p.recovered, OmeZarrVolume):
+            raise TypeError("the plan has an OME-Zarr but inference did not write one")
+        trust = p.assessment.trust
+        p.recovered.finish(mask=p.output.mask, attributes={
+            "value_unit": VALUE_UNIT, "model_id": p.model.id, "software_version": software_versions().get("scoutzoom", "unknown"),
+            "trust": {"flagged": trust.flagged, "reasons": trust.reasons},
+            "zoom_grid_in_scout": p.registered.result.zoom_grid_in_scout.model_dump(mode="json"),
+            "registration": p.registered.result.model_dump(mode="json", exclude={"zoom_grid_in_scout"}),
+        })
+        written.append(RECOVERED_ZARR)
+    return written
+
+
 def runtime_family(name: str) -> str:
     """``tensorrt``, ``onnxruntime`` or ``keras`` from a runtime's detailed name (e.g. ``onnxruntime-cpu``)."""
     for family in ("tensorrt", "onnxruntime", "keras"):
@@ -98,7 +123,10 @@ def runtime_family(name: str) -> str:
     raise ValueError(f"unknown inference runtime {name!r}")
 
 
-def build_report(p: PairProducts, config: ProcessConfig, runner: StageRunner, preview_files: list[str], intermediates: list[str]) -> ProcessReport:
+def build_report(
+    p: PairProducts, config: ProcessConfig, runner: StageRunner, preview_files: list[str], intermediates: list[str],
+    files: list[str],
+) -> ProcessReport:
     grid = p.placement.grid
     result = p.registered.result
     registration = RegistrationInfo.model_validate(result.model_dump(mode="json", exclude={"zoom_grid_in_scout"}) | {"zoom_grid_in_scout": result.zoom_grid_in_scout.model_dump(mode="json")})
@@ -113,7 +141,7 @@ def build_report(p: PairProducts, config: ProcessConfig, runner: StageRunner, pr
         pair=str(p.pair_dir), sample_id=p.scans.zoom.meta.sample_id, fingerprint=p.fingerprint, preset=config.preset,
         config=config.model_dump(mode="json"), stages=dict(runner.timings),
         output=OutputInfo(
-            shape_zyx=grid.shape_zyx, voxel_mm=p.scans.zoom.meta.voxel_mm, spacing_mm=grid.spacing_mm, origin_mm=grid.origin_mm,
+            file=files[0], files=files, shape_zyx=grid.shape_zyx, voxel_mm=p.scans.zoom.meta.voxel_mm, spacing_mm=grid.spacing_mm, origin_mm=grid.origin_mm,
             centre_mm=grid.centre_mm, direction=grid.direction, clipped_by_budget=p.placement.clipped_by_budget,
             zoom_offset_xyz=p.placement.zoom_offset_xyz,
         ),
@@ -126,10 +154,10 @@ def build_report(p: PairProducts, config: ProcessConfig, runner: StageRunner, pr
 
 def write_products(out_dir: Path, p: PairProducts, config: ProcessConfig, runner: StageRunner) -> Path:
     """Everything except DONE (written last by the caller); returns the report path."""
-    write_ome_tiff(out_dir / RECOVERED, p.recovered, p.placement.grid, name="recovered")
+    files = _write_recovered(out_dir, p)
     intermediates = _write_intermediates(out_dir, p) if config.output.keep_intermediates else []
     preview_files = _write_previews(out_dir, p, config.trust.ms_ssim_scales) if config.output.previews else []
-    report = build_report(p, config, runner, preview_files, intermediates)
+    report = build_report(p, config, runner, preview_files, intermediates, files)
     path = out_dir / REPORT
     write_text_atomic(path, report.model_dump_json(indent=2) + "\n")
     return path

@@ -32,7 +32,7 @@ def processed(simulated: Path, tmp_path_factory: pytest.TempPathFactory):
     out = tmp_path_factory.mktemp("out")
     before = tree_digest(simulated / "pair")
     events = []
-    config = fast_config().model_copy(update={"output": fast_config().output.model_copy(update={"keep_intermediates": True})})
+    config = fast_config().model_copy(update={"output": fast_config().output.model_copy(update={"keep_intermediates": True, "format": "both"})})
     outcome = process_pair(simulated / "pair", out, config, progress=events.append)
     return outcome, out, events, before
 
@@ -65,6 +65,28 @@ def test_report_keys_and_ome_metadata(processed) -> None:
     with tifffile.TiffFile(out / "recovered.ome.tif") as tif:
         assert tif.is_ome
         assert tif.series[0].shape == grid.shape_zyx
+
+
+def test_ome_zarr_output_equals_the_tiff_and_carries_grid_pyramid_mask_and_provenance(processed) -> None:
+    from ome_zarr.io import parse_url
+    from ome_zarr.reader import Reader
+
+    _, out, _, _ = processed
+    report = json.loads((out / "report.json").read_text())
+    assert report["output"]["files"] == ["recovered.ome.tif", "recovered.ome.zarr"]
+    image = next(iter(Reader(parse_url(str(out / "recovered.ome.zarr")))()))
+    np.testing.assert_array_equal(np.asarray(image.data[0]), tifffile.imread(out / "recovered.ome.tif"))
+    assert len(image.data) >= 2
+    shift = next(t for t in image.metadata["coordinateTransformations"][0] if t["type"] == "translation")["translation"]
+    np.testing.assert_allclose(shift, report["output"]["origin_mm"][::-1], atol=1e-9)
+
+    import zarr
+
+    root = zarr.open_group(str(out / "recovered.ome.zarr"), mode="r")
+    provenance = root.attrs["scoutzoom"]
+    assert provenance["model_id"] == report["model"]["id"] and provenance["value_unit"] == "1/mm"
+    assert provenance["trust"]["flagged"] == report["trust"]["flagged"]
+    assert np.asarray(root["labels/mask/0"]).any()
 
 
 def test_registration_finds_the_true_zoom_position(processed, simulated: Path) -> None:
