@@ -63,6 +63,7 @@ class Daemon:
         processor: Processor | None = None,
         clock: Callable[[], float] = time.time,
         serve_metrics: bool = True,
+        lock: StateLock | None = None,
     ) -> None:
         self.config = config
         self._reload_config = reload
@@ -70,8 +71,9 @@ class Daemon:
         self.serve_metrics = serve_metrics
         self.wake = threading.Event()
         self.log = get_logger()
-        self.lock = StateLock(config.state_dir)
-        self.lock.acquire()  # before anything touches the store: a second instance must change nothing
+        self.lock = lock or StateLock(config.state_dir)
+        if not self.lock.held:
+            self.lock.acquire()  # before anything touches the store: a second instance must change nothing
         try:
             self.store = JobStore(config.store_path)
         except BaseException:

@@ -44,10 +44,7 @@ def run(args: argparse.Namespace) -> int:
 
     from daemon.config import load_config
     from daemon.config_checks import service_problems
-    from daemon.lock import AlreadyRunning
-    from daemon.logs import configure_logging, get_logger
-    from daemon.service import Daemon
-    from daemon.store import StoreError
+    from daemon.lock import AlreadyRunning, StateLock
     from models.errors import ConfigError
 
     overrides = overrides_from(args)
@@ -65,13 +62,21 @@ def run(args: argparse.Namespace) -> int:
         for problem in error.problems:
             print(f"  {problem}", file=sys.stderr)
         return exit_codes.USAGE
-    configure_logging(config.log.format, config.log.level)
+    lock = StateLock(config.state_dir)
     try:
-        daemon = Daemon(config, reload=load)
+        lock.acquire()  # first, before the (slow) imports: a second instance says so at once and touches nothing
     except AlreadyRunning as error:
         print(f"scoutzoom watch: {error}", file=sys.stderr)
         return exit_codes.FAILED
+    from daemon.logs import configure_logging, get_logger
+    from daemon.service import Daemon
+    from daemon.store import StoreError
+
+    configure_logging(config.log.format, config.log.level)
+    try:
+        daemon = Daemon(config, reload=load, lock=lock)
     except StoreError as error:
+        lock.release()
         print(f"scoutzoom watch: {error}", file=sys.stderr)
         return exit_codes.USAGE
     signal.signal(signal.SIGTERM, lambda *_: daemon.request_stop())
