@@ -31,8 +31,26 @@ def test_process_with_config_file_then_rerun_skips(simulated: Path, tmp_path: Pa
     assert report["config"]["training"]["iterations"] == 100
     assert report["model"]["cache"]["result"] == "miss"
     assert (tmp_path / "state" / "models").is_dir()
-    again = scoutzoom("process", str(simulated / "pair"), "--out", str(out), "--config", str(config), cwd=tmp_path)
-    assert again.returncode == 0 and "already processed" in again.stdout
+    again = scoutzoom("process", str(simulated / "pair"), "--out", str(out), "--config", str(config), "--json", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    summary = json.loads(again.stdout)
+    assert summary["status"] == "skipped" and "already processed" in summary["message"] and summary["out_dir"] == str(out)
+    _check_units(out / "recovered.ome.tif", report["output"]["spacing_mm"])
+
+
+def _check_units(path: Path, spacing_mm: list[float]) -> None:
+    """The recovered volume says its values are 1/mm (OME annotation, description) and its pixel pitch in the TIFF tags."""
+    import tifffile
+
+    from pipeline.output.volumes import read_value_unit
+
+    assert read_value_unit(path) == "1/mm"
+    with tifffile.TiffFile(path) as tif:
+        assert 'K="value_unit">1/mm<' in tif.ome_metadata
+        tags = tif.pages[0].tags
+        assert tags["ResolutionUnit"].value == tifffile.RESUNIT.CENTIMETER
+        numerator, denominator = tags["XResolution"].value
+        assert numerator / denominator == pytest.approx(10.0 / spacing_mm[0], rel=1e-4)  # pixels per cm
 
 
 def test_bad_config_key_is_reported_with_its_path(simulated: Path, tmp_path: Path) -> None:
