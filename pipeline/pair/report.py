@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from models.atomic import write_text_atomic
 
@@ -118,8 +118,45 @@ class QualityFigures(BaseModel):
     ssim_scout_on_grid: float
 
 
+class ReportSummary(BaseModel):
+    """``report.json``'s ``summary``: what a person reads first, all from the zoom's test slab."""
+
+    verdict: Literal["trusted", "flagged"] = Field(description="flagged when any trust figure passes its threshold")
+    reasons: list[str] = Field(description="why it is flagged, one sentence each (empty when trusted)")
+    psnr_gain_db: float = Field(description="PSNR of the recovered volume minus that of cubic upsampling (dB)")
+    psnr_recovered_db: float = Field(description="PSNR of the recovered volume against the zoom (dB)")
+    psnr_cubic_db: float = Field(description="PSNR of cubic upsampling of the scout against the zoom (dB)")
+    resolution_before_um: float = Field(description="effective resolution of cubic upsampling: FWHM of the extra blur "
+                                        "relative to the zoom (µm; lower is sharper)")
+    resolution_after_um: float = Field(description="the same for the recovered volume (µm)")
+    feature_recall: float | None = Field(None, description="share of the zoom's pores found in the recovered volume")
+    feature_recall_cubic: float | None = Field(None, description="the same for cubic upsampling")
+    model_id: str
+    model_reused: bool = Field(description="a cached model was reused (else one was trained)")
+    warnings: int = Field(description="number of entries in warnings")
+    total_seconds: float = Field(description="wall time of all stages (s)")
+
+
+def summarize(report: ProcessReport) -> ReportSummary:
+    """The summary of a full report (its trust, quality, model, warnings and stage times)."""
+    trust = report.trust
+    features = trust.features
+    cubic = features.baselines.get("cubic") if features is not None else None
+    return ReportSummary(
+        verdict="flagged" if trust.flagged else "trusted", reasons=list(trust.reasons), psnr_gain_db=trust.psnr_gain_db,
+        psnr_recovered_db=trust.heldout_psnr_db, psnr_cubic_db=trust.heldout_psnr_cubic_db,
+        resolution_before_um=1000.0 * trust.effective_resolution_mm.before,
+        resolution_after_um=1000.0 * trust.effective_resolution_mm.after,
+        feature_recall=features.recovered.recall if features is not None else None,
+        feature_recall_cubic=cubic.recall if cubic is not None else None,
+        model_id=report.model.id, model_reused=report.model.reused, warnings=len(report.warnings),
+        total_seconds=sum(timing.seconds for timing in report.stages.values()),
+    )
+
+
 class ProcessReport(BaseModel):
     report_version: Literal[1] = REPORT_VERSION
+    summary: ReportSummary | None = Field(None, description="verdict and headline figures; filled from the rest")
     pair: str
     sample_id: str
     fingerprint: str
@@ -139,6 +176,12 @@ class ProcessReport(BaseModel):
     warnings: list[str] = []
     previews: list[str] = []
     intermediates: list[str] = []
+
+    @model_validator(mode="after")
+    def _fill_summary(self) -> ProcessReport:
+        if self.summary is None:
+            self.summary = summarize(self)
+        return self
 
 
 class FailureReport(BaseModel):

@@ -152,6 +152,21 @@ def build_report(
     )
 
 
+def _write_report_html(out_dir: Path, p: PairProducts, report: ProcessReport, with_images: bool) -> None:
+    """``report.html`` beside ``report.json``; written without pictures if drawing them fails."""
+    from pipeline.output.report_html import report_images, write_report_html
+
+    images = None
+    if with_images:
+        a = p.assessment
+        images = report_images(a.cubic_zoom_box, a.recovered_zoom_box, p.zoom, p.registered.scout,
+                               report.quality.test_slab_z, p.scans.zoom.meta.voxel_mm)
+    try:
+        write_report_html(out_dir, report, images)
+    except (ValueError, RuntimeError, MemoryError):
+        write_report_html(out_dir, report, None)
+
+
 def write_products(out_dir: Path, p: PairProducts, config: ProcessConfig, runner: StageRunner) -> Path:
     """Everything except DONE (written last by the caller); returns the report path."""
     files = _write_recovered(out_dir, p)
@@ -160,4 +175,5 @@ def write_products(out_dir: Path, p: PairProducts, config: ProcessConfig, runner
     report = build_report(p, config, runner, preview_files, intermediates, files)
     path = out_dir / REPORT
     write_text_atomic(path, report.model_dump_json(indent=2) + "\n")
+    _write_report_html(out_dir, p, report, config.output.previews)
     return path
