@@ -14,7 +14,9 @@ from daemon import exit_codes
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("check-config", help="validate a daemon config file; lists every problem")
     parser.add_argument("file", type=Path, help="TOML config file")
-    parser.add_argument("--json", action="store_true", help='print {"file", "ok", "problems"} on stdout (same exit code)')
+    parser.add_argument(
+        "--json", action="store_true", help='print {"file", "ok", "problems"} on stdout (same exit code)'
+    )
     parser.set_defaults(func=run)
 
 

