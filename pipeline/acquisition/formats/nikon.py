@@ -125,9 +125,11 @@ def contract_document(
 
     Follows CIL's published Nikon geometry: our θ = 180 - Nikon angle, where the
     Nikon angle is ``InitialAngle + i * AngularStep`` or the angle file's. Pixel
-    column 0 is at CIL's panel origin ``top-right`` (seen from the source),
-    i.e. at +x, so columns are reversed (see :func:`to_contract_columns`); rows
-    run top to bottom as ours. The rotation axis sits at x = -ObjectOffsetX
+    column 0 is at CIL's panel origin ``top-right``, which CIL defines along
+    its detector ``direction_x`` (+x, same frame as ours: beam along +y, z
+    up), i.e. column 0 at +x, so columns are reversed (see
+    :func:`to_contract_columns`); rows run top to bottom as ours. ASSUMED: CIL's
+    angle sense (right-handed about +z) equals ours. The rotation axis sits at x = -ObjectOffsetX
     (mm at the axis; else the mean of CentreOfRotationTop/Bottom, mm at the
     detector) and so projects ``-ObjectOffsetX * M / pitch`` columns from the
     detector centre. ASSUMED, not in CIL: ``DetectorOffsetX/Y`` (mm) move the
