@@ -210,3 +210,22 @@ def test_help_says_bench_needs_a_source_checkout(capsys) -> None:
         main(["--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert "bench` runs from a source checkout only" in text and "config example" in text
+
+
+def test_inspect_a_volume_scan_reads_its_header(tmp_path: Path, capsys) -> None:
+    import numpy as np
+    import tifffile
+
+    scan = tmp_path / "scout"
+    scan.mkdir()
+    tifffile.imwrite(scan / "volume.tif", np.zeros((8, 16, 12), np.float32))
+    volume = {"file": "volume.tif", "voxel_mm": 0.02, "units": "1/mm"}
+    document = {"format_version": 1, "role": "scout", "data": "volume", "sample_id": "s", "volume": volume}
+    (scan / "scan.json").write_text(json.dumps(document))
+    code, out, _ = run(capsys, "inspect", str(scan), "--json")
+    result = json.loads(out)
+    assert code == exit_codes.OK and result["complete"] is True and result["shape_zyx"] == [8, 16, 12]
+    assert result["voxel_zyx_mm"] == [0.02, 0.02, 0.02] and result["volume"]["units"] == "1/mm"
+    (scan / "volume.tif").unlink()
+    code, out, _ = run(capsys, "inspect", str(scan), "--json")
+    assert json.loads(out)["complete"] is False and "volume.tif missing" in json.loads(out)["problems"][0]
