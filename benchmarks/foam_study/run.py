@@ -1,7 +1,10 @@
 """Run the foam study: ``python -m benchmarks.foam_study.run`` or ``scoutzoom bench foam``.
 
-Writes ``<out>/foam_study.json`` (every figure) and ``<out>/foam_study/``
-(``report.md`` and PNG plots).
+Two protocols. ``instrument`` (default; our scout/zoom geometry through the
+product) writes ``<out>/foam_study.json`` (every figure) and ``<out>/foam_study/``
+(``report.md`` and PNG plots). ``paper`` (the published one-grid protocol,
+``benchmarks.foam_study.paper_run``) writes ``<out>/foam_study/paper_<size>/``.
+Both refresh ``<out>/foam_study/README.md``, the two protocols side by side.
 """
 
 from __future__ import annotations
@@ -107,11 +110,22 @@ def write_outputs(results, diameters, sphericities, slices, out_dir: Path) -> di
     return clean
 
 
+PAPER_METHODS = ("fdk", "cubic", "richardson_lucy", "srcnn", "unet_small", "unet_medium", "unet_standard")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--size", choices=sorted(SIZES), default="cpu", help="tiny (minutes), cpu (< 1 h on a CPU), paper (512^3, GPU)")
+    parser.add_argument("--protocol", choices=["instrument", "paper"], default="instrument",
+                        help="instrument: our scout/zoom geometry through the product; paper: the published one-grid protocol")
+    parser.add_argument("--size", choices=sorted(SIZES), default="cpu", help="tiny (minutes), cpu (about 1 h on 2 CPU cores), paper (512^3, GPU)")
     parser.add_argument("--ratios", type=float, nargs="+", default=[3, 5, 7, 9])
-    parser.add_argument("--methods", nargs="+", choices=METHODS, default=None, help="default: all")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--methods", nargs="+", choices=sorted(set(METHODS) | set(PAPER_METHODS)), default=None,
+                        help=f"default: all of the protocol's (instrument: {', '.join(METHODS)}; paper: fdk, cubic, "
+                        "richardson_lucy, srcnn and unet_<preset> for the size's presets)")
+    parser.add_argument("--seed", type=int, default=0, help="instrument protocol: the phantom's seed")
+    parser.add_argument("--train-seed", type=int, default=None, help="paper protocol: realisation A (default: the fixed training seed)")
+    parser.add_argument("--test-seed", type=int, default=None, help="paper protocol: realisation B (default: the fixed seed kept for reported figures)")
+    parser.add_argument("--fresh", action="store_true",
+                      help="paper protocol: ignore the rows of an earlier run of the same settings (default: keep them, run the rest)")
     parser.add_argument("--work", type=Path, default=None, help="scratch folder for the simulated pairs (default: the system temp dir)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="writes OUT/foam_study.json and OUT/foam_study/report.md")
 
@@ -121,9 +135,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     add_arguments(parser)
     args = parser.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", "2")
-    results = run_study(args.size, args.ratios, args.out, args.methods, args.seed, args.work)
-    print(f"wrote {args.out / 'foam_study.json'} and {results['report']}")
+    written = run_protocol(args)
+    print(f"wrote {written}")
     return 0
+
+
+def run_protocol(args: argparse.Namespace, log=print) -> str:
+    """Run the chosen protocol from parsed arguments, refresh the two-protocol summary; returns what was written."""
+    from benchmarks.foam_study.summary import write_summary
+
+    if args.protocol == "paper":
+        from benchmarks.foam_study.paper_run import run_paper_study
+        from benchmarks.foam_study.paper_size import TEST_SEED, TRAIN_SEED
+
+        bad = [m for m in args.methods or [] if m not in PAPER_METHODS]
+        if bad:
+            raise SystemExit(f"not methods of the paper protocol: {', '.join(bad)} (choose from {', '.join(PAPER_METHODS)})")
+        run_paper_study(args.size, args.ratios, args.out, args.methods, train_seed=TRAIN_SEED if args.train_seed is None else args.train_seed,
+                        test_seed=TEST_SEED if args.test_seed is None else args.test_seed, resume=not args.fresh, log=log)
+        written = str(Path(args.out) / "foam_study" / f"paper_{args.size}")
+    else:
+        bad = [m for m in args.methods or [] if m not in METHODS]
+        if bad:
+            raise SystemExit(f"not methods of the instrument protocol: {', '.join(bad)} (choose from {', '.join(METHODS)})")
+        results = run_study(args.size, args.ratios, args.out, args.methods, args.seed, args.work, log=log)
+        written = f"{Path(args.out) / 'foam_study.json'} and {results['report']}"
+    return f"{written} and {write_summary(Path(args.out))}"
 
 
 if __name__ == "__main__":
