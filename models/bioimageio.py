@@ -23,16 +23,24 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from models.bioimageio_tensors import (read_sample_volume, slab_from_volume, synthetic_slab, test_tensors, test_tile_px,
-                                       write_cover, write_sample_tiffs)
+from models.bioimageio_tensors import (
+    read_sample_volume,
+    slab_from_volume,
+    synthetic_slab,
+    test_tensors,
+    test_tile_px,
+    write_cover,
+    write_sample_tiffs,
+)
+from models.bioimageio_text import HALO_PX, channel_names, default_name, description, readme, scoutzoom_metadata
 from models.cache.card import CARD_FILE, KERAS_FILE, ONNX_FILE, ModelCard
 from models.errors import BackendUnavailable, InputError
 from models.export import PAD_KEY, SLICES_KEY
 
 VALUE_UNIT = "mm^-1"  # linear attenuation coefficient (1/mm), in the spec's SI-unit notation
-HALO_PX = 16  # output border to discard when tiling (half the paper's 32 px overlap)
-UNET_CITATION = ("Ronneberger, Fischer and Brox (2015): U-Net: Convolutional Networks for Biomedical Image Segmentation, "
-                 "MICCAI 2015", "10.1007/978-3-319-24574-4_28")
+UNET_CITATION = ("Ronneberger, Fischer and Brox (2015): U-Net: Convolutional Networks for Biomedical Image "
+                 "Segmentation, MICCAI 2015", "10.1007/978-3-319-24574-4_28")
+TAGS = ["x-ray-ct", "micro-ct", "3d", "resolution-recovery", "super-resolution", "denoising", "unet", "scoutzoom"]
 
 
 class PackageOptions(BaseModel):
@@ -53,7 +61,8 @@ def _require_spec() -> None:
     try:
         import bioimageio.spec  # noqa: F401
     except ImportError:
-        raise BackendUnavailable("BioImage Model Zoo export needs bioimageio.spec: pip install 'scoutzoom[bioimageio]'") from None
+        raise BackendUnavailable(
+            "BioImage Model Zoo export needs bioimageio.spec: pip install 'scoutzoom[bioimageio]'") from None
 
 
 def onnx_facts(path: Path) -> dict[str, int]:
@@ -68,69 +77,6 @@ def onnx_facts(path: Path) -> dict[str, int]:
     return {"slices": int(props[SLICES_KEY]), "pad_multiple_px": int(props[PAD_KEY]), "opset": int(opset)}
 
 
-def channel_names(slices: int) -> list[str]:
-    """``z_m2, z_m1, z, z_p1, z_p2`` for 5 slices: offset of each channel's slice from the centre slice."""
-    half = slices // 2
-    return [("z" if k == 0 else f"z_{'m' if k < 0 else 'p'}{abs(k)}") for k in range(-half, half + 1)]
-
-
-def scoutzoom_metadata(card: ModelCard) -> dict[str, Any]:
-    """The card's conditions, normalisation and held-out figures for ``config.scoutzoom``."""
-    return {
-        "model_id": card.id,
-        "code_version": card.code_version,
-        "created_utc": card.created_utc.isoformat(),
-        "voxel_ratio": card.voxel_ratio,
-        "sample_class": card.sample_class,
-        "scout": card.scout.model_dump(mode="json"),
-        "zoom": card.zoom.model_dump(mode="json"),
-        "network": card.network,
-        "normalisation": card.normalisation.model_dump(mode="json"),
-        "validation": card.validation.model_dump(mode="json") | {"gain_db": card.validation.gain_db},
-        "training_iterations": card.training_iterations,
-        "finetuned_from": card.finetuned_from,
-        "value_unit": "1/mm",
-        "slices_axis": "channel: adjacent z-slices of the zoom grid, bottom to top; the output is the centre slice",
-    }
-
-
-def default_name(card: ModelCard) -> str:
-    c = card.scout.conditions
-    parts = [f"scoutzoom {card.voxel_ratio:.3g}x resolution recovery", card.sample_class, f"{c.voltage_kv:g} kV" if c.voltage_kv else None,
-             c.objective]
-    return " ".join(part for part in parts if part)[:128]
-
-
-def readme(card: ModelCard, facts: dict[str, int]) -> str:
-    """Markdown documentation of the package (what the model does, its input, its limits)."""
-    v = card.validation
-    names = ", ".join(channel_names(facts["slices"]))
-    return f"""# {default_name(card)}
-
-A 2.5D U-Net trained by scoutzoom (version {card.code_version}) to recover resolution in X-ray micro-CT:
-it maps a low-resolution scout scan, resampled onto the grid of a high-resolution zoom scan
-({card.zoom.voxel_mm * 1000:.3g} µm voxels; scout voxels {card.scout.voxel_mm * 1000:.3g} µm, ratio {card.voxel_ratio:.3g}:1),
-to what the zoom scan shows.
-
-## Input and output
-
-- input `slices`: `[batch, y, x, channel]`, float32, linear attenuation in 1/mm; the {facts['slices']} channels
-  ({names}) are adjacent z-slices of the volume on the zoom grid, bottom to top. y and x must be multiples
-  of {facts['pad_multiple_px']} px.
-- output `recovered`: `[batch, y, x, 1]`, the recovered centre slice, 1/mm. Slide the 5-slice window along z
-  (stride 1) to recover a volume; overlap tiles by at least {2 * HALO_PX} px in y and x.
-- pre-processing `(value - {card.normalisation.offset:.6g}) / {card.normalisation.scale:.6g}` and post-processing
-  (its inverse) are in the description; the weights work on normalised values.
-
-## Validation
-
-Trained under these acquisition conditions only (scout / zoom): {card.scout.conditions.model_dump(exclude_none=True)} /
-{card.zoom.conditions.model_dump(exclude_none=True)}; `config.scoutzoom` and the attached `card.json` hold them in full.
-On held-out zoom data (never trained on) it reached PSNR {v.psnr_db:.2f} dB (input: {v.psnr_input_db:.2f} dB) and
-SSIM {v.ssim:.3f} (input: {v.ssim_input:.3f}). Other samples, scanners or settings need their own check against a zoom scan.
-"""
-
-
 def _keras_versions() -> tuple[str, str, str]:
     """Keras version, its backend and the backend's version (recorded with the keras_v3 weights)."""
     import importlib
@@ -141,84 +87,102 @@ def _keras_versions() -> tuple[str, str, str]:
     return keras.__version__, backend, importlib.import_module(backend).__version__
 
 
-def describe(entry_dir: Path, card: ModelCard, options: PackageOptions, work: Path):
-    """The ``ModelDescr`` of the entry, with its files (test tensors, cover, README, weights) written into ``work``."""
-    from bioimageio.spec.generic.v0_3 import Author, CiteEntry
-    from bioimageio.spec.model import v0_5 as spec
-
-    onnx_path = entry_dir / ONNX_FILE
-    facts = onnx_facts(onnx_path)
+def _write_files(entry_dir: Path, card: ModelCard, options: PackageOptions, facts: dict[str, int], work: Path) -> Path:
+    """Test and sample tensors, cover, README, card and ONNX weights into ``work``; returns the cover's path."""
     tile = test_tile_px(facts["pad_multiple_px"])
-    slab = (slab_from_volume(read_sample_volume(options.sample), facts["slices"], tile) if options.sample
-            else synthetic_slab(facts["slices"], tile, card.normalisation))
-    stack, output = test_tensors(slab, onnx_path, card.normalisation)
+    if options.sample:
+        slab = slab_from_volume(read_sample_volume(options.sample), facts["slices"], tile)
+    else:
+        slab = synthetic_slab(facts["slices"], tile, card.normalisation)
+    stack, output = test_tensors(slab, entry_dir / ONNX_FILE, card.normalisation)
     np.save(work / "test_input.npy", stack)
     np.save(work / "test_output.npy", output)
     write_sample_tiffs(work, stack, output)
-    cover = work / f"cover{options.cover.suffix.lower()}" if options.cover else work / "cover.png"
     if options.cover:
+        cover = work / f"cover{options.cover.suffix.lower()}"
         shutil.copyfile(options.cover, cover)
     else:
-        write_cover(cover, stack, output)
-    (work / "README.md").write_text(readme(card, facts), encoding="utf-8")
+        cover = write_cover(work / "cover.png", stack, output)
+    (work / "README.md").write_text(readme(card, facts["slices"], facts["pad_multiple_px"]), encoding="utf-8")
     shutil.copyfile(entry_dir / CARD_FILE, work / CARD_FILE)
-    shutil.copyfile(onnx_path, work / "weights.onnx")
+    shutil.copyfile(entry_dir / ONNX_FILE, work / "weights.onnx")
+    return cover
 
-    n = card.normalisation
-    voxel_mm = card.zoom.voxel_mm
-    step = facts["pad_multiple_px"]
-    space = {"unit": "millimeter", "scale": voxel_mm}
-    inputs = [spec.InputTensorDescr(
+
+def _input_descr(spec, card: ModelCard, facts: dict[str, int], work: Path):
+    """``slices``: batch, y, x (multiples of the pad size, mm scale of the zoom grid), channel = adjacent z-slices."""
+    n, step = card.normalisation, facts["pad_multiple_px"]
+    space = {"unit": "millimeter", "scale": card.zoom.voxel_mm}
+    size = spec.ParameterizedSize(min=max(step, 4 * HALO_PX), step=step)
+    return spec.InputTensorDescr(
         id=spec.TensorId("slices"),
         description=f"{facts['slices']} adjacent z-slices of the volume on the zoom grid as channels (1/mm)",
-        axes=[spec.BatchAxis(),
-              spec.SpaceInputAxis(id=spec.AxisId("y"), size=spec.ParameterizedSize(min=max(step, 4 * HALO_PX), step=step), **space),
-              spec.SpaceInputAxis(id=spec.AxisId("x"), size=spec.ParameterizedSize(min=max(step, 4 * HALO_PX), step=step), **space),
+        axes=[spec.BatchAxis(), spec.SpaceInputAxis(id=spec.AxisId("y"), size=size, **space),
+              spec.SpaceInputAxis(id=spec.AxisId("x"), size=size, **space),
               spec.ChannelAxis(channel_names=[spec.Identifier(name) for name in channel_names(facts["slices"])])],
         test_tensor=spec.FileDescr(source=work / "test_input.npy"),
         sample_tensor=spec.FileDescr(source=work / "sample_input.tif"),
         data=spec.IntervalOrRatioDataDescr(type="float32", unit=VALUE_UNIT),
         preprocessing=[spec.EnsureDtypeDescr(kwargs=spec.EnsureDtypeKwargs(dtype="float32")),
-                       spec.ScaleLinearDescr(kwargs=spec.ScaleLinearKwargs(gain=1.0 / n.scale, offset=-n.offset / n.scale))],
-    )]
-    outputs = [spec.OutputTensorDescr(
+                       spec.ScaleLinearDescr(kwargs=spec.ScaleLinearKwargs(gain=1.0 / n.scale,
+                                                                           offset=-n.offset / n.scale))],
+    )
+
+
+def _output_descr(spec, card: ModelCard, work: Path):
+    """``recovered``: the centre slice, same y and x as the input, a halo to drop when tiling, back in 1/mm."""
+    n = card.normalisation
+    space = {"unit": "millimeter", "scale": card.zoom.voxel_mm, "halo": HALO_PX}
+
+    def same_as_input(axis: str):
+        return spec.SizeReference(tensor_id=spec.TensorId("slices"), axis_id=spec.AxisId(axis))
+
+    return spec.OutputTensorDescr(
         id=spec.TensorId("recovered"),
         description="the recovered centre slice (1/mm)",
-        axes=[spec.BatchAxis(),
-              spec.SpaceOutputAxisWithHalo(id=spec.AxisId("y"), halo=HALO_PX,
-                                           size=spec.SizeReference(tensor_id=spec.TensorId("slices"), axis_id=spec.AxisId("y")), **space),
-              spec.SpaceOutputAxisWithHalo(id=spec.AxisId("x"), halo=HALO_PX,
-                                           size=spec.SizeReference(tensor_id=spec.TensorId("slices"), axis_id=spec.AxisId("x")), **space),
+        axes=[spec.BatchAxis(), spec.SpaceOutputAxisWithHalo(id=spec.AxisId("y"), size=same_as_input("y"), **space),
+              spec.SpaceOutputAxisWithHalo(id=spec.AxisId("x"), size=same_as_input("x"), **space),
               spec.ChannelAxis(channel_names=[spec.Identifier("recovered")])],
         test_tensor=spec.FileDescr(source=work / "test_output.npy"),
         sample_tensor=spec.FileDescr(source=work / "sample_output.tif"),
         data=spec.IntervalOrRatioDataDescr(type="float32", unit=VALUE_UNIT),
         postprocessing=[spec.ScaleLinearDescr(kwargs=spec.ScaleLinearKwargs(gain=n.scale, offset=n.offset)),
                         spec.EnsureDtypeDescr(kwargs=spec.EnsureDtypeKwargs(dtype="float32"))],
-    )]
-    weights: dict[str, Any] = {"onnx": spec.OnnxWeightsDescr(source=work / "weights.onnx", opset_version=facts["opset"])}
+    )
+
+
+def describe(entry_dir: Path, card: ModelCard, options: PackageOptions, work: Path):
+    """The ``ModelDescr`` of the entry, with its files (test tensors, cover, README, weights) written into ``work``."""
+    from bioimageio.spec.generic.v0_3 import Author, CiteEntry
+    from bioimageio.spec.model import v0_5 as spec
+
+    facts = onnx_facts(entry_dir / ONNX_FILE)
+    cover = _write_files(entry_dir, card, options, facts, work)
+    onnx_weights = spec.OnnxWeightsDescr(source=work / "weights.onnx", opset_version=facts["opset"])
+    weights: dict[str, Any] = {"onnx": onnx_weights}
     keras_comment = _add_keras(entry_dir, work, weights, spec)
+    metadata = scoutzoom_metadata(card) | ({"keras_weights": keras_comment} if keras_comment else {})
     return spec.ModelDescr(
         name=options.name or default_name(card),
-        description=(f"Resolution recovery for X-ray micro-CT: scout ({card.scout.voxel_mm * 1000:.3g} µm) to zoom "
-                     f"({card.zoom.voxel_mm * 1000:.3g} µm) under fixed acquisition conditions; 2.5D U-Net, {facts['slices']} slices in."),
+        description=description(card, facts["slices"]),
         authors=[Author(name=name) for name in options.authors],  # no github_user: checking one needs the network
-        cite=[CiteEntry(text=text, **({"doi": ref} if ref.startswith("10.") else {"url": ref})) for text, ref in options.cite],
+        cite=[CiteEntry(text=text, **({"doi": ref} if ref.startswith("10.") else {"url": ref}))
+              for text, ref in options.cite],
         license=options.license,
         documentation=spec.FileDescr(source=work / "README.md"),
         covers=[spec.FileDescr(source=cover)],
         attachments=[spec.FileDescr(source=work / CARD_FILE)],
-        tags=["x-ray-ct", "micro-ct", "3d", "resolution-recovery", "super-resolution", "denoising", "unet", "scoutzoom"],
+        tags=TAGS,
         version=card.code_version if card.code_version[:1].isdigit() else None,
-        inputs=inputs,
-        outputs=outputs,
+        inputs=[_input_descr(spec, card, facts, work)],
+        outputs=[_output_descr(spec, card, work)],
         weights=spec.WeightsDescr(**weights),
-        config={"scoutzoom": scoutzoom_metadata(card) | ({"keras_weights": keras_comment} if keras_comment else {})},
+        config={"scoutzoom": metadata},
     )
 
 
 def _add_keras(entry_dir: Path, work: Path, weights: dict[str, Any], spec) -> str:
-    """Add ``keras_v3`` weights (parent: the ONNX's source) when the cached model.keras loads; returns why not, else ""."""
+    """Add ``keras_v3`` weights (the ONNX's parent) when the cached model.keras loads; returns why not, else ""."""
     cached = entry_dir / KERAS_FILE
     if not cached.is_file():
         return f"not included: the cache entry has no {KERAS_FILE}"
@@ -252,7 +216,7 @@ def export_bioimageio(entry_dir: Path, card: ModelCard, dest: Path, options: Pac
 
 
 def validate_package(source: Path, weight_formats: Sequence[str] = ()) -> dict[str, Any]:
-    """Format validation (bioimageio.spec) and, when bioimageio.core is installed, its test-model per weight format."""
+    """Format validation (bioimageio.spec) and, with bioimageio.core installed, its test-model per weight format."""
     _require_spec()
     from bioimageio.spec import load_description
 

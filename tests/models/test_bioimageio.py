@@ -35,9 +35,15 @@ def _models(*argv: str) -> int:
 def cached(quick_model, tmp_path_factory) -> tuple[Path, str]:
     """The session's quickly trained U-Net as a cache entry with a card (80 kV, 4X scout / 20X zoom, 3:1, foam)."""
     trained, paths = quick_model
-    scout = ScanConditions(conditions=AcquisitionConditions(voltage_kv=80, filter="LE2", objective="4X", binning=2),
-                           detector_shape=(64, 64), detector_pixel_mm=(0.2, 0.2), voxel_mm=0.03)
-    zoom = scout.model_copy(update={"conditions": scout.conditions.model_copy(update={"objective": "20X"}), "voxel_mm": 0.01})
+    scout = ScanConditions(
+        conditions=AcquisitionConditions(voltage_kv=80, filter="LE2", objective="4X", binning=2),
+        detector_shape=(64, 64),
+        detector_pixel_mm=(0.2, 0.2),
+        voxel_mm=0.03,
+    )
+    zoom = scout.model_copy(
+        update={"conditions": scout.conditions.model_copy(update={"objective": "20X"}), "voxel_mm": 0.01}
+    )
     card = card_from_trained(trained, scout, zoom, sample_class="foam")
     directory = tmp_path_factory.mktemp("bioimageio-cache")
     return directory, ModelCache(directory).add(paths["onnx"].parent, card)
@@ -48,8 +54,19 @@ def package(cached, tmp_path_factory) -> Path:
     """``scoutzoom models export ID DEST --format bioimageio`` into a folder; returns its rdf.yaml."""
     directory, model_id = cached
     dest = tmp_path_factory.mktemp("bioimageio-out") / "package"
-    code = _models("--model-cache", str(directory), "export", model_id, str(dest), "--format", "bioimageio",
-                   "--author", "A. Tester", "--license", "MIT")
+    code = _models(
+        "--model-cache",
+        str(directory),
+        "export",
+        model_id,
+        str(dest),
+        "--format",
+        "bioimageio",
+        "--author",
+        "A. Tester",
+        "--license",
+        "MIT",
+    )
     assert code == exit_codes.OK
     return dest / "rdf.yaml"
 
@@ -109,8 +126,11 @@ def test_test_tensors_reproduce_through_both_packaged_weights(package: Path) -> 
 
 @pytest.mark.parametrize("weight_format", ["onnx", "keras_v3"])
 def test_bioimageio_core_test_model_passes(package: Path, weight_format: str) -> None:
-    core = pytest.importorskip("bioimageio.core", reason="bioimageio.core not installed (every release pins a bioimageio.spec "
-                               "older than the 0.5.14 that works with pydantic 2.14; install it after the extra to run this)")
+    core = pytest.importorskip(
+        "bioimageio.core",
+        reason="bioimageio.core not installed (every release pins a bioimageio.spec "
+        "older than the 0.5.14 that works with pydantic 2.14; install it after the extra to run this)",
+    )
     summary = core.test_model(package, weight_format=weight_format)
     assert summary.status == "passed", summary.format()
 
@@ -130,8 +150,12 @@ def test_sample_volume_sets_the_test_input(cached, tmp_path: Path) -> None:
 
     work = tmp_path / "work"
     work.mkdir()
-    descr = describe(directory / model_id, ModelCache(directory).get(model_id),
-                     PackageOptions(authors=["x"], sample=tmp_path / "sample.tif"), work)
+    descr = describe(
+        directory / model_id,
+        ModelCache(directory).get(model_id),
+        PackageOptions(authors=["x"], sample=tmp_path / "sample.tif"),
+        work,
+    )
     np.testing.assert_array_equal(np.load(work / "test_input.npy")[0], np.moveaxis(expected, 0, -1))
     assert descr.inputs[0].test_tensor is not None
 
@@ -153,7 +177,9 @@ def test_without_the_extra_the_error_says_what_to_install(monkeypatch, cached, t
     directory, model_id = cached
     monkeypatch.setitem(sys.modules, "bioimageio.spec", None)
     with pytest.raises(BackendUnavailable, match=r"scoutzoom\[bioimageio\]"):
-        export_bioimageio(directory / model_id, ModelCache(directory).get(model_id), tmp_path / "p", PackageOptions(authors=["x"]))
+        export_bioimageio(
+            directory / model_id, ModelCache(directory).get(model_id), tmp_path / "p", PackageOptions(authors=["x"])
+        )
     assert not (tmp_path / "p").exists()
 
 
@@ -166,6 +192,8 @@ def test_export_refuses_a_corrupt_entry(cached, tmp_path: Path, capsys) -> None:
     (copy / model_id / "model.onnx").write_bytes(b"broken")
     from daemon.cli import main
 
-    code = main(["models", "--model-cache", str(copy), "export", model_id, str(tmp_path / "p"), "--format", "bioimageio"])
+    code = main(
+        ["models", "--model-cache", str(copy), "export", model_id, str(tmp_path / "p"), "--format", "bioimageio"]
+    )
     assert code == exit_codes.FAILED and "rejected" in capsys.readouterr().err
     assert not (tmp_path / "p").exists()
