@@ -197,3 +197,13 @@ def test_export_refuses_a_corrupt_entry(cached, tmp_path: Path, capsys) -> None:
     )
     assert code == exit_codes.FAILED and "rejected" in capsys.readouterr().err
     assert not (tmp_path / "p").exists()
+
+
+@pytest.mark.slow
+def test_zip_package_validates(cached, tmp_path: Path) -> None:
+    directory, model_id = cached
+    dest = tmp_path / "model.zip"
+    code = _models("--model-cache", str(directory), "export", model_id, str(dest), "--format", "bioimageio")
+    assert code == exit_codes.OK and dest.is_file()
+    descr = spec.load_description(dest)
+    assert descr.validation_summary.status in ("valid-format", "passed"), descr.validation_summary.format()
