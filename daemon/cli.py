@@ -17,15 +17,15 @@ COMMAND_MODULES = (
     "demo",
     "process",
     "simulate",
+    "inspect",
     "watch",
     "status",
     "retry",
     "check_config",
+    "config_cmd",
     "models",
     "bench",
     "schema",
-    "config_cmd",
-    "inspect",
 )
 
 
