@@ -46,6 +46,9 @@ class TrustConfig(BaseModel):
     min_feature_recall_gain: float = Field(
         0.0, description="flag when the recovered volume's pore recall minus a baseline's (cubic, scout FDK on the zoom grid) is below this",
     )
+    min_features: int = Field(
+        10, ge=1, description="feature flags need at least this many zoom pores on the test slab (fewer: figures reported, no verdict)",
+    )
     max_false_feature_fraction: float = Field(
         0.1, ge=0.0, le=1.0, description="flag when more than this share of the recovered volume's pores lie in no zoom pore",
     )

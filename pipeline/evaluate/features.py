@@ -77,9 +77,12 @@ def feature_trust(
     )
 
 
-def feature_reasons(features: FeatureTrust, min_recall_gain: float, max_false_fraction: float) -> list[str]:
-    """Why the recovered volume's features cannot be trusted (empty when they can)."""
+def feature_reasons(features: FeatureTrust, min_recall_gain: float, max_false_fraction: float, min_features: int = 1) -> list[str]:
+    """Why the recovered volume's features cannot be trusted (empty when they can, or when the zoom shows fewer than
+    ``min_features`` pores on the slab: one pore more or less is no evidence)."""
     reasons: list[str] = []
+    if features.zoom_features < min_features:
+        return reasons
     rec = features.recovered
     if rec.recall is not None:
         for name, base in features.baselines.items():

@@ -91,7 +91,8 @@ def _reasons(report: dict, config: TrustConfig) -> list[str]:
         )
     features: FeatureTrust | None = report.get("features")
     if features is not None:
-        reasons += feature_reasons(features, config.min_feature_recall_gain, config.max_false_feature_fraction)
+        reasons += feature_reasons(features, config.min_feature_recall_gain, config.max_false_feature_fraction,
+                                   config.min_features)
     return reasons
 
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from pipeline.acquisition import layout as names
 from pipeline.acquisition.contract import pair_offset_mm
-from pipeline.acquisition.reader import read_scan
+from models.errors import InputError
 from pipeline.acquisition.scan import Scan
 from pipeline.config import ProcessConfig
 from models.events import CancelToken, ProgressCallback
@@ -38,9 +38,25 @@ class VolumeWithMask:
     info: ReconstructionInfo | None = None
 
 
+def read_scan_source(scan_dir: Path, role: str) -> Scan:
+    """One scan of a pair, in any supported format (contract v1 folder, ZEISS .txrm, Nikon .xtekct, NXtomo), as
+    line integrals; raises InputError naming the file and the problem."""
+    from pipeline.acquisition.formats.registry import detect, read_any
+
+    source = detect(scan_dir)
+    if source is None:
+        raise InputError(scan_dir, "no scan here: expected scan.json (contract v1), a .txrm, an .xtekct or an NXtomo file")
+    scan = read_any(source, role=role)  # type: ignore[arg-type]
+    if not isinstance(scan, Scan):
+        raise InputError(source.path, "a reconstructed-volume scan can be inspected (scoutzoom inspect) but a pair holding "
+                                      "one cannot be processed yet: give this scan's projections")
+    return scan
+
+
 def read_pair(pair_dir: Path) -> PairScans:
     """Both scans as line integrals (raises InputError naming the file)."""
-    return PairScans(scout=read_scan(Path(pair_dir) / names.SCOUT), zoom=read_scan(Path(pair_dir) / names.ZOOM))
+    return PairScans(scout=read_scan_source(Path(pair_dir) / names.SCOUT, "scout"),
+                     zoom=read_scan_source(Path(pair_dir) / names.ZOOM, "zoom"))
 
 
 def zoom_native_grid(zoom: Scan) -> VolumeGrid:

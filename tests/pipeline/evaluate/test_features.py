@@ -59,6 +59,14 @@ def test_erased_or_invented_pores_are_flagged(zoom, recovered_pores, baseline_po
         assert trust.recovered.false_features == len(EXTRA) and trust.recovered.recall == 1.0
 
 
+def test_too_few_zoom_pores_give_figures_but_no_verdict(zoom: np.ndarray) -> None:
+    recovered = _noisy(_spheres(PORES + EXTRA), 7)  # three invented pores, but the zoom shows only nine
+    trust = feature_trust(recovered, zoom, np.ones(SHAPE, bool), VOXEL_MM, {"cubic": zoom})
+    assert trust.recovered.false_features == len(EXTRA)
+    assert feature_reasons(trust, 0.0, 0.1, min_features=10) == []
+    assert feature_reasons(trust, 0.0, 0.1, min_features=9) != []
+
+
 def test_a_slab_without_zoom_pores_gives_no_recall_and_no_recall_flag() -> None:
     plain = _noisy(np.ones(SHAPE, np.float32), 5)
     trust = feature_trust(_noisy(np.ones(SHAPE, np.float32), 6), plain, np.ones(SHAPE, bool), VOXEL_MM, {"cubic": plain})
