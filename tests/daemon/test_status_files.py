@@ -87,3 +87,27 @@ def test_report_reader_rereads_only_changed_files(tmp_path: Path) -> None:
     path.write_text("not json at all")
     assert reader.read(path).verdict is None
     assert reader.read(tmp_path / "missing.json") is None
+
+
+def test_a_fresh_daemon_has_a_page_and_json_without_rows(tmp_path: Path) -> None:
+    from daemon.store import JobStore
+    from daemon.web import page
+    from daemon.web.live import LiveStatus
+    from daemon.web.server import StatusServer
+    from daemon.web.view import StatusSources, build_status
+
+    store = JobStore(tmp_path / "jobs.sqlite3")
+    try:
+        sources = StatusSources(
+            store=store, live=LiveStatus(), allowed_root=lambda job: tmp_path, cache_dir=tmp_path / "none"
+        )
+        view = build_status(sources)
+        assert view.jobs == [] and view.waiting == [] and view.cache.models == [] and view.cache.hit_rate is None
+        html = page.page(view)
+        assert "No pair processed yet." in html and 'data-refresh-s="5"' in html
+        server = StatusServer(sources, lambda: b"# metrics\n")
+        assert server.route("/")[0] == 302 and server.route("/status.json")[0] == 200
+        assert server.route("/pairs/1/report.json")[0] == 404 and server.route("/nothing")[0] == 404
+        assert server.route("/metrics")[1] == b"# metrics\n"
+    finally:
+        store.close()
