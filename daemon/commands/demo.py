@@ -14,7 +14,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("dir", type=Path, nargs="?", default=Path("scoutzoom-demo"), help="working directory (default: ./scoutzoom-demo)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--ratio", type=float, default=3.0)
-    parser.add_argument("--preset", choices=["small", "standard"], default="small")
+    parser.add_argument("--preset", choices=["small", "medium", "standard"], default="small")
     parser.add_argument("--force", action="store_true", help="reprocess even if the demo output is complete")
     parser.set_defaults(func=run)
 

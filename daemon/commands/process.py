@@ -16,7 +16,16 @@ def add_pipeline_options(parser: argparse.ArgumentParser) -> None:
     """Options shared by ``process`` and ``demo``."""
     parser.add_argument("--config", type=Path, help="TOML file; its [pipeline] table overrides the preset")
     parser.add_argument(
-        "--preset", choices=["small", "standard"], help="small: CPU network and training; standard: paper-scale GPU"
+        "--preset",
+        choices=["small", "medium", "standard"],
+        help="small: smoke-test network (demo, tests); medium: the best CPU network (about 15 min of training on 2 cores); "
+        "standard: paper-scale GPU",
+    )
+    parser.add_argument(
+        "--format",
+        choices=["auto", "ome-tiff", "ome-zarr", "both"],
+        help="recovered volume as one OME-TIFF, an OME-Zarr (chunked, with a pyramid) or both; auto (default): "
+        "OME-Zarr above pipeline.output.auto_zarr_above_gb",
     )
     parser.add_argument(
         "--keep-intermediates", action="store_true", help="also write zoom_fdk, scout_fdk and scout_registered volumes"
@@ -73,6 +82,8 @@ def load_process_config(args: argparse.Namespace):
         overrides = dict(document.get("pipeline", {}))
     if args.keep_intermediates:
         overrides.setdefault("output", {})["keep_intermediates"] = True
+    if getattr(args, "format", None):
+        overrides.setdefault("output", {})["format"] = args.format
     region = {
         key: value
         for key, value in (
@@ -97,7 +108,7 @@ def load_process_config(args: argparse.Namespace):
     try:
         return build_process_config(args.preset, overrides)
     except ValidationError as error:
-        from pipeline.acquisition.reader import format_validation_error
+        from models.errors import format_validation_error
 
         raise ConfigError(str(args.config or "command line"), [format_validation_error(error)]) from None
 
