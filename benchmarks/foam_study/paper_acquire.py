@@ -31,6 +31,7 @@ from pipeline.simulate.project import project_transmission
 CHUNK_ANGLES = 16
 PROJECTION_SUPERSAMPLE = 2
 TRUTH_SUPERSAMPLE = 2
+ELIGIBLE_CLEARANCE_PX = 2.0
 
 
 @dataclass
@@ -74,13 +75,20 @@ def scan_metadata(size: PaperSize) -> ScanMetadata:
 def analysis_region(
     size: PaperSize, phantom: Phantom, grid: VolumeGrid, fov_mask: np.ndarray
 ) -> tuple[np.ndarray, list[Pore]]:
-    """The analysed cylinder (mask) and the truth pores wholly inside it."""
+    """The analysed cylinder (mask) and the truth pores wholly inside it with a clearance.
+
+    The pore analysis drops pores that touch the (eroded) region boundary, so a truth pore counts only
+    when ``ELIGIBLE_CLEARANCE_PX`` voxels of solid separate it from that boundary; otherwise the
+    phantom itself would "miss" it.
+    """
     radius = phantom.cylinder.radius_mm - size.analysis_margin_um / 1000.0
     half_height = phantom.cylinder.height_mm / 2.0 - size.analysis_margin_um / 1000.0
     z, y, x = grid.axis_coordinates()
     inside = (x[None, None, :] ** 2 + y[None, :, None] ** 2 <= radius**2) & (np.abs(z)[:, None, None] <= half_height)
     centres, radii = phantom.pore_arrays()
-    keep = (np.hypot(centres[:, 0], centres[:, 1]) + radii <= radius) & (np.abs(centres[:, 2]) + radii <= half_height)
+    clearance = ELIGIBLE_CLEARANCE_PX * grid.voxel_mm
+    reach = radii + clearance
+    keep = (np.hypot(centres[:, 0], centres[:, 1]) + reach <= radius) & (np.abs(centres[:, 2]) + reach <= half_height)
     return inside & fov_mask, [p for p, k in zip(phantom.pores, keep, strict=True) if k]
 
 
@@ -186,22 +194,18 @@ def _cache_path(
 
 
 def save_realisation(path: Path, real: Realisation) -> None:
-    """Volumes, masks and phantom of ``real`` in one ``.npz`` (a later run of the same settings reuses it)."""
+    """Volumes, field-of-view mask and phantom of ``real`` in one ``.npz`` (a later run of the same settings reuses it).
+
+    The analysed region and its eligible pores are not stored: loading derives them with the current rule.
+    """
     arrays = {f"fdk_{r:g}": v for r, v in real.fdk.items()} | {f"cubic_{r:g}": v for r, v in real.coarse_cubic.items()}
-    eligible = {id(p) for p in real.eligible_pores}
-    meta = {
-        "seed": real.seed,
-        "phantom": real.phantom.model_dump(mode="json"),
-        "seconds": real.seconds,
-        "eligible": [i for i, p in enumerate(real.phantom.pores) if id(p) in eligible],
-    }
+    meta = {"seed": real.seed, "phantom": real.phantom.model_dump(mode="json"), "seconds": real.seconds}
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".partial.npz")
     np.savez(
         partial,
         truth=real.truth,
         fov_mask=real.fov_mask,
-        analysis_mask=real.analysis_mask,
         meta=np.frombuffer(json.dumps(meta).encode(), np.uint8),
         **arrays,
     )
@@ -209,18 +213,22 @@ def save_realisation(path: Path, real: Realisation) -> None:
 
 
 def load_realisation(path: Path, size: PaperSize) -> Realisation:
+    """What :func:`save_realisation` wrote, with the analysed region derived again."""
     with np.load(path) as data:
         meta = json.loads(bytes(data["meta"]).decode())
         phantom = Phantom.model_validate(meta["phantom"])
+        grid = VolumeGrid.isotropic((size.grid_px,) * 3, size.voxel_mm)
+        fov = data["fov_mask"]
+        mask, eligible = analysis_region(size, phantom, grid, fov)
         real = Realisation(
             seed=meta["seed"],
             phantom=phantom,
-            grid=VolumeGrid.isotropic((size.grid_px,) * 3, size.voxel_mm),
+            grid=grid,
             meta=scan_metadata(size),
-            fov_mask=data["fov_mask"],
-            analysis_mask=data["analysis_mask"],
+            fov_mask=fov,
+            analysis_mask=mask,
             truth=data["truth"],
-            eligible_pores=[phantom.pores[i] for i in meta["eligible"]],
+            eligible_pores=eligible,
             seconds=meta["seconds"],
         )
         for name in data.files:

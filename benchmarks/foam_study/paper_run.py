@@ -41,7 +41,9 @@ class _Scorer:
 
     def truth_figures(self) -> dict[str, Any]:
         recovery = match_pores(self.truth, self.b.eligible_pores, self.b.grid)
+        false = match_pores(self.truth, self.b.phantom.pores, self.b.grid).false_pores
         return {
+            "false_pores": false,
             "porosity": self.truth.porosity,
             "phantom_porosity": self.b.phantom.porosity,
             "pore_count": self.truth.count,
@@ -63,6 +65,7 @@ class _Scorer:
             self.truth,
             max_sigma_px=self.max_sigma_px,
             resolution_box_px=self.box_px,
+            all_pores=self.b.phantom.pores,
         )
         return figures, ms_map, time.perf_counter() - t0
 

@@ -15,6 +15,8 @@ from typing import Any
 from benchmarks.foam_study.paper_report import PUBLISHED_TEXT, published_cell
 from benchmarks.foam_study.report import _cell
 
+INSTRUMENT_ORDER = ["subvoxel_fdk", "cubic", "richardson_lucy", "srcnn", "unet"]
+
 
 def _load(path: Path) -> dict[str, Any] | None:
     try:
@@ -86,13 +88,13 @@ def _instrument_section(out: Path, root: Path) -> list[str]:
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     failed: dict[str, tuple[str, str]] = {}
-    rows: dict[tuple[float, str], str] = {}
+    rows: dict[tuple[float, int, str], str] = {}
     for path, data in instrument_runs(out):
         source = Path(os.path.relpath(path, root)).as_posix()
         for method, per in data.get("methods", {}).items():
             for ratio, f in per.items():
                 seconds = data.get("method_seconds", {}).get(method, {}).get(ratio)
-                rows[(float(ratio), method)] = (
+                rows[(float(ratio), INSTRUMENT_ORDER.index(method) if method in INSTRUMENT_ORDER else 99, method)] = (
                     f"| {ratio} | {method} | {_cell(f['recovered_fraction'], '.1%')} | {f['false_pores']} | {_cell(f['porosity_error'], '+.1%')} "
                     f"| {_cell(f['sphericity_error'], '+.1%')} | {_cell(f['psnr_db'], '.2f')} | {_cell(f['ssim'], '.3f')} "
                     f"| {_cell((f.get('effective_resolution_mm') or float('nan')) * 1000, '.1f')} | {_cell(seconds, '.0f')} | {source} |"
