@@ -28,7 +28,7 @@ from pipeline.acquisition.tiffcheck import inspect_tiff, read_tiff
 from models.errors import InputError
 
 MAX_FRAME_PAGES = 1000  # flat/dark: averaged frames; more is not a flat field
-WORKING_BYTES_PER_VALUE = 12  # float32 copies alive at once while converting to line integrals
+WORKING_BYTES_PER_VALUE = 8  # the float32 line integrals, plus a stored-size copy (percentile of a scout without flat)
 
 
 def default_memory_budget_bytes() -> int:
@@ -180,41 +180,62 @@ def _check_finite(data: np.ndarray, where: Path) -> None:
         raise InputError(where, f"{int(bad.sum())} non-finite values (first in projection {int(pages[0])})")
 
 
+def _intensity_frames(raw: np.ndarray, meta: ScanMetadata, scan_dir: Path, warnings: list[str],
+                      limits: ReadLimits) -> tuple[np.ndarray, np.ndarray, Path]:
+    """Dark and flat-minus-dark (float32) for an intensity scan."""
+    shape = meta.geometry.detector_shape
+    dark_path, flat_path = scan_dir / names.DARK, scan_dir / names.FLAT
+    dark = _mean_frame(dark_path, shape, limits) if dark_path.exists() else np.zeros(shape)
+    if flat_path.exists():
+        flat = _mean_frame(flat_path, shape, limits)
+    elif meta.role == "zoom":
+        raise InputError(flat_path, "missing: an intensity zoom scan needs a flat field (no air in interior projections)")
+    else:
+        flat = np.broadcast_to(np.percentile(raw, 99.5, axis=(0, 1)), shape).astype(np.float64)
+        warnings.append(f"{flat_path}: missing; I0 estimated from the brightest (air) values of the projections")
+    denominator = flat - dark
+    if np.any(denominator <= 0):
+        raise InputError(flat_path, f"flat minus dark is not positive in {int(np.sum(denominator <= 0))} pixels")
+    return dark.astype(np.float32), denominator.astype(np.float32), flat_path
+
+
 def to_line_integrals(raw: np.ndarray, meta: ScanMetadata, scan_dir: Path, warnings: list[str],
                       limits: ReadLimits | None = None) -> np.ndarray:
-    """Convert stored values to float32 line integrals, finite everywhere."""
+    """Convert stored values to float32 line integrals, finite everywhere.
+
+    Converted one projection at a time into one float32 array, so the peak is
+    the stored data plus that array (not several full-size temporaries).
+    """
     scan_dir = Path(scan_dir)
     limits = limits or ReadLimits()
     if meta.values == "line_integral":
         data = raw.astype(np.float32, copy=False)
         _check_finite(data, scan_dir)
         return data
-    if meta.values == "transmission":
-        transmission = raw.astype(np.float32, copy=False)
-        _check_finite(transmission, scan_dir)
-    else:
+    if raw.dtype.kind == "f":
         _check_finite(raw, scan_dir)
-        shape = meta.geometry.detector_shape
-        dark_path, flat_path = scan_dir / names.DARK, scan_dir / names.FLAT
-        dark = _mean_frame(dark_path, shape, limits) if dark_path.exists() else np.zeros(shape)
-        if flat_path.exists():
-            flat = _mean_frame(flat_path, shape, limits)
-        elif meta.role == "zoom":
-            raise InputError(flat_path, "missing: an intensity zoom scan needs a flat field (no air in interior projections)")
-        else:
-            flat = np.broadcast_to(np.percentile(raw, 99.5, axis=(0, 1)), shape).astype(np.float64)
-            warnings.append(f"{flat_path}: missing; I0 estimated from the brightest (air) values of the projections")
-        denominator = flat - dark
-        if np.any(denominator <= 0):
-            raise InputError(flat_path, f"flat minus dark is not positive in {int(np.sum(denominator <= 0))} pixels")
-        transmission = ((raw.astype(np.float32) - dark.astype(np.float32)) / denominator.astype(np.float32))
-        saturated = int(np.sum(raw >= np.iinfo(raw.dtype).max)) if raw.dtype.kind == "u" else 0
-        if saturated:
-            warnings.append(f"{scan_dir}: {saturated} saturated pixels")
-    clipped = int(np.sum(transmission < MIN_TRANSMISSION))
+    intensity = meta.values == "intensity"
+    if intensity:
+        dark, denominator, _ = _intensity_frames(raw, meta, scan_dir, warnings, limits)
+    out = np.empty(raw.shape, dtype=np.float32)
+    saturated = clipped = 0
+    ceiling = np.iinfo(raw.dtype).max if raw.dtype.kind == "u" else None
+    for index in range(raw.shape[0]):
+        page = raw[index].astype(np.float32)
+        if intensity:
+            if ceiling is not None:
+                saturated += int(np.count_nonzero(raw[index] >= ceiling))
+            page -= dark
+            page /= denominator
+        clipped += int(np.count_nonzero(page < MIN_TRANSMISSION))
+        np.maximum(page, MIN_TRANSMISSION, out=page)
+        np.log(page, out=page)
+        np.negative(page, out=out[index])
+    if saturated:
+        warnings.append(f"{scan_dir}: {saturated} saturated pixels")
     if clipped:
         warnings.append(f"{scan_dir}: {clipped} pixels with transmission <= 0 clipped to {MIN_TRANSMISSION}")
-    return (-np.log(np.maximum(transmission, MIN_TRANSMISSION))).astype(np.float32)
+    return out
 
 
 def read_scan(scan_dir: Path, limits: ReadLimits | None = None) -> Scan:

@@ -61,7 +61,7 @@ def zlib_bomb_stack(pair: Path) -> str:
     document["geometry"]["angles_deg"]["count"] = 8
     (zoom / "scan.json").write_text(json.dumps(document))
     zlib_bomb(zoom / "projections.tif")
-    return r"projections.tif: 8 projections of \(8192, 8192\) uint16 need about 7168 MiB to read, more than the 512 MiB"
+    return r"projections.tif: 8 projections of \(8192, 8192\) uint16 need about 5120 MiB to read, more than the 512 MiB"
 
 
 def input_link_leaving_the_root(pair: Path) -> str:
