@@ -76,3 +76,46 @@ def test_pending_pairs_and_failed_before_running(tmp_path: Path) -> None:
     store.record_failed(pair, Path("/r"), Path("/o/p"), "f1", "READY but incomplete", 10.0)
     assert store.pending() == []
     assert store.get(pair).state == "failed" and store.get(pair).stage == "check"
+
+
+def test_a_second_requeue_of_the_same_job_changes_nothing(tmp_path: Path) -> None:
+    """Double SIGTERM: the main loop abandons the job, then its thread raises Cancelled; attempts stay >= 0."""
+    store = store_at(tmp_path)
+    store.offer(Path("/r/p"), Path("/r"), Path("/o/p"), "f1", 1.0)
+    job = store.claim(2.0)
+    store.requeue(job.id, "interrupted (second signal)", 3.0)
+    store.requeue(job.id, "interrupted: stop requested", 3.1)
+    again = store.get(Path("/r/p"))
+    assert again.state == "queued" and again.attempts == 0 and again.message == "interrupted (second signal)"
+
+
+def test_a_job_stored_with_the_old_fingerprint_is_not_redone_after_an_upgrade(tmp_path: Path) -> None:
+    store = store_at(tmp_path)
+    pair = Path("/r/p")
+    store.offer(pair, Path("/r"), Path("/o/p"), "legacy-sha", 1.0)
+    store.finish(store.claim(2.0).id, "done", "", 3.0)
+    result, job = store.offer(pair, Path("/r"), Path("/o/p"), "v2:new", 4.0, legacy_fingerprint="legacy-sha")
+    assert result == "unchanged" and job.fingerprint == "v2:new"
+    assert store.offer(pair, Path("/r"), Path("/o/p"), "v2:new", 5.0)[0] == "unchanged"
+    assert store.offer(pair, Path("/r"), Path("/o/p"), "v2:other", 6.0, legacy_fingerprint="legacy-sha")[0] == "queued"
+
+
+def test_unwritten_failures_are_kept_until_cleared(tmp_path: Path) -> None:
+    store = store_at(tmp_path)
+    store.record_unwritten(Path("/r/p"), Path("/o/p"), '{"stage": "check"}', 1.0)
+    store.close()
+    again = store_at(tmp_path)
+    [item] = again.unwritten()
+    assert item.pair == Path("/r/p") and item.out_dir == Path("/o/p") and item.body == '{"stage": "check"}'
+    again.clear_unwritten(Path("/r/p"))
+    assert again.unwritten() == []
+
+
+def test_a_corrupt_store_raises_a_store_error_naming_the_file(tmp_path: Path) -> None:
+    import pytest
+
+    from daemon.store import StoreError
+
+    (tmp_path / "jobs.sqlite3").write_bytes(b"garbage, not SQLite" * 200)
+    with pytest.raises(StoreError, match=r"jobs.sqlite3: not a usable job store .*move it aside"):
+        store_at(tmp_path)
