@@ -69,6 +69,8 @@ def _progress(row: PairRow) -> str:
     label = _e(row.stage or "starting") + (
         f" <span class='muted'>({_e(row.step)})</span>" if row.step and row.step != row.stage else ""
     )
+    if row.stage_elapsed_s is not None:
+        label += f" <span class='muted'>&middot; {_e(format_duration(row.stage_elapsed_s))} so far</span>"
     if row.fraction is None:
         return f'<div class="stage">{label}</div>'
     percent = round(100 * row.fraction)
@@ -111,7 +113,7 @@ def pair_row_html(row: PairRow, now: datetime) -> str:
         f"<td>{thumb}</td>"
         f'<td><div class="name">{_e(row.name)}</div>'
         f'<div class="path" title="output folder">{_e(row.out_dir)}</div></td>'
-        f'<td>{_chip(row.state, "state-" + row.state)}'
+        f"<td>{_chip(row.state, 'state-' + row.state)}"
         f'<div class="muted">{_e(_ago(row.updated_utc, now))}</div>{message}</td>'
         f"<td>{_progress(row)}</td><td class='attempts'>{row.attempts}</td>"
         f"<td class='gain'>{_number(row.psnr_gain_db, '+.2f') + (' dB' if row.psnr_gain_db is not None else '')}</td>"

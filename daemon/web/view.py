@@ -41,6 +41,7 @@ class PairRow(BaseModel):
     step: str | None = Field(None, description="inner step of the stage (e.g. reconstruct)")
     fraction: float | None = Field(None, ge=0, le=1, description="share of the current step done")
     eta_s: float | None = Field(None, description="seconds left in the current step, at the measured rate")
+    stage_elapsed_s: float | None = Field(None, description="seconds since the current stage started")
     progress_text: str = ""
     attempts: int
     message: str = ""
@@ -212,6 +213,7 @@ def pair_row(job: Job, sources: StatusSources) -> PairRow:
             row.step = position.step or None
             row.fraction = position.fraction
             row.eta_s = position.eta_s
+            row.stage_elapsed_s = max(0.0, sources.live.progress.clock() - position.stage_started_s)
             if position.total > 0:
                 figures = "".join(f" {key}={value:.4g}" for key, value in list(position.values.items())[:2])
                 row.progress_text = f"{position.done}/{position.total}{figures}, eta {format_duration(position.eta_s)}"

@@ -145,7 +145,7 @@ def test_status_json_has_a_row_per_pair_with_figures_and_links(served: Running) 
         and broken["failure_url"] == f"/pairs/{broken['job_id']}/FAILED.json"
     )
     assert long["stage"] == "train" and 0 < long["fraction"] < 1 and long["attempts"] == 1
-    assert long["eta_s"] is not None and long["eta_s"] > 0
+    assert long["eta_s"] is not None and long["eta_s"] > 0 and long["stage_elapsed_s"] > 0
     assert good["report_url"] == f"/pairs/{good['job_id']}/report.html"
     assert good["out_dir"] == str(served.daemon.config.output_root / "good")
     [stalled] = body["waiting"]
@@ -212,7 +212,7 @@ def test_status_page_in_chromium(served: Running, tmp_path: Path) -> None:
             errors: list[str] = []
             page.on("pageerror", lambda error: errors.append(str(error)))
             page.goto(served.base + "/status")
-            page.wait_for_function("document.getElementById('live').dataset.refreshes >= 1", timeout=10_000)
+            page.wait_for_selector("#live[data-refreshes]", state="attached", timeout=10_000)  # refreshed once
             page.screenshot(path=str(shots / "status-page.png"), full_page=True)
             states = dict(
                 zip(
@@ -224,7 +224,9 @@ def test_status_page_in_chromium(served: Running, tmp_path: Path) -> None:
             assert states == {"good": "done", "doubtful": "done", "broken": "failed", "long": "running"}
             running = page.locator("tr.pair[data-state=running]")
             assert (
-                "train" in running.locator(".stage").inner_text() and "eta" in running.locator(".progress").inner_text()
+                "train" in running.locator(".stage").inner_text()
+                and "so far" in running.locator(".stage").inner_text()
+                and "eta" in running.locator(".progress").inner_text()
             )
             good = page.locator("tr.pair", has_text="good").first
             assert (
