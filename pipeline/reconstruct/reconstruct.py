@@ -9,11 +9,12 @@ from pydantic import BaseModel, ConfigDict
 
 from pipeline.acquisition.scan import Scan
 from pipeline.errors import ReconstructionError
-from models.events import CancelToken, ProgressCallback, ProgressEvent, emit, step
+from models.events import CancelToken, ProgressCallback, step
 from pipeline.grid import VolumeGrid
 from pipeline.reconstruct.backends import RTKBackend, SlabJob, make_backend
 from pipeline.reconstruct.checks import check_finite, is_truncated, scan_kind
 from pipeline.reconstruct.config import ReconConfig
+from pipeline.reconstruct.filtered import FilteredProjections
 from pipeline.reconstruct.mask import reconstruction_mask
 from pipeline.reconstruct.slabs import plan_slabs
 
@@ -71,6 +72,7 @@ def reconstruct(
     out: np.ndarray | None = None,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
+    filtered: FilteredProjections | None = None,
 ) -> ReconResult:
     """FDK of ``scan`` onto ``grid`` (placed in the scan's frame, mm).
 
@@ -78,14 +80,22 @@ def reconstruct(
     detector) and then applies the ramp filter's truncation correction.
     ``out`` (float32, ``grid.shape_zyx``, e.g. a memory map) is filled slab by
     slab, each slab's working memory within ``config.memory_budget_gb``.
+    ``filtered`` (from :func:`pipeline.reconstruct.filtered.filter_scan` on this
+    scan and config) skips the filtering: the numba backend back-projects it
+    directly, other backends filter again (said in ``warnings``). Progress is
+    one step event per slab; announcing the stage is the caller's job.
     Raises :class:`ReconstructionError` on input FDK cannot use.
     """
     started = time.perf_counter()
-    emit(progress, ProgressEvent(stage=STAGE, kind="stage_started", message=f"{scan.meta.role} onto {grid.shape_zyx}"))
     warnings = list(scan.warnings)
     geometry = scan.meta.geometry
-    check_finite(scan)
-    kind = scan_kind(scan, config.short_scan)
+    if filtered is None:
+        check_finite(scan)
+        kind = scan_kind(scan, config.short_scan)
+    else:
+        filtered.check_matches(scan, config, interior)
+        kind = "short" if filtered.short_scan else "full"
+        interior = filtered.interior
     if kind == "short":
         warnings.append(f"short scan ({geometry.angular_coverage_deg():.1f} deg): Parker weighting applied")
     mask = reconstruction_mask(scan.meta, grid)
@@ -101,11 +111,14 @@ def reconstruct(
         interior = is_truncated(scan, config.truncation_threshold)
     truncation = config.truncation_correction if interior else 0.0
 
-    backend = make_backend(config.backend)
+    backend = make_backend(config.backend, config.cpu_threads)
     reason = backend.supports(grid)
     if reason is not None:
         warnings.append(f"{backend.name} not used: {reason}; using rtk")
         backend = RTKBackend()
+    backproject_slab = getattr(backend, "backproject_slab", None) if filtered is not None else None
+    if filtered is not None and backproject_slab is None:
+        warnings.append(f"filtered projections not used: the {backend.name} backend filters them itself")
     volume = _check_out(out, grid)
     slabs, peak = plan_slabs(geometry, grid, config.memory_budget_gb * _GB, parker=kind == "short")
     if peak > config.memory_budget_gb * _GB:
@@ -127,12 +140,14 @@ def reconstruct(
                 hann_cut_frequency=config.hann_cut_frequency,
                 parker=kind == "short",
             )
-            backend.reconstruct_slab(job, target)
+            if backproject_slab is not None:
+                backproject_slab(job, filtered.data[:, slab.row0 : slab.row1], target)
+            else:
+                backend.reconstruct_slab(job, target)
         step(progress, STAGE, done + 1, len(slabs))
     if hasattr(volume, "flush"):
         volume.flush()
     seconds = time.perf_counter() - started
-    emit(progress, ProgressEvent(stage=STAGE, kind="stage_finished", values={"seconds": seconds}))
     return ReconResult(
         volume=volume,
         mask=mask,

@@ -2,22 +2,29 @@
 
 from __future__ import annotations
 
+import importlib.util
+
 from models.errors import BackendUnavailable
 from pipeline.reconstruct.backends.base import FDKBackend, SlabJob
 from pipeline.reconstruct.backends.probe import rtk_cuda_unavailable, tigre_unavailable
 from pipeline.reconstruct.backends.rtk import RTKBackend
 
-# auto: fastest first
-_AUTO_ORDER = ("tigre", "rtk-cuda", "rtk")
+# auto: GPU first, then the project's CPU FDK, then RTK on CPU (the reference)
+_AUTO_ORDER = ("tigre", "rtk-cuda", "numba", "rtk")
+
+
+def numba_unavailable() -> str | None:
+    """Why the numba CPU FDK cannot be used (None if it can)."""
+    return None if importlib.util.find_spec("numba") is not None else "numba is not installed"
 
 
 def available_backends() -> dict[str, str | None]:
     """Each backend name -> None if usable here, else why not (GPU probes run in subprocesses)."""
-    return {"tigre": tigre_unavailable(), "rtk-cuda": rtk_cuda_unavailable(), "rtk": None}
+    return {"tigre": tigre_unavailable(), "rtk-cuda": rtk_cuda_unavailable(), "numba": numba_unavailable(), "rtk": None}
 
 
-def make_backend(name: str) -> FDKBackend:
-    """The backend called ``name`` (``auto``: the first usable of TIGRE, RTK CUDA, RTK CPU)."""
+def make_backend(name: str, cpu_threads: int = 0) -> FDKBackend:
+    """The backend called ``name`` (``auto``: the first usable of TIGRE, RTK CUDA, numba, RTK CPU)."""
     if name == "rtk":
         return RTKBackend()
     usable = available_backends()
@@ -28,6 +35,10 @@ def make_backend(name: str) -> FDKBackend:
     reason = usable.get(name, f"unknown backend {name!r}")
     if reason is not None:
         raise BackendUnavailable(f"reconstruction backend {name!r} unavailable: {reason}")
+    if name == "numba":
+        from pipeline.reconstruct.backends.fdk_numba import NumbaFDKBackend
+
+        return NumbaFDKBackend(cpu_threads)
     if name == "rtk-cuda":
         return RTKBackend(cuda=True)
     from pipeline.reconstruct.backends.tigre import TigreBackend
@@ -35,4 +46,4 @@ def make_backend(name: str) -> FDKBackend:
     return TigreBackend()
 
 
-__all__ = ["FDKBackend", "SlabJob", "RTKBackend", "available_backends", "make_backend"]
+__all__ = ["FDKBackend", "SlabJob", "RTKBackend", "available_backends", "make_backend", "numba_unavailable"]

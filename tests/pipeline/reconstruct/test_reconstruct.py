@@ -14,6 +14,7 @@ from pipeline.errors import ReconstructionError
 from models.events import CancelToken, ProgressEvent
 from pipeline.grid import VolumeGrid
 from pipeline.reconstruct import ReconConfig, reconstruct
+from pipeline.reconstruct.backends import make_backend
 from tests.pipeline.reconstruct.conftest import SPHERE, centroid_mm
 from tests.pipeline.reconstruct.phantoms import Cylinder, density, make_meta, make_scan
 
@@ -26,7 +27,7 @@ def test_uniform_cylinder_reconstructs_to_mu(cylinder_scan: Scan) -> None:
     air = binary_erosion(truth == 0, iterations=2) & result.mask
     assert abs(result.volume[solid].mean() - 1.0) < 0.01
     assert abs(result.volume[air].mean()) < 0.01
-    assert result.backend == "rtk" and not result.interior and result.volume.dtype == np.float32
+    assert result.backend == make_backend("auto").name and not result.interior and result.volume.dtype == np.float32
 
 
 def test_off_centre_sphere_lands_at_its_position(sphere_scan: Scan) -> None:
@@ -89,7 +90,7 @@ def test_slabs_stream_into_a_memmap_and_match_one_pass(sphere_scan: Scan, tmp_pa
     assert np.allclose(np.asarray(out), one_pass.volume, atol=1e-5 * float(np.abs(one_pass.volume).max()))
     steps = [(e.done, e.total) for e in events if e.kind == "progress"]
     assert steps == [(i + 1, streamed.slabs) for i in range(streamed.slabs)]
-    assert [e.kind for e in events][0] == "stage_started" and events[-1].kind == "stage_finished"
+    assert all(e.kind == "progress" for e in events)  # stage boundaries belong to the stage runner
 
 
 def test_out_of_shape_output_is_refused(sphere_scan: Scan) -> None:
