@@ -6,6 +6,7 @@ beside the published figures) and PNG plots, rewritten after every row so a kill
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -149,10 +150,43 @@ def _previous(directory: Path, results: dict[str, Any]) -> dict[str, Any] | None
     return old if same else None
 
 
-def _images_path(cache_dir: Path | None, results: dict[str, Any]) -> Path | None:
+def _images_path(cache_dir: Path | None, results: dict[str, Any], directory: Path) -> Path | None:
+    """Where the plotted slices of each row are kept between runs (one file per results directory)."""
     if cache_dir is None:
         return None
-    return Path(cache_dir) / f"rows_{results['size']}_seeds{results['seeds']['train']}_{results['seeds']['test']}.npz"
+    where = hashlib.sha256(str(Path(directory).resolve()).encode()).hexdigest()[:8]
+    seeds = results["seeds"]
+    return Path(cache_dir) / f"rows_{results['size']}_seeds{seeds['train']}_{seeds['test']}_{where}.npz"
+
+
+def merge_runs(target: Path, source: Path, cache_dir: Path | None = DEFAULT_CACHE) -> dict[str, Any]:
+    """Add the rows of the run in ``source`` (a ``paper_<size>`` folder) missing from ``target``'s, and rewrite ``target``.
+
+    Two processes can then share a slow study (e.g. the heavy preset in one, the rest in the other);
+    both runs must have the same size, settings and seeds.
+    """
+    into = json.loads((Path(target) / "results.json").read_text(encoding="utf-8"))
+    extra = json.loads((Path(source) / "results.json").read_text(encoding="utf-8"))
+    if any(into.get(k) != extra.get(k) for k in ("size", "settings", "seeds")):
+        raise ValueError(f"{source} and {target} are runs of different sizes, settings or seeds")
+    slices, maps = _load_images(_images_path(cache_dir, into, target))
+    more_slices, more_maps = _load_images(_images_path(cache_dir, extra, source))
+    for key in ROW_KEYS:
+        for method, per in extra.get(key, {}).items():
+            for ratio, value in per.items():
+                into.setdefault(key, {}).setdefault(method, {}).setdefault(ratio, value)
+    for mine, theirs in ((slices, more_slices), (maps, more_maps)):
+        for ratio, per in theirs.items():
+            for method, image in per.items():
+                mine.setdefault(ratio, {}).setdefault(method, image)
+    into["methods_planned"] = list(dict.fromkeys(into.get("methods_planned", []) + extra.get("methods_planned", [])))
+    into["missing"] = {k: v for k, v in into.get("missing", {}).items() if k not in into["methods"]}
+    into["seconds"] = max(float(into.get("seconds", 0.0)), float(extra.get("seconds", 0.0)))
+    into["merged_from"] = sorted(set(into.get("merged_from", [])) | {str(source)})
+    planned = [(f"{r:g}", n) for r in into["ratios"] for n in into["methods_planned"] if n not in into["missing"]]
+    into["complete"] = all(r in into["methods"].get(n, {}) for r, n in planned)
+    _save_images(_images_path(cache_dir, into, target), slices, maps)
+    return write_outputs(into, slices, maps, Path(target))
 
 
 def _load_images(path: Path | None) -> tuple[dict, dict]:
@@ -235,7 +269,7 @@ def run_paper_study(
         results["methods_planned"] = list(dict.fromkeys(old.get("methods_planned", []) + names))
         earlier_s = float(old.get("seconds", 0.0))
         log(f"resuming {directory / 'results.json'}: {sum(len(v) for v in results['methods'].values())} rows kept")
-    images_path = _images_path(cache_dir, results)
+    images_path = _images_path(cache_dir, results, directory)
     slices, maps = _load_images(images_path) if old is not None else ({}, {})
     resolutions = [size.voxel_um] + [float(r) for r in ratios]
     a = acquire_cached(size, train_seed, resolutions, cache_dir, log=log)

@@ -160,3 +160,67 @@ def test_tiny_paper_protocol_end_to_end(tmp_path) -> None:
     report = (tmp_path / "foam_study" / "paper_tiny" / "report.md").read_text()
     assert "| 3 | unet_small |" in report and "Published" in report
     assert (tmp_path / "foam_study" / "paper_tiny" / "recovery.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def _run_dir(root, rows: dict, seconds: float):
+    from benchmarks.foam_study.paper_run import write_outputs
+
+    directory = root / "foam_study" / "paper_cpu"
+    histogram = [1] * 16
+    methods = {
+        m: {r: _figures(v, 10.0) | {"size_histogram": histogram, "pore_count": 16} for r, v in per.items()}
+        for m, per in rows.items()
+    }
+    results = {
+        "protocol": "paper",
+        "size": "cpu",
+        "settings": {
+            "voxel_um": 1.0,
+            "pore_diameter_um": [6, 70],
+            "cone_half_angle_deg": 5,
+            "photons": 1e4,
+            "analysis_margin_um": 4,
+        },
+        "seeds": {"train": 1, "test": 2},
+        "ratios": [3.0, 9.0],
+        "methods_planned": list(rows),
+        "machine": {"cpus": 2},
+        "truth": {
+            "size_histogram": histogram,
+            "porosity": 0.1,
+            "pore_count": 16,
+            "mean_sphericity": 0.95,
+            "recovered_fraction": 1.0,
+            "eligible_truth_pores": 16,
+        },
+        "reference": {},
+        "methods": methods,
+        "method_seconds": {m: {r: 1.0 for r in per} for m, per in rows.items()},
+        "method_settings": {},
+        "missing": {},
+        "seconds": seconds,
+        "derived": {
+            "grid_px": 160,
+            "angles": 160,
+            "radius_um": 75,
+            "height_um": 150,
+            "pores_a": 40,
+            "pores_b": 40,
+            "eligible_b": 16,
+        },
+        "input_seconds": {},
+    }
+    write_outputs(results, {}, {}, directory)
+    return directory
+
+
+def test_rows_of_two_processes_merge_into_one_run(tmp_path) -> None:
+    from benchmarks.foam_study.paper_run import merge_runs
+
+    main = _run_dir(tmp_path / "main", {"fdk": {"3": 0.5, "9": 0.2}}, 100.0)
+    heavy = _run_dir(tmp_path / "heavy", {"unet_medium": {"3": 0.97}}, 80.0)
+    merged = merge_runs(main, heavy, cache_dir=None)
+    assert merged["methods"]["fdk"]["9"]["recovered_fraction"] == 0.2
+    assert merged["methods"]["unet_medium"]["3"]["recovered_fraction"] == 0.97
+    assert not merged["complete"]  # unet_medium at 9:1 is still to come
+    assert "| 3 | unet_medium |" in (main / "report.md").read_text()
