@@ -211,3 +211,42 @@ def test_check_config_style_refusal_lists_overlapping_roots(tmp_path: Path) -> N
 def test_watch_cli_is_importable_without_side_effects() -> None:
     result = subprocess.run([sys.executable, "-c", "import daemon.lock, daemon.config_checks"], cwd=REPO, capture_output=True)
     assert result.returncode == 0
+
+
+def _same_size_rewrite(path: Path, new_tail: bytes) -> None:
+    data = bytearray(path.read_bytes())
+    data[-len(new_tail):] = new_tail
+    path.write_bytes(bytes(data))
+
+
+def test_a_preallocated_projection_is_waited_for_then_processed_once(daemon_process) -> None:
+    """Old code: a file at its final size but not yet filled in was processed early (2/2) and never redone."""
+    import tifffile
+
+    daemon = daemon_process(settle_s=1.0)
+    daemon.start()
+    staging = daemon.base / "staging" / "p"
+    make_pair(staging, fake={"stage_s": 0.05})
+    victim = staging / "zoom" / "proj_00005.tif"
+    real = victim.read_bytes()
+    offset = tifffile.TiffFile(victim).pages[0].dataoffsets[0]
+    victim.write_bytes(real[:offset] + b"\0" * (len(real) - offset))  # header written, pixels not yet
+    pair = daemon.root / "p"
+    staging.rename(pair)
+    time.sleep(3.5)  # well past the settle time: the writer is paused
+    assert daemon.ledger("start", pair) == []
+    (pair / "zoom" / "proj_00005.tif").write_bytes(real)  # the writer resumes, same size
+    wait_for(lambda: (daemon.out / "p" / "DONE").exists(), 15, "outputs once the file is filled in")
+    time.sleep(1.0)
+    assert len(daemon.ledger("start", pair)) == 1
+
+
+def test_a_pair_reacquired_in_place_with_the_same_sizes_is_processed_again(daemon_process) -> None:
+    """Old code: the fingerprint (names, sizes, scan.json) did not change, so the new data was never processed."""
+    daemon = daemon_process(settle_s=1.0)
+    pair = make_pair(daemon.root / "p", fake={"stage_s": 0.05}, ready_file=True)
+    daemon.start()
+    wait_for(lambda: len(daemon.ledger("done", pair)) == 1, 15, "the first run")
+    for index in range(6):
+        _same_size_rewrite(pair / "zoom" / f"proj_{index:05d}.tif", b"\x11\x22\x33\x44")
+    wait_for(lambda: len(daemon.ledger("done", pair)) == 2, 15, "the second run")
