@@ -231,9 +231,15 @@ def _slices(images: ReportImages | None) -> str:
     return "<h2>Before and after</h2>" + note + "".join(parts)
 
 
+def _vector(value: object) -> str:
+    """``(x, y, z)`` with 4 significant digits for sequences, the escaped value otherwise."""
+    if isinstance(value, (list, tuple)):
+        return "(" + ", ".join(f"{x:.4g}" for x in value) + ")"
+    return _e(value)
+
+
 def _registration(report: ProcessReport, images: ReportImages | None) -> str:
     r = report.registration.model_dump()
-    vec = lambda v: "(" + ", ".join(f"{x:.4g}" for x in v) + ")" if isinstance(v, (list, tuple)) else _e(v)  # noqa: E731
     keys = [
         ("zoom_centre_in_scout_mm", "zoom centre in the scout (mm)"),
         ("prior_centre_mm", "from the stage positions (mm)"),
@@ -246,7 +252,7 @@ def _registration(report: ProcessReport, images: ReportImages | None) -> str:
         ("refined_by", "scout on the zoom grid by"),
     ]
     rows = [
-        (_e(label), vec(r[key]) if not isinstance(r[key], float) else f"{r[key]:.4f}")
+        (_e(label), _vector(r[key]) if not isinstance(r[key], float) else f"{r[key]:.4f}")
         for key, label in keys
         if key in r
     ]
