@@ -8,6 +8,7 @@ or silently wrong); the figures in the docstrings are what the old code did.
 from __future__ import annotations
 
 import json
+import os
 import random
 import re
 import signal
@@ -34,6 +35,16 @@ def job_row(state_dir: Path, pair: Path) -> dict | None:
     return dict(row) if row else None
 
 
+def snapshot(folder: Path) -> dict[str, tuple[int, int, int]]:
+    """(mode, size, mtime_ns) of everything below ``folder``, links not followed."""
+    found = {}
+    for current, dirs, files in os.walk(folder):
+        for name in [*dirs, *files]:
+            info = os.lstat(Path(current) / name)
+            found[str((Path(current) / name).relative_to(folder))] = (info.st_mode, info.st_size, info.st_mtime_ns)
+    return found
+
+
 @pytest.mark.parametrize("case", sorted(CORPUS))
 def test_hostile_pair_fails_clearly_while_a_good_pair_is_processed(daemon_process, case: str) -> None:
     daemon = daemon_process(jobs={"memory_budget_mb": 512})
@@ -44,6 +55,7 @@ def test_hostile_pair_fails_clearly_while_a_good_pair_is_processed(daemon_proces
     (staging / "READY").touch()
     hostile = daemon.root / case
     staging.rename(hostile)
+    before = snapshot(hostile)
     good = make_pair(daemon.root / "good", fake={"stage_s": 0.05}, ready_file=True)
 
     failed_file = daemon.out / case / "FAILED.json"
@@ -54,6 +66,7 @@ def test_hostile_pair_fails_clearly_while_a_good_pair_is_processed(daemon_proces
     assert re.search(expected, message), message
     assert daemon.proc is not None and daemon.proc.poll() is None  # still up
     assert daemon.ledger("start", hostile) == []  # never processed
+    assert snapshot(hostile) == before  # nothing the user gave was modified, added or deleted
     assert daemon.peak_rss_mib() < PEAK_RSS_MIB
     assert elapsed_s < CASE_TIMEOUT_S
     print(f"{case}: {elapsed_s:.1f} s to FAILED.json and DONE, peak RSS {daemon.peak_rss_mib():.0f} MiB, "
