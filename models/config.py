@@ -52,12 +52,23 @@ class TrainingConfig(BaseModel):
     validation_interval: int = Field(100, ge=1, description="iterations between validation checks")
     patience: int = Field(10, ge=1, description="validation checks without improvement before stopping")
     min_iterations: int = Field(0, ge=0, description="never stop early before this many iterations")
-    min_improvement: float = Field(1e-3, ge=0, lt=1, description="relative drop of validation loss that counts as progress")
+    min_improvement: float = Field(
+        1e-3, ge=0, lt=1, description="relative drop of validation loss that counts as progress"
+    )
     normalisation_percentiles: tuple[float, float] = (1.0, 99.0)
     min_mask_fraction: float = Field(0.5, ge=0, le=1, description="a training tile needs this much valid field of view")
     l1_weight: float = Field(0.0, ge=0, description="weight of a masked L1 term added to each output's masked MSE")
-    gradient_weight: float = Field(0.0, ge=0, description="weight of a masked MSE of in-plane finite differences (edges) added to each output's loss")
-    edge_tile_fraction: float = Field(0.0, ge=0, le=1, description="share of training tiles picked for strong target edges (best of a few random tiles)")
+    gradient_weight: float = Field(
+        0.0,
+        ge=0,
+        description="weight of a masked MSE of in-plane finite differences (edges) added to each output's loss",
+    )
+    edge_tile_fraction: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="share of training tiles picked for strong target edges (best of a few random tiles)",
+    )
     mixed_precision: bool = Field(True, description="float16 compute on a GPU (never on CPU: slower there)")
     augmentation: AugmentationConfig = Field(default_factory=AugmentationConfig)
     seed: int = 0
@@ -66,7 +77,9 @@ class TrainingConfig(BaseModel):
     def _percentiles(self) -> TrainingConfig:
         low, high = self.normalisation_percentiles
         if not 0 <= low < high <= 100:
-            raise ValueError(f"normalisation_percentiles must satisfy 0 <= low < high <= 100 (got {self.normalisation_percentiles})")
+            raise ValueError(
+                f"normalisation_percentiles must satisfy 0 <= low < high <= 100 (got {self.normalisation_percentiles})"
+            )
         return self
 
 

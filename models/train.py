@@ -85,8 +85,9 @@ def output_loss(training: TrainingConfig):
     return masked_mse_l1_edges
 
 
-def build_training_model(network: NetworkConfig, training: TrainingConfig, *, mixed: bool = False,
-                         init_weights: Path | None = None):
+def build_training_model(
+    network: NetworkConfig, training: TrainingConfig, *, mixed: bool = False, init_weights: Path | None = None
+):
     """The compiled two-output U-Net (Adam, the two-term loss), optionally started from saved weights."""
     import keras
 
@@ -100,8 +101,11 @@ def build_training_model(network: NetworkConfig, training: TrainingConfig, *, mi
     if init_weights is not None:
         _load_initial(model, Path(init_weights))
     loss = output_loss(training)
-    model.compile(optimizer=keras.optimizers.Adam(training.learning_rate), loss=[loss, loss],
-                  loss_weights=list(training.loss_weights))
+    model.compile(
+        optimizer=keras.optimizers.Adam(training.learning_rate),
+        loss=[loss, loss],
+        loss_weights=list(training.loss_weights),
+    )
     return model
 
 
@@ -130,7 +134,7 @@ class EdgeTileSampler(TileSampler):
             return super().random_position()
         t, draw = self.tile, super().random_position
         candidates = [draw() for _ in range(EDGE_CANDIDATES)]
-        scores = [float(self.edges[z, y:y + t, x:x + t].mean()) for z, y, x in candidates]
+        scores = [float(self.edges[z, y : y + t, x : x + t].mean()) for z, y, x in candidates]
         return candidates[int(np.argmax(scores))]
 
 
@@ -187,13 +191,23 @@ class _Fit:
     stopped_early: bool
 
 
-def _fit(model, sampler: TileSampler, val_batch, training: TrainingConfig, norm: Normalisation, rng: np.random.Generator,
-         progress: ProgressCallback | None, cancel: CancelToken | None, on_check: CheckCallback | None) -> _Fit:
+def _fit(
+    model,
+    sampler: TileSampler,
+    val_batch,
+    training: TrainingConfig,
+    norm: Normalisation,
+    rng: np.random.Generator,
+    progress: ProgressCallback | None,
+    cancel: CancelToken | None,
+    on_check: CheckCallback | None,
+) -> _Fit:
     """The training loop: one batch per iteration, a validation check every ``validation_interval``."""
     from models.device import release_memory
 
-    stopper = EarlyStopping(training.patience, training.min_improvement, training.min_iterations,
-                            best_weights=model.get_weights())
+    stopper = EarlyStopping(
+        training.patience, training.min_improvement, training.min_iterations, best_weights=model.get_weights()
+    )
     curve: list[CurvePoint] = []
     recent: list[float] = []
     iteration = 0
@@ -235,8 +249,16 @@ def _final_model(network: NetworkConfig, weights: list):
     return final
 
 
-def _validation_figures(model, network: NetworkConfig, norm: Normalisation, x_all: np.ndarray, inputs: np.ndarray,
-                        target: np.ndarray, mask: np.ndarray, slab: tuple[int, int]) -> ValidationFigures:
+def _validation_figures(
+    model,
+    network: NetworkConfig,
+    norm: Normalisation,
+    x_all: np.ndarray,
+    inputs: np.ndarray,
+    target: np.ndarray,
+    mask: np.ndarray,
+    slab: tuple[int, int],
+) -> ValidationFigures:
     """PSNR/SSIM of the model and of its input (``x_all`` normalised) on the held-out slab, inside the mask."""
     z0, z1 = slab
     predicted = norm.invert(predict_slices(model, x_all, network.slices, (z0, z1), network.pad_multiple_px))
@@ -254,7 +276,9 @@ def _validation_figures(model, network: NetworkConfig, norm: Normalisation, x_al
 
 def _check_inputs(inputs: np.ndarray, target: np.ndarray, mask: np.ndarray) -> np.ndarray:
     if inputs.ndim != 3 or inputs.shape != target.shape:
-        raise InputError(None, f"inputs and target must be [z, y, x] volumes of one shape (got {inputs.shape} and {target.shape})")
+        raise InputError(
+            None, f"inputs and target must be [z, y, x] volumes of one shape (got {inputs.shape} and {target.shape})"
+        )
     mask = np.broadcast_to(np.asarray(mask, bool), inputs.shape)
     if not mask.any():
         raise InputError(None, "the valid field-of-view mask is empty")
@@ -298,20 +322,30 @@ def train_model(
     rng = np.random.default_rng(training.seed)
     tiles = (x_all, y_all, mask_f, network.slices, tile)
     if training.edge_tile_fraction > 0:
-        sampler = EdgeTileSampler(*tiles, train_z, training.min_mask_fraction, rng, fraction=training.edge_tile_fraction)
+        sampler = EdgeTileSampler(
+            *tiles, train_z, training.min_mask_fraction, rng, fraction=training.edge_tile_fraction
+        )
     else:
         sampler = TileSampler(*tiles, train_z, training.min_mask_fraction, rng)
     val_batch = TileSampler(*tiles, np.arange(z0, z1), 0.0, rng).fixed_batch(VALIDATION_TILES)
 
     keras.utils.set_random_seed(training.seed)
-    model = build_training_model(network, training, mixed=training.mixed_precision and accelerator_present(),
-                                 init_weights=init_weights)
+    model = build_training_model(
+        network, training, mixed=training.mixed_precision and accelerator_present(), init_weights=init_weights
+    )
     fit = _fit(model, sampler, val_batch, training, norm, rng, progress, cancel, on_check)
     del model
     final = _final_model(network, fit.stopper.best_weights)
     validation = _validation_figures(final, network, norm, x_all, inputs, target, mask, (z0, z1))
     return TrainedModel(
-        model=final, network=network, training=training, normalisation=norm, curve=fit.curve, validation=validation,
-        iterations_run=fit.iterations_run, seconds=time.perf_counter() - started, stopped_early=fit.stopped_early,
+        model=final,
+        network=network,
+        training=training,
+        normalisation=norm,
+        curve=fit.curve,
+        validation=validation,
+        iterations_run=fit.iterations_run,
+        seconds=time.perf_counter() - started,
+        stopped_early=fit.stopped_early,
         best_iteration=fit.stopper.best_iteration,
     )

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from models.config import AugmentationConfig, TrainingConfig
-from models.tiles import TileSampler, augment, validation_slab
-from models.trained import load_trained
-from models.train import train_model
 from models.errors import Cancelled, InputError, TrainingError
 from models.events import CancelToken
+from models.tiles import TileSampler, augment, validation_slab
+from models.train import train_model
+from models.trained import load_trained
 
 
 def test_sampler_never_draws_from_the_validation_slab(pair):
@@ -67,7 +67,9 @@ def test_cancel_and_bad_input(pair, small_net):
     token = CancelToken()
     token.cancel()
     with pytest.raises(Cancelled):
-        train_model(pair.scout_on_zoom, pair.zoom, pair.mask, small_net, TrainingConfig(iterations=5, tile_px=32), cancel=token)
+        train_model(
+            pair.scout_on_zoom, pair.zoom, pair.mask, small_net, TrainingConfig(iterations=5, tile_px=32), cancel=token
+        )
     with pytest.raises(InputError, match="mask"):
         train_model(pair.scout_on_zoom, pair.zoom, np.zeros_like(pair.mask), small_net, TrainingConfig(iterations=5))
 
@@ -105,8 +107,14 @@ def test_edge_tiles_hold_stronger_edges_than_random_tiles(pair):
     edgy = EdgeTileSampler(pair.scout_on_zoom, pair.zoom, mask, 5, 24, z, 0.5, np.random.default_rng(1), fraction=1.0)
 
     def mean_edge(sampler) -> float:
-        return float(np.mean([edgy.edges[zz, y:y + 24, x:x + 24].mean() for zz, y, x in
-                              (sampler.random_position() for _ in range(200))]))
+        return float(
+            np.mean(
+                [
+                    edgy.edges[zz, y : y + 24, x : x + 24].mean()
+                    for zz, y, x in (sampler.random_position() for _ in range(200))
+                ]
+            )
+        )
 
     assert mean_edge(edgy) > 1.2 * mean_edge(plain)
     assert max(edgy.random_position()[0] for _ in range(200)) < z[-1] + 1
