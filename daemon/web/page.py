@@ -29,7 +29,7 @@ th{font-size:12px;color:#5b6670}
 .bar{width:140px;height:8px;background:#e3e7eb;border-radius:4px;overflow:hidden;margin-top:3px}
 .bar>i{display:block;height:100%;background:#2f7de1}
 .path{font:12px ui-monospace,monospace;color:#5b6670;word-break:break-all}
-.reasons{margin:3px 0 0 16px;padding:0;font-size:12px}
+.reasons{margin:3px 0 0 16px;padding:0;font-size:12px}.message{font-size:12px;max-width:260px}
 img.thumb{height:56px;border:1px solid #ccd;border-radius:3px;background:#000}.muted{color:#8a949d}
 #offline{display:none;background:#a0221a;color:#fff;padding:6px 18px}
 """
@@ -106,7 +106,8 @@ def pair_row_html(row: PairRow, now: datetime) -> str:
         if row.thumbnail_url
         else ""
     )
-    message = f'<div class="message muted">{_e(row.message)}</div>' if row.message and row.state != "done" else ""
+    note = ("previous attempt: " if row.state == "running" else "") + row.message
+    message = f'<div class="message muted">{_e(note)}</div>' if row.message and row.state != "done" else ""
     recall = f"{100 * row.feature_recall:.0f} %" if row.feature_recall is not None else None
     return (
         f'<tr class="pair" data-job-id="{row.job_id}" data-state="{_e(row.state)}">'
