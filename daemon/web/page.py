@@ -199,6 +199,10 @@ def fragment(view: StatusView) -> str:
     now = view.generated_utc
     counts = " ".join(_chip(f"{state} {n}", f"state-{state}") for state, n in view.counts.items())
     stamp = f'<p class="muted" id="generated">as of {_e(now.strftime("%Y-%m-%d %H:%M:%S UTC"))} &middot; {counts}</p>'
+    if view.watching:
+        where = "watching " + ", ".join(f'<span class="path">{_e(root)}</span>' for root in view.watching)
+        where += f' &rarr; <span class="path">{_e(view.output_root or "<pair>/recovered")}</span>'
+        stamp += f'<p class="muted" id="places">{where}</p>'
     return stamp + _pairs(view, now) + _waiting(view, now) + _cache(view.cache, now)
 
 

@@ -92,6 +92,8 @@ class StatusView(BaseModel):
     generated_utc: datetime
     version: str
     refresh_s: float
+    watching: list[str] = Field(default_factory=list, description="watched roots")
+    output_root: str | None = None
     counts: dict[str, int]
     jobs: list[PairRow]
     waiting: list[WaitingRow]
@@ -172,6 +174,7 @@ class StatusSources:
     refresh_s: float = 5.0
     recent_limit: int = 100
     clock: Callable[[], float] = time.time
+    places: Callable[[], tuple[list[str], str | None]] = lambda: ([], None)  # (watched roots, output root), now
     reports: ReportReader = field(default_factory=ReportReader)
     _cache_listing: tuple[float, CacheView] | None = None
 
@@ -291,10 +294,13 @@ def build_status(sources: StatusSources) -> StatusView:
         for p in store.pending()
     ]
     waiting.sort(key=lambda w: (not w.stalled, w.since_utc))
+    watching, output_root = sources.places()
     return StatusView(
         generated_utc=_utc(sources.clock()),
         version=sources.version,
         refresh_s=sources.refresh_s,
+        watching=watching,
+        output_root=output_root,
         counts=store.counts(),
         jobs=[pair_row(job, sources) for job in jobs],
         waiting=waiting,

@@ -28,6 +28,13 @@ class ServiceLike(Protocol):
     def allowed_root(self, job: Job) -> Path: ...
 
 
+def _places(daemon: ServiceLike) -> tuple[list[str], str | None]:
+    """Watched roots and the output root of the daemon's current config (it may be reloaded)."""
+    config = daemon.config
+    output = None if config.pipeline.output.inside_pair else str(config.output_root)
+    return [str(root) for root in config.watch.roots], output
+
+
 def attach(daemon: ServiceLike, *, refresh_s: float = 5.0, port: int | None = None) -> StatusServer:
     """Subscribe a :class:`LiveStatus` to the daemon's jobs; serve ``/metrics`` and ``/status`` on the metrics port."""
     live = LiveStatus()
@@ -40,6 +47,7 @@ def attach(daemon: ServiceLike, *, refresh_s: float = 5.0, port: int | None = No
         cache_dir=daemon.config.pipeline.cache.directory,
         version=build_version(),
         refresh_s=refresh_s,
+        places=lambda: _places(daemon),
     )
     metrics = daemon.config.metrics
     return StatusServer(sources, daemon.metrics.exposition).serve(

@@ -148,6 +148,7 @@ def test_status_json_has_a_row_per_pair_with_figures_and_links(served: Running) 
     assert long["eta_s"] is not None and long["eta_s"] > 0 and long["stage_elapsed_s"] > 0
     assert good["report_url"] == f"/pairs/{good['job_id']}/report.html"
     assert good["out_dir"] == str(served.daemon.config.output_root / "good")
+    assert body["watching"] == [str(served.root)] and body["output_root"] == str(served.daemon.config.output_root)
     [stalled] = body["waiting"]
     assert stalled["pair"].endswith("half") and "zoom" in stalled["reason"]
     cache = body["cache"]
@@ -243,6 +244,7 @@ def test_status_page_in_chromium(served: Running, tmp_path: Path) -> None:
             assert "flagged" in page.locator("tr.pair", has_text="doubtful").locator(".verdict").inner_text()
             assert page.locator("tr.waiting-pair[data-stalled=true] .why").inner_text()
             assert "hit rate 33 %" in page.locator("#cache").inner_text()
+            assert str(served.root) in page.locator("#places").inner_text()
             # the page refreshes by itself: the held job finishes and its row turns done without a reload
             status_fake.RELEASE.set()
             page.wait_for_selector("tr.pair[data-state=done] >> text=long", timeout=15_000)
