@@ -71,8 +71,14 @@ def run_ratio(ratio: int, shape: tuple[int, int, int], unet_iterations: int, src
     seconds["srcnn3d"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    trained = train_model(x, zoom, mask, NetworkConfig(depth=2, base_filters=8, head_layers=2),
-                          TrainingConfig(iterations=unet_iterations, tile_px=48, validation_interval=50), validation_z=(z0, z1))
+    trained = train_model(
+        x,
+        zoom,
+        mask,
+        NetworkConfig(depth=2, base_filters=8, head_layers=2),
+        TrainingConfig(iterations=unet_iterations, tile_px=48, validation_interval=50),
+        validation_z=(z0, z1),
+    )
     out = np.zeros_like(x)
     infer_volume(_Trained(trained), x, out, trained.normalisation, InferenceConfig(tile_px=64, overlap_px=16))
     outputs["unet25d"] = out
@@ -81,9 +87,18 @@ def run_ratio(ratio: int, shape: tuple[int, int, int], unet_iterations: int, src
     ref, m = pair.zoom_clean[z0:z1], mask[z0:z1]
     rng = data_range(ref, m)
     return {
-        "ratio": ratio, "shape_zyx": shape, "validation_slab": [z0, z1], "psf_sigma_vox": sigma,
-        "methods": {name: {"psnr_db": psnr_db(v[z0:z1], ref, m, rng), "ssim": ssim(v[z0:z1], ref, m, rng), "seconds": seconds[name]}
-                    for name, v in outputs.items()},
+        "ratio": ratio,
+        "shape_zyx": shape,
+        "validation_slab": [z0, z1],
+        "psf_sigma_vox": sigma,
+        "methods": {
+            name: {
+                "psnr_db": psnr_db(v[z0:z1], ref, m, rng),
+                "ssim": ssim(v[z0:z1], ref, m, rng),
+                "seconds": seconds[name],
+            }
+            for name, v in outputs.items()
+        },
     }
 
 
@@ -91,15 +106,25 @@ def main() -> None:
     unet_iterations = int(os.environ.get("BENCH_ITERATIONS", "600"))
     srcnn_iterations = int(os.environ.get("BENCH_SRCNN_ITERATIONS", "100"))
     shape = (45, 90, 90)
-    result = {"cpus": os.cpu_count(), "gpu": False, "reference": "noise-free zoom on the held-out slab, inside the mask",
-              "unet_iterations": unet_iterations, "srcnn_iterations": srcnn_iterations, "ratios": []}
+    result = {
+        "cpus": os.cpu_count(),
+        "gpu": False,
+        "reference": "noise-free zoom on the held-out slab, inside the mask",
+        "unet_iterations": unet_iterations,
+        "srcnn_iterations": srcnn_iterations,
+        "ratios": [],
+    }
     out = ROOT / "benchmarks" / "results" / "baselines.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     for ratio in (3, 5):  # written after each ratio, so a slow machine still leaves results
         r = run_ratio(ratio, shape, unet_iterations, srcnn_iterations)
         result["ratios"].append(r)
         out.write_text(json.dumps(result, indent=2))
-        print(ratio, {k: (round(v["psnr_db"], 2), round(v["ssim"], 3), round(v["seconds"], 1)) for k, v in r["methods"].items()}, flush=True)
+        print(
+            ratio,
+            {k: (round(v["psnr_db"], 2), round(v["ssim"], 3), round(v["seconds"], 1)) for k, v in r["methods"].items()},
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

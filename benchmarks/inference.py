@@ -27,7 +27,10 @@ def export_models(directory: Path) -> dict[str, dict[str, Path]]:
     from models.unet import build_unet25d
 
     paths = {}
-    for name, net in {"small": NetworkConfig(depth=2, base_filters=8, head_layers=2), "standard": NetworkConfig()}.items():
+    for name, net in {
+        "small": NetworkConfig(depth=2, base_filters=8, head_layers=2),
+        "standard": NetworkConfig(),
+    }.items():
         model = build_unet25d(net)
         paths[name] = {"onnx": export_onnx(model, directory / f"{name}.onnx"), "keras": directory / f"{name}.keras"}
         model.save(paths[name]["keras"])
@@ -52,8 +55,16 @@ def runtime_speed(paths: dict[str, dict[str, Path]]) -> list[dict]:
                 for _ in range(repeats):
                     runtime.predict(batch)
                 seconds = (time.perf_counter() - started) / repeats
-                rows.append({"model": model_name, "runtime": runtime.name, "tile_px": tile, "batch": 4,
-                             "seconds_per_batch": seconds, "voxels_per_s": 4 * tile * tile / seconds})
+                rows.append(
+                    {
+                        "model": model_name,
+                        "runtime": runtime.name,
+                        "tile_px": tile,
+                        "batch": 4,
+                        "seconds_per_batch": seconds,
+                        "voxels_per_s": 4 * tile * tile / seconds,
+                    }
+                )
     return rows
 
 
@@ -63,7 +74,8 @@ from models.runtimes import load_runtime
 from models.trained import Normalisation
 from pipeline.infer.config import InferenceConfig
 from pipeline.infer.stream import infer_volume
-onnx, src, dst, shape, budget, mode = sys.argv[1], sys.argv[2], sys.argv[3], tuple(map(int, sys.argv[4].split(","))), float(sys.argv[5]), sys.argv[6]
+onnx, src, dst, mode = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[6]
+shape, budget = tuple(map(int, sys.argv[4].split(","))), float(sys.argv[5])
 
 class RawFile:
     # [z, y, x] float32 raw file read/written slab by slab with plain file I/O (no mapping in RSS)
@@ -89,7 +101,8 @@ else:
     source, dest = RawFile(src, shape, "r"), RawFile(dst, shape, "w")
 stats = infer_volume(load_runtime(onnx, prefer="onnxruntime"), source, dest, Normalisation(offset=0, scale=1),
                      InferenceConfig(tile_px=256, overlap_px=32, memory_budget_gb=budget))
-print(json.dumps({"io": mode, "shape_zyx": shape, "peak_rss_mb": hwm_mb(), "rss_before_mb": before, "input_mb": np.prod(shape) * 4 / 2**20, **stats.model_dump()}))
+figures = {"io": mode, "shape_zyx": shape, "peak_rss_mb": hwm_mb(), "rss_before_mb": before}
+print(json.dumps({**figures, "input_mb": np.prod(shape) * 4 / 2**20, **stats.model_dump()}))
 """
 
 
@@ -105,8 +118,23 @@ def streaming_memory(onnx: Path, shapes: list[tuple[int, int, int]], budget_gb: 
             del vol
             # memmapped pages count in RSS (reclaimable page cache); plain file I/O shows the streamer's own memory
             for mode in ("file", "memmap"):
-                out = subprocess.run([sys.executable, "-c", CHILD, str(onnx), str(src), str(dst), ",".join(map(str, shape)), str(budget_gb), mode],
-                                     capture_output=True, text=True, check=True, cwd=ROOT)
+                out = subprocess.run(
+                    [
+                        sys.executable,
+                        "-c",
+                        CHILD,
+                        str(onnx),
+                        str(src),
+                        str(dst),
+                        ",".join(map(str, shape)),
+                        str(budget_gb),
+                        mode,
+                    ],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                    cwd=ROOT,
+                )
                 rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
     return rows
 
@@ -121,8 +149,13 @@ def main() -> None:
         if os.environ.get("BENCH_BIG") == "1":
             shapes.append((512, 2048, 2048))
         memory = streaming_memory(paths["small"]["onnx"], shapes, budget_gb=0.5)
-    result = {"cpus": os.cpu_count(), "gpu": False, "runtime_speed": speed, "streaming_memory": memory,
-              "note": "2048x2048x512 under 4 GB not run here (2 shared CPU cores); run with BENCH_BIG=1 on a faster machine"}
+    result = {
+        "cpus": os.cpu_count(),
+        "gpu": False,
+        "runtime_speed": speed,
+        "streaming_memory": memory,
+        "note": "2048x2048x512 under 4 GB not run here (2 shared CPU cores); run with BENCH_BIG=1 on a faster machine",
+    }
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))

@@ -31,8 +31,18 @@ def _simulate(root: Path, seed: int, detector_px: int) -> Path:
     from pipeline.simulate import SimulationConfig, simulate_pair
 
     config = SimulationConfig.model_validate(
-        {"seed": seed, "sample_id": f"foam-{seed}", "scout": {"detector_px": detector_px}, "zoom": {
-            "detector_px": detector_px, "photons": 10000.0, "blur_sigma_px": 0.6, "objective": "20X", "exposure_s": 4.0}}
+        {
+            "seed": seed,
+            "sample_id": f"foam-{seed}",
+            "scout": {"detector_px": detector_px},
+            "zoom": {
+                "detector_px": detector_px,
+                "photons": 10000.0,
+                "blur_sigma_px": 0.6,
+                "objective": "20X",
+                "exposure_s": 4.0,
+            },
+        }
     )
     simulate_pair(root / f"seed{seed}", config, overwrite=True)
     return root / f"seed{seed}" / "pair"
@@ -53,7 +63,9 @@ def _process(pair: Path, out: Path, preset: str, cache_dir: Path | None) -> dict
     if outcome.report_path is not None:
         report = json.loads(Path(outcome.report_path).read_text())
         run["stages_s"] = {name: round(t["seconds"], 2) for name, t in report.get("stages", {}).items()}
-        run["model"] = {k: report["model"].get(k) for k in ("id", "reused", "decision", "cache") if k in report["model"]}
+        run["model"] = {
+            k: report["model"].get(k) for k in ("id", "reused", "decision", "cache") if k in report["model"]
+        }
         run["quality"] = report.get("quality")
     elif (out / "FAILED.json").is_file():  # keep the stage times gathered before the failure
         failure = json.loads((out / "FAILED.json").read_text())
@@ -87,7 +99,9 @@ def main() -> None:
         summary = {
             "hit_reused": bool(hit.get("model", {}).get("reused")),
             "speedup_hit_vs_train": round(trained["wall_s"] / hit["wall_s"], 2),
-            "psnr_hit_minus_train_db": round(hit["quality"]["psnr_recovered_db"] - trained["quality"]["psnr_recovered_db"], 3),
+            "psnr_hit_minus_train_db": round(
+                hit["quality"]["psnr_recovered_db"] - trained["quality"]["psnr_recovered_db"], 3
+            ),
             "ssim_hit_minus_train": round(hit["quality"]["ssim_recovered"] - trained["quality"]["ssim_recovered"], 4),
             "psnr_hit_minus_cubic_db": round(hit["quality"]["psnr_recovered_db"] - hit["quality"]["psnr_cubic_db"], 3),
         }

@@ -26,7 +26,10 @@ from pipeline.simulate.project import project_transmission
 RESULTS = Path(__file__).parent / "results" / "simulate_pair.json"
 CASES = {
     "small": {},
-    "256px": {"scout": {"detector_px": 256, "angles": 360}, "zoom": {"detector_px": 256, "angles": 360, "photons": 10000.0, "blur_sigma_px": 0.6, "objective": "20X"}},
+    "256px": {
+        "scout": {"detector_px": 256, "angles": 360},
+        "zoom": {"detector_px": 256, "angles": 360, "photons": 10000.0, "blur_sigma_px": 0.6, "objective": "20X"},
+    },
 }
 
 
@@ -43,7 +46,10 @@ def run_case(name: str, overrides: dict) -> dict:
     geometry = pair_geometry(config, rngs[1])
     truth = _truth(config, phantom, geometry)
     stages = {"phantom_s": phantom_s}
-    for role, meta, rotation in (("scout", geometry.scout, None), ("zoom", geometry.zoom_true, geometry.mount_rotation)):
+    for role, meta, rotation in (
+        ("scout", geometry.scout, None),
+        ("zoom", geometry.zoom_true, geometry.mount_rotation),
+    ):
         _, stages[f"project_{role}_s"] = _timed(
             project_transmission, phantom, meta, mount_rotation=rotation, supersample=config.projection_supersample
         )
@@ -70,12 +76,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--only", choices=sorted(CASES))
     args = parser.parse_args()
-    warm = SimulationConfig.model_validate({"scout": {"detector_px": 16, "angles": 2}, "zoom": {"detector_px": 16, "angles": 2}, "phantom": {"pores": 50, "porosity": 0.05}})
+    warm = SimulationConfig.model_validate(
+        {
+            "scout": {"detector_px": 16, "angles": 2},
+            "zoom": {"detector_px": 16, "angles": 2},
+            "phantom": {"pores": 50, "porosity": 0.05},
+        }
+    )
     with tempfile.TemporaryDirectory() as tmp:
         _, compile_s = _timed(simulate_pair, Path(tmp), warm)
     results = {
         "benchmark": "simulate_pair",
-        "machine": {"cpus": os.cpu_count(), "numba_threads": numba.get_num_threads(), "python": platform.python_version()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "numba_threads": numba.get_num_threads(),
+            "python": platform.python_version(),
+        },
         "warm_up_s": round(compile_s, 3),
         "cases": {name: run_case(name, overrides) for name, overrides in CASES.items() if args.only in (None, name)},
     }

@@ -44,8 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="scoutzoom",
         description="Resolution recovery for multiscale X-ray CT: scout + zoom -> recovered volume.",
         epilog="`scoutzoom COMMAND --help` for a command's options. Start with `scoutzoom demo`; "
-               "`scoutzoom config example` prints every config key. `scoutzoom bench` runs from a source checkout "
-               "only (the benchmarks are not in the wheel).",
+        "`scoutzoom config example` prints every config key. `scoutzoom bench` runs from a source checkout "
+        "only (the benchmarks are not in the wheel).",
     )
     parser.add_argument("--version", action="version", version=f"scoutzoom {version()}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)

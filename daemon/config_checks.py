@@ -34,14 +34,18 @@ def overlap_problems(config: DaemonConfig) -> list[str]:
         for index, root in enumerate(roots):
             relation = _relation(config.output_root, root)
             if relation is not None:
-                problems.append(f"output.root: {config.output_root} is {relation} watch root {root} (watch.roots.{index}); "
-                                "outputs must go outside the watched folders")
+                problems.append(
+                    f"output.root: {config.output_root} is {relation} watch root {root} (watch.roots.{index}); "
+                    "outputs must go outside the watched folders"
+                )
     for i, first in enumerate(roots):
         for j in range(i + 1, len(roots)):
             relation = _relation(first, roots[j])
             if relation is not None:
-                problems.append(f"watch.roots.{i}: {first} is {relation} watch.roots.{j} ({roots[j]}); "
-                                "each pair would be seen twice")
+                problems.append(
+                    f"watch.roots.{i}: {first} is {relation} watch.roots.{j} ({roots[j]}); "
+                    "each pair would be seen twice"
+                )
     return problems
 
 

@@ -28,7 +28,9 @@ def configure_logging(fmt: str = "auto", level: str = "info", stream: TextIO | N
     """Set up structlog once per process (the CLI does this, never a library)."""
     stream = stream or sys.stderr
     json_lines = fmt == "json" or (fmt == "auto" and not stream.isatty())
-    renderer: Any = structlog.processors.JSONRenderer() if json_lines else structlog.dev.ConsoleRenderer(colors=stream.isatty())
+    renderer: Any = (
+        structlog.processors.JSONRenderer() if json_lines else structlog.dev.ConsoleRenderer(colors=stream.isatty())
+    )
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -77,7 +79,10 @@ class JobLogs:
             log.info("model cache", result=event.result, model_id=event.model_id, reason=event.reason)
         elif isinstance(event, Assessed):
             (log.warning if event.flagged else log.info)(
-                "assessed", flagged=event.flagged, reasons=list(event.reasons), psnr_gain_db=event.psnr_gain_db,
+                "assessed",
+                flagged=event.flagged,
+                reasons=list(event.reasons),
+                psnr_gain_db=event.psnr_gain_db,
                 feature_recall=event.feature_recall,
             )
         elif isinstance(event, StepProgress):
@@ -91,8 +96,14 @@ class JobLogs:
             return
         self._last_progress[job.id] = now
         share = event.done / event.total if event.total else None
-        log.info("progress", step=event.step or event.stage, done=event.done, total=event.total,
-                 fraction=round(share, 4) if share is not None else None, **event.values)
+        log.info(
+            "progress",
+            step=event.step or event.stage,
+            done=event.done,
+            total=event.total,
+            fraction=round(share, 4) if share is not None else None,
+            **event.values,
+        )
 
     def job_finished(self, job: Job, outcome: str, detail: ProcessOutcome | None) -> None:
         log = self.logger(job)

@@ -11,7 +11,16 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, generate_latest, start_http_server
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    Info,
+    ProcessCollector,
+    generate_latest,
+    start_http_server,
+)
 
 from daemon.store import Job
 from models.events import Assessed, CacheDecided, ProgressEvent, StageFinished, TrainingProgress
@@ -59,6 +68,7 @@ class Metrics:
             "scoutzoom_heldout_psnr_gain_db", "Held-out PSNR gain over cubic upsampling of the last assessed job (dB)", registry=r
         )
         self.build = Info("scoutzoom_build", "Version of the running code", registry=r)
+        ProcessCollector(registry=r)  # process_resident_memory_bytes, process_cpu_seconds_total (the dashboard's panels)
         self.build.info({"version": build_version()})
         for outcome in JOB_OUTCOMES:
             self.jobs.labels(outcome)

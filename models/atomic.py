@@ -17,8 +17,6 @@ TEMP_MARKER = ".tmp-"
 FILE_MODE = 0o666  # like open(): mkstemp's 0600 would hide outputs from other users
 
 
-
-
 def _read_umask() -> int:
     current = os.umask(0)
     os.umask(current)

@@ -38,8 +38,11 @@ from models.errors import BackendUnavailable, InputError
 from models.export import PAD_KEY, SLICES_KEY
 
 VALUE_UNIT = "mm^-1"  # linear attenuation coefficient (1/mm), in the spec's SI-unit notation
-UNET_CITATION = ("Ronneberger, Fischer and Brox (2015): U-Net: Convolutional Networks for Biomedical Image "
-                 "Segmentation, MICCAI 2015", "10.1007/978-3-319-24574-4_28")
+UNET_CITATION = (
+    "Ronneberger, Fischer and Brox (2015): U-Net: Convolutional Networks for Biomedical Image "
+    "Segmentation, MICCAI 2015",
+    "10.1007/978-3-319-24574-4_28",
+)
 TAGS = ["x-ray-ct", "micro-ct", "3d", "resolution-recovery", "super-resolution", "denoising", "unet", "scoutzoom"]
 
 
@@ -62,7 +65,8 @@ def _require_spec() -> None:
         import bioimageio.spec  # noqa: F401
     except ImportError:
         raise BackendUnavailable(
-            "BioImage Model Zoo export needs bioimageio.spec: pip install 'scoutzoom[bioimageio]'") from None
+            "BioImage Model Zoo export needs bioimageio.spec: pip install 'scoutzoom[bioimageio]'"
+        ) from None
 
 
 def onnx_facts(path: Path) -> dict[str, int]:
@@ -117,15 +121,19 @@ def _input_descr(spec, card: ModelCard, facts: dict[str, int], work: Path):
     return spec.InputTensorDescr(
         id=spec.TensorId("slices"),
         description=f"{facts['slices']} adjacent z-slices of the volume on the zoom grid as channels (1/mm)",
-        axes=[spec.BatchAxis(), spec.SpaceInputAxis(id=spec.AxisId("y"), size=size, **space),
-              spec.SpaceInputAxis(id=spec.AxisId("x"), size=size, **space),
-              spec.ChannelAxis(channel_names=[spec.Identifier(name) for name in channel_names(facts["slices"])])],
+        axes=[
+            spec.BatchAxis(),
+            spec.SpaceInputAxis(id=spec.AxisId("y"), size=size, **space),
+            spec.SpaceInputAxis(id=spec.AxisId("x"), size=size, **space),
+            spec.ChannelAxis(channel_names=[spec.Identifier(name) for name in channel_names(facts["slices"])]),
+        ],
         test_tensor=spec.FileDescr(source=work / "test_input.npy"),
         sample_tensor=spec.FileDescr(source=work / "sample_input.tif"),
         data=spec.IntervalOrRatioDataDescr(type="float32", unit=VALUE_UNIT),
-        preprocessing=[spec.EnsureDtypeDescr(kwargs=spec.EnsureDtypeKwargs(dtype="float32")),
-                       spec.ScaleLinearDescr(kwargs=spec.ScaleLinearKwargs(gain=1.0 / n.scale,
-                                                                           offset=-n.offset / n.scale))],
+        preprocessing=[
+            spec.EnsureDtypeDescr(kwargs=spec.EnsureDtypeKwargs(dtype="float32")),
+            spec.ScaleLinearDescr(kwargs=spec.ScaleLinearKwargs(gain=1.0 / n.scale, offset=-n.offset / n.scale)),
+        ],
     )
 
 
@@ -140,14 +148,19 @@ def _output_descr(spec, card: ModelCard, work: Path):
     return spec.OutputTensorDescr(
         id=spec.TensorId("recovered"),
         description="the recovered centre slice (1/mm)",
-        axes=[spec.BatchAxis(), spec.SpaceOutputAxisWithHalo(id=spec.AxisId("y"), size=same_as_input("y"), **space),
-              spec.SpaceOutputAxisWithHalo(id=spec.AxisId("x"), size=same_as_input("x"), **space),
-              spec.ChannelAxis(channel_names=[spec.Identifier("recovered")])],
+        axes=[
+            spec.BatchAxis(),
+            spec.SpaceOutputAxisWithHalo(id=spec.AxisId("y"), size=same_as_input("y"), **space),
+            spec.SpaceOutputAxisWithHalo(id=spec.AxisId("x"), size=same_as_input("x"), **space),
+            spec.ChannelAxis(channel_names=[spec.Identifier("recovered")]),
+        ],
         test_tensor=spec.FileDescr(source=work / "test_output.npy"),
         sample_tensor=spec.FileDescr(source=work / "sample_output.tif"),
         data=spec.IntervalOrRatioDataDescr(type="float32", unit=VALUE_UNIT),
-        postprocessing=[spec.ScaleLinearDescr(kwargs=spec.ScaleLinearKwargs(gain=n.scale, offset=n.offset)),
-                        spec.EnsureDtypeDescr(kwargs=spec.EnsureDtypeKwargs(dtype="float32"))],
+        postprocessing=[
+            spec.ScaleLinearDescr(kwargs=spec.ScaleLinearKwargs(gain=n.scale, offset=n.offset)),
+            spec.EnsureDtypeDescr(kwargs=spec.EnsureDtypeKwargs(dtype="float32")),
+        ],
     )
 
 
@@ -166,8 +179,10 @@ def describe(entry_dir: Path, card: ModelCard, options: PackageOptions, work: Pa
         name=options.name or default_name(card),
         description=description(card, facts["slices"]),
         authors=[Author(name=name) for name in options.authors],  # no github_user: checking one needs the network
-        cite=[CiteEntry(text=text, **({"doi": ref} if ref.startswith("10.") else {"url": ref}))
-              for text, ref in options.cite],
+        cite=[
+            CiteEntry(text=text, **({"doi": ref} if ref.startswith("10.") else {"url": ref}))
+            for text, ref in options.cite
+        ],
         license=options.license,
         documentation=spec.FileDescr(source=work / "README.md"),
         covers=[spec.FileDescr(source=cover)],
@@ -193,8 +208,9 @@ def _add_keras(entry_dir: Path, work: Path, weights: dict[str, Any], spec) -> st
     except Exception as error:  # Keras raises many kinds on a file it cannot read; the ONNX weights stand alone
         return f"not included: {KERAS_FILE} does not load ({type(error).__name__}: {error})"[:300]
     keras_version, backend, backend_version = _keras_versions()
-    weights["keras_v3"] = spec.KerasV3WeightsDescr(source=work / "weights.keras", keras_version=keras_version,
-                                                   backend=(backend, backend_version))
+    weights["keras_v3"] = spec.KerasV3WeightsDescr(
+        source=work / "weights.keras", keras_version=keras_version, backend=(backend, backend_version)
+    )
     weights["onnx"] = weights["onnx"].model_copy(update={"parent": "keras_v3"})
     return ""
 

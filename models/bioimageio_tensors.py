@@ -39,8 +39,9 @@ def slab_from_volume(volume: np.ndarray, slices: int, tile_px: int) -> np.ndarra
     """The centre ``[slices, tile_px, tile_px]`` block of a ``[z, y, x]`` volume (``InputError`` if it is smaller)."""
     volume = np.asarray(volume)
     if volume.ndim != 3 or volume.shape[0] < slices or min(volume.shape[1:]) < tile_px:
-        raise InputError(None, f"sample volume {volume.shape} is smaller than {slices} slices of "
-                               f"{tile_px}x{tile_px} px")
+        raise InputError(
+            None, f"sample volume {volume.shape} is smaller than {slices} slices of {tile_px}x{tile_px} px"
+        )
     z0 = (volume.shape[0] - slices) // 2
     y0, x0 = ((n - tile_px) // 2 for n in volume.shape[1:])
     return np.ascontiguousarray(volume[z0 : z0 + slices, y0 : y0 + tile_px, x0 : x0 + tile_px], dtype=np.float32)

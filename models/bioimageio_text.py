@@ -23,15 +23,21 @@ def channel_names(slices: int) -> list[str]:
 def default_name(card: ModelCard) -> str:
     """E.g. ``scoutzoom 3x resolution recovery foam 80 kV 4X`` (at most 128 characters, the spec's limit)."""
     c = card.scout.conditions
-    parts = [f"scoutzoom {card.voxel_ratio:.3g}x resolution recovery", card.sample_class,
-             f"{c.voltage_kv:g} kV" if c.voltage_kv else None, c.objective]
+    parts = [
+        f"scoutzoom {card.voxel_ratio:.3g}x resolution recovery",
+        card.sample_class,
+        f"{c.voltage_kv:g} kV" if c.voltage_kv else None,
+        c.objective,
+    ]
     return " ".join(part for part in parts if part)[:128]
 
 
 def description(card: ModelCard, slices: int) -> str:
     """One-line description for the package."""
-    return (f"Resolution recovery for X-ray micro-CT: scout ({card.scout.voxel_mm * 1000:.3g} µm) to zoom "
-            f"({card.zoom.voxel_mm * 1000:.3g} µm) under fixed acquisition conditions; 2.5D U-Net, {slices} slices in.")
+    return (
+        f"Resolution recovery for X-ray micro-CT: scout ({card.scout.voxel_mm * 1000:.3g} µm) to zoom "
+        f"({card.zoom.voxel_mm * 1000:.3g} µm) under fixed acquisition conditions; 2.5D U-Net, {slices} slices in."
+    )
 
 
 def scoutzoom_metadata(card: ModelCard) -> dict[str, Any]:

@@ -28,8 +28,19 @@ from typing import ClassVar, Literal
 from models.errors import Cancelled
 
 StageName = Literal[
-    "check", "read", "reconstruct_zoom", "reconstruct_scout", "register", "calibrate", "baseline", "cache", "train",
-    "reconstruct_output", "infer", "assess", "write",
+    "check",
+    "read",
+    "reconstruct_zoom",
+    "reconstruct_scout",
+    "register",
+    "calibrate",
+    "baseline",
+    "cache",
+    "train",
+    "reconstruct_output",
+    "infer",
+    "assess",
+    "write",
 ]
 STAGE_NAMES: tuple[StageName, ...] = StageName.__args__  # type: ignore[attr-defined]
 CacheResult = Literal["hit", "miss", "rejected"]
@@ -123,7 +134,9 @@ def step(progress: ProgressCallback | None, stage: str, done: int, total: int, *
         progress(StepProgress(stage=stage, done=done, total=total, values=values))
 
 
-def training_step(progress: ProgressCallback | None, done: int, total: int, loss: float, val_loss: float | None = None) -> None:
+def training_step(
+    progress: ProgressCallback | None, done: int, total: int, loss: float, val_loss: float | None = None
+) -> None:
     """Shorthand for a :class:`TrainingProgress` event of the ``train`` step."""
     if progress is not None:
         values = {"loss": loss} if val_loss is None else {"loss": loss, "val_loss": val_loss}

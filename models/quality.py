@@ -40,7 +40,9 @@ def data_range(reference: np.ndarray, mask: np.ndarray | None = None) -> float:
     return span if span > 0 else 1.0
 
 
-def psnr_db(image: np.ndarray, reference: np.ndarray, mask: np.ndarray | None = None, value_range: float | None = None) -> float:
+def psnr_db(
+    image: np.ndarray, reference: np.ndarray, mask: np.ndarray | None = None, value_range: float | None = None
+) -> float:
     """Peak signal-to-noise ratio (dB) of ``image`` against ``reference`` inside ``mask``.
 
     ``value_range`` defaults to :func:`data_range` of the reference inside the mask; ``inf`` when identical.
@@ -62,7 +64,10 @@ def ssim_map(image: np.ndarray, reference: np.ndarray, value_range: float) -> np
         raise ValueError(f"SSIM needs at least two axes >= {SSIM_WINDOW_PX} voxels (got shape {reference.shape})")
     if thin:
         axis = thin[0]
-        maps = [ssim_map(np.take(image, i, axis), np.take(reference, i, axis), value_range) for i in range(reference.shape[axis])]
+        maps = [
+            ssim_map(np.take(image, i, axis), np.take(reference, i, axis), value_range)
+            for i in range(reference.shape[axis])
+        ]
         return np.stack(maps, axis=axis)
     _, full = structural_similarity(
         np.asarray(reference, np.float64),
@@ -76,7 +81,9 @@ def ssim_map(image: np.ndarray, reference: np.ndarray, value_range: float) -> np
     return full
 
 
-def ssim(image: np.ndarray, reference: np.ndarray, mask: np.ndarray | None = None, value_range: float | None = None) -> float:
+def ssim(
+    image: np.ndarray, reference: np.ndarray, mask: np.ndarray | None = None, value_range: float | None = None
+) -> float:
     """Mean SSIM inside ``mask`` (``value_range`` defaults to the reference's range inside the mask)."""
     mask = checked_mask(image, reference, mask)
     span = value_range if value_range is not None else data_range(reference, mask)

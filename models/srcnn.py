@@ -13,10 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from models.config import SRCNNConfig, TrainingConfig
-from models.tiles import validation_slab
-from models.trained import Normalisation
 from models.errors import InputError, TrainingError
 from models.events import CancelToken, ProgressCallback, step
+from models.tiles import validation_slab
+from models.trained import Normalisation
 
 
 @dataclass
@@ -76,7 +76,9 @@ def train_srcnn(
     for it in range(1, config.iterations + 1):
         if cancel is not None:
             cancel.raise_if_cancelled("srcnn training")
-        starts = [[int(rng.integers(0, n - s + 1)) for n, s in zip(x_all.shape, side)] for _ in range(config.batch_size)]
+        starts = [
+            [int(rng.integers(0, n - s + 1)) for n, s in zip(x_all.shape, side)] for _ in range(config.batch_size)
+        ]
         box = [tuple(slice(a, a + s) for a, s in zip(st, side)) for st in starts]
         x = np.stack([x_all[b] for b in box])[..., None]
         ym = np.stack([np.stack([y_all[b], m_all[b]], axis=-1) for b in box])

@@ -48,8 +48,17 @@ def fit_tile(tile_px: int, shape_yx: tuple[int, int], multiple: int) -> int:
 class TileSampler:
     """Random (or fixed) tiles of normalised input stacks, target and mask."""
 
-    def __init__(self, inputs: np.ndarray, target: np.ndarray, mask: np.ndarray, slices: int, tile_px: int,
-                 z_choices: np.ndarray, min_mask_fraction: float, rng: np.random.Generator) -> None:
+    def __init__(
+        self,
+        inputs: np.ndarray,
+        target: np.ndarray,
+        mask: np.ndarray,
+        slices: int,
+        tile_px: int,
+        z_choices: np.ndarray,
+        min_mask_fraction: float,
+        rng: np.random.Generator,
+    ) -> None:
         self.inputs, self.target, self.mask = inputs, target, mask
         self.slices, self.tile = slices, tile_px
         self.z_choices = z_choices
@@ -59,8 +68,8 @@ class TileSampler:
     def _tile(self, z: int, y0: int, x0: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         t = self.tile
         zs = stack_indices(z, self.slices, self.inputs.shape[0])
-        x = np.moveaxis(self.inputs[zs, y0:y0 + t, x0:x0 + t], 0, -1)
-        return x, self.target[z, y0:y0 + t, x0:x0 + t, None], self.mask[z, y0:y0 + t, x0:x0 + t, None]
+        x = np.moveaxis(self.inputs[zs, y0 : y0 + t, x0 : x0 + t], 0, -1)
+        return x, self.target[z, y0 : y0 + t, x0 : x0 + t, None], self.mask[z, y0 : y0 + t, x0 : x0 + t, None]
 
     def random_position(self) -> tuple[int, int, int]:
         """A position whose tile has enough valid field of view (best of a few tries)."""
@@ -70,7 +79,7 @@ class TileSampler:
             z = int(self.rng.choice(self.z_choices))
             y0 = int(self.rng.integers(0, ny - self.tile + 1))
             x0 = int(self.rng.integers(0, nx - self.tile + 1))
-            fraction = float(self.mask[z, y0:y0 + self.tile, x0:x0 + self.tile].mean())
+            fraction = float(self.mask[z, y0 : y0 + self.tile, x0 : x0 + self.tile].mean())
             if fraction >= self.min_mask_fraction:
                 return z, y0, x0
             if fraction > best_fraction:
@@ -91,7 +100,9 @@ class TileSampler:
             self.rng = saved
 
 
-def augment(x: np.ndarray, y: np.ndarray, m: np.ndarray, config: AugmentationConfig, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def augment(
+    x: np.ndarray, y: np.ndarray, m: np.ndarray, config: AugmentationConfig, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Random flips, 90-degree rotations, slice reversal and gain/offset, per tile, same for input and target."""
     x, y, m = x.copy(), y.copy(), m.copy()
     for b in range(x.shape[0]):

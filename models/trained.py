@@ -25,7 +25,9 @@ class Normalisation(BaseModel):
     scale: float = Field(gt=0)
 
     @classmethod
-    def from_percentiles(cls, volume: np.ndarray, mask: np.ndarray | None, percentiles: tuple[float, float]) -> Normalisation:
+    def from_percentiles(
+        cls, volume: np.ndarray, mask: np.ndarray | None, percentiles: tuple[float, float]
+    ) -> Normalisation:
         values = volume[mask] if mask is not None and mask.any() else volume.ravel()
         low, high = np.percentile(values, percentiles)
         scale = float(high - low)
@@ -101,9 +103,15 @@ class TrainedModel:
     @property
     def record(self) -> TrainingRecord:
         return TrainingRecord(
-            network=self.network, training=self.training, normalisation=self.normalisation, curve=self.curve,
-            validation=self.validation, iterations_run=self.iterations_run, seconds=self.seconds,
-            stopped_early=self.stopped_early, best_iteration=self.best_iteration,
+            network=self.network,
+            training=self.training,
+            normalisation=self.normalisation,
+            curve=self.curve,
+            validation=self.validation,
+            iterations_run=self.iterations_run,
+            seconds=self.seconds,
+            stopped_early=self.stopped_early,
+            best_iteration=self.best_iteration,
         )
 
     def predict(self, stacks: np.ndarray) -> np.ndarray:
@@ -135,8 +143,8 @@ def load_trained(directory: Path) -> TrainedModel:
     """Read back what :meth:`TrainedModel.save` wrote (raises ``InputError`` if it cannot)."""
     import keras
 
-    from models.unet import CentreSlice  # noqa: F401  (registers the custom layer)
     from models.errors import InputError
+    from models.unet import CentreSlice  # noqa: F401  (registers the custom layer)
 
     directory = Path(directory)
     try:

@@ -23,7 +23,9 @@ class CalibrationConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     enabled: bool = True
-    sigma_scout_voxels: float = Field(4.0, gt=0, description="Gaussian sigma of the low-pass correction, in scout voxels")
+    sigma_scout_voxels: float = Field(
+        4.0, gt=0, description="Gaussian sigma of the low-pass correction, in scout voxels"
+    )
 
 
 class CalibrationFigures(BaseModel):

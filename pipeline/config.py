@@ -29,7 +29,9 @@ class OutputRegion(BaseModel):
 
     centre_mm: tuple[float, float, float] | None = None
     size_mm: tuple[float, float, float] | None = None
-    voxel_budget: int = Field(512**3, gt=0, description="largest output, in voxels; the region is shrunk about its centre to fit")
+    voxel_budget: int = Field(
+        512**3, gt=0, description="largest output, in voxels; the region is shrunk about its centre to fit"
+    )
 
 
 OutputFormat = Literal["auto", "ome-tiff", "ome-zarr", "both"]
@@ -42,14 +44,22 @@ class OutputConfig(BaseModel):
 
     region: OutputRegion = Field(default_factory=OutputRegion)
     format: OutputFormat = Field(
-        "auto", description="recovered volume as one OME-TIFF, an OME-Zarr (chunked, pyramid) or both; auto: OME-TIFF up to auto_zarr_above_gb, OME-Zarr above",
+        "auto",
+        description="recovered volume as one OME-TIFF, an OME-Zarr (chunked, pyramid) or both; auto: OME-TIFF up to "
+        "auto_zarr_above_gb, OME-Zarr above",
     )
-    auto_zarr_above_gb: float = Field(4.0, gt=0, description="with format = auto, volumes larger than this (float32 GB) are written as OME-Zarr")
+    auto_zarr_above_gb: float = Field(
+        4.0, gt=0, description="with format = auto, volumes larger than this (float32 GB) are written as OME-Zarr"
+    )
     zarr_chunk_z: int = Field(8, ge=1, description="z slices per OME-Zarr chunk (readers pull whole slices)")
-    pyramid_levels: int | None = Field(None, ge=1, description="OME-Zarr pyramid levels (default: halve until the shortest side is under 32 px)")
+    pyramid_levels: int | None = Field(
+        None, ge=1, description="OME-Zarr pyramid levels (default: halve until the shortest side is under 32 px)"
+    )
     keep_intermediates: bool = False
     previews: bool = True
-    inside_pair: bool = Field(False, description="write to <pair>/recovered/ instead of <output root>/<relative pair path>/")
+    inside_pair: bool = Field(
+        False, description="write to <pair>/recovered/ instead of <output root>/<relative pair path>/"
+    )
 
 
 class ProcessConfig(BaseModel):
@@ -82,8 +92,14 @@ PRESETS: dict[str, dict[str, Any]] = {
     # recall 0.96 vs 0.91 for the scout FDK); benchmarks/capacity_sweep.py measures the choice.
     "medium": {
         "network": {"depth": 3, "base_filters": 16, "head_layers": 2},
-        "training": {"iterations": 3000, "batch_size": 4, "tile_px": 64, "validation_interval": 250, "patience": 4,
-                     "min_iterations": 1500},
+        "training": {
+            "iterations": 3000,
+            "batch_size": 4,
+            "tile_px": 64,
+            "validation_interval": 250,
+            "patience": 4,
+            "min_iterations": 1500,
+        },
         "inference": {"tile_px": 128, "overlap_px": 16, "batch_size": 4},
         "output": {"region": {"voxel_budget": 256**3}},
     },

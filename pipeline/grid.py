@@ -136,7 +136,9 @@ class VolumeGrid(BaseModel):
     def with_centre(self, centre_mm: tuple[float, float, float]) -> VolumeGrid:
         return self.model_copy(update={"centre_mm": tuple(float(c) for c in centre_mm)})
 
-    def sub_grid(self, z0: int, z1: int, y0: int = 0, y1: int | None = None, x0: int = 0, x1: int | None = None) -> VolumeGrid:
+    def sub_grid(
+        self, z0: int, z1: int, y0: int = 0, y1: int | None = None, x0: int = 0, x1: int | None = None
+    ) -> VolumeGrid:
         """The grid of ``array[z0:z1, y0:y1, x0:x1]`` (slabs for streaming)."""
         nz, ny, nx = self.shape_zyx
         y1 = ny if y1 is None else y1

@@ -33,7 +33,10 @@ def extended_grid(grid: VolumeGrid, lo_xyz: np.ndarray, hi_xyz: np.ndarray) -> V
     centre = grid.index_to_physical((lo + hi) / 2.0)
     shape_xyz = (hi - lo + 1).astype(int)
     return grid.model_copy(
-        update={"shape_zyx": (int(shape_xyz[2]), int(shape_xyz[1]), int(shape_xyz[0])), "centre_mm": tuple(float(c) for c in centre)}
+        update={
+            "shape_zyx": (int(shape_xyz[2]), int(shape_xyz[1]), int(shape_xyz[0])),
+            "centre_mm": tuple(float(c) for c in centre),
+        }
     )
 
 
@@ -52,7 +55,9 @@ def output_placement(
     if centre_mm is None:
         centre_mm = (0.0, 0.0, 0.0)
     half = np.asarray(size_mm, dtype=float) / 2.0
-    corners = np.array([[sx, sy, sz] for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)]) * half + np.asarray(centre_mm)
+    corners = np.array([[sx, sy, sz] for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)]) * half + np.asarray(
+        centre_mm
+    )
     index = zoom_grid_in_scout.physical_to_index(corners)
     lo = np.floor(index.min(axis=0)).astype(int)
     hi = np.ceil(index.max(axis=0)).astype(int)
@@ -80,10 +85,13 @@ def zoom_slices(placement: OutputPlacement, zoom_shape_zyx: tuple[int, int, int]
     ox, oy, oz = placement.zoom_offset_xyz
     out = placement.grid.shape_zyx
     result = []
-    for offset, length, limit in ((oz, zoom_shape_zyx[0], out[0]), (oy, zoom_shape_zyx[1], out[1]), (ox, zoom_shape_zyx[2], out[2])):
+    for offset, length, limit in (
+        (oz, zoom_shape_zyx[0], out[0]),
+        (oy, zoom_shape_zyx[1], out[1]),
+        (ox, zoom_shape_zyx[2], out[2]),
+    ):
         start, stop = max(0, offset), min(limit, offset + length)
         if stop <= start:
             return None
         result.append(slice(start, stop))
     return (result[0], result[1], result[2])
-

@@ -10,8 +10,16 @@ from daemon import exit_codes
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("demo", help="simulate a small 3:1 scout/zoom pair and process it on CPU (the README's main command)")
-    parser.add_argument("dir", type=Path, nargs="?", default=Path("scoutzoom-demo"), help="working directory (default: ./scoutzoom-demo)")
+    parser = subparsers.add_parser(
+        "demo", help="simulate a small 3:1 scout/zoom pair and process it on CPU (the README's main command)"
+    )
+    parser.add_argument(
+        "dir",
+        type=Path,
+        nargs="?",
+        default=Path("scoutzoom-demo"),
+        help="working directory (default: ./scoutzoom-demo)",
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--ratio", type=float, default=3.0)
     parser.add_argument("--preset", choices=["small", "medium", "standard"], default="small")

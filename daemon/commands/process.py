@@ -18,7 +18,8 @@ def add_pipeline_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--preset",
         choices=["small", "medium", "standard"],
-        help="small: smoke-test network (demo, tests); medium: the best CPU network (about 15 min of training on 2 cores); "
+        help="small: smoke-test network (demo, tests); medium: the best CPU network (about 15 min of training on 2 "
+        "cores); "
         "standard: paper-scale GPU",
     )
     parser.add_argument(

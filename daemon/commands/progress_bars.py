@@ -35,8 +35,14 @@ class TerminalProgress:
             key = (event.stage, event.total)
             if self.bar_key != key:
                 self._close_bar()
-                self.bar = tqdm(total=event.total, desc=f"  {event.stage}", file=self.stream, leave=False,
-                                disable=not self.interactive, dynamic_ncols=True)
+                self.bar = tqdm(
+                    total=event.total,
+                    desc=f"  {event.stage}",
+                    file=self.stream,
+                    leave=False,
+                    disable=not self.interactive,
+                    dynamic_ncols=True,
+                )
                 self.bar_key = key
             assert self.bar is not None
             self.bar.n = event.done or 0

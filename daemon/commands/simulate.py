@@ -22,13 +22,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--detector-px", type=int, help="detector side of both scans, pixels (default 128)")
     parser.add_argument("--angles", type=int, help="projections per scan over 360 degrees (default 180)")
-    parser.add_argument("--photons", type=float, help="flat-field counts per pixel of both scans (default scout 5000, zoom 10000)")
+    parser.add_argument(
+        "--photons", type=float, help="flat-field counts per pixel of both scans (default scout 5000, zoom 10000)"
+    )
     parser.add_argument("--pores", type=int, help="number of pores (default 1000)")
     parser.add_argument("--porosity", type=float, help="pore volume fraction (default 0.2)")
-    parser.add_argument("--stage-error-mm", type=float, help="size of the recorded zoom position error (default 3 zoom voxels)")
-    parser.add_argument("--rotation-deg", type=float, nargs=3, metavar=("RX", "RY", "RZ"), help="remount rotation vector between scans")
+    parser.add_argument(
+        "--stage-error-mm", type=float, help="size of the recorded zoom position error (default 3 zoom voxels)"
+    )
+    parser.add_argument(
+        "--rotation-deg", type=float, nargs=3, metavar=("RX", "RY", "RZ"), help="remount rotation vector between scans"
+    )
     parser.add_argument("--scale-error", type=float, help="recorded zoom source_to_axis = true * (1 + E)")
-    parser.add_argument("--zoom-by", choices=["geometry", "objective"], help="how the zoom magnifies (default geometry)")
+    parser.add_argument(
+        "--zoom-by", choices=["geometry", "objective"], help="how the zoom magnifies (default geometry)"
+    )
     parser.add_argument("--layout", choices=["stack", "files"], help="projections as one stack or one file each")
     parser.add_argument("--no-truth-volumes", action="store_true", help="skip the voxelised truth TIFFs")
     parser.add_argument("--force", action="store_true", help="replace OUT_DIR/pair and OUT_DIR/truth if present")
@@ -100,7 +108,8 @@ def run(args: argparse.Namespace) -> int:
         if bar is not None:
             bar.close()
     print(
-        f"wrote {args.out_dir / 'pair'} (scout voxel {truth.scout_voxel_mm:g} mm, zoom voxel {truth.zoom_voxel_true_mm:g} mm, "
+        f"wrote {args.out_dir / 'pair'} (scout voxel {truth.scout_voxel_mm:g} mm, zoom voxel "
+        f"{truth.zoom_voxel_true_mm:g} mm, "
         f"{truth.n_pores} pores, porosity {truth.porosity:.3f}) and truth in {args.out_dir / 'truth'}"
     )
     return exit_codes.OK

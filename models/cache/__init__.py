@@ -1,7 +1,8 @@
 """Model cache: trained models with model cards, matched on acquisition conditions.
 
 Flow for a new pair (see :func:`models.cache.select.select_model`):
-a ``MatchQuery`` (built from the scans by :mod:`pipeline.pair.conditions`) -> ``rank_candidates`` -> ``ModelCache.verify`` ->
+a ``MatchQuery`` (built from the scans by :mod:`pipeline.pair.conditions`) -> ``rank_candidates`` ->
+``ModelCache.verify`` ->
 ``validate_candidate`` -> reuse, fine-tune or train -> ``ModelCache.add``.
 Submodules import only light libraries (onnxruntime and scikit-image lazily or
 on use), never TensorFlow. Names are loaded lazily, so importing
@@ -14,8 +15,15 @@ import importlib
 from typing import Any
 
 _WHERE = {
-    "card": ("AcquisitionConditions", "ModelCard", "RuntimeEngine", "ScanConditions",
-             "array_fingerprint", "build_card", "card_from_trained"),
+    "card": (
+        "AcquisitionConditions",
+        "ModelCard",
+        "RuntimeEngine",
+        "ScanConditions",
+        "array_fingerprint",
+        "build_card",
+        "card_from_trained",
+    ),
     "config": ("CacheConfig", "MatchPolicy", "ValidationPolicy"),
     "matching": ("MatchQuery", "MatchResult", "match", "rank_candidates"),
     "paths": ("default_cache_dir", "resolve_cache_dir"),

@@ -135,7 +135,9 @@ class ModelCard(BaseModel):
     def _ratio_consistent(self) -> ModelCard:
         expected = self.scout.voxel_mm / self.zoom.voxel_mm
         if abs(expected - self.voxel_ratio) > 1e-6 * expected:
-            raise ValueError(f"voxel_ratio must be scout.voxel_mm / zoom.voxel_mm = {expected:.6g} (got {self.voxel_ratio})")
+            raise ValueError(
+                f"voxel_ratio must be scout.voxel_mm / zoom.voxel_mm = {expected:.6g} (got {self.voxel_ratio})"
+            )
         return self
 
     @property

@@ -34,7 +34,9 @@ class MatchPolicy(BaseModel):
     relative_tolerances: dict[str, float] = Field(
         default_factory=lambda: {"voltage_kv": 0.05, "voxel_mm": 0.05, "ratio": 0.05}
     )
-    match_sample_class: bool = Field(True, description="when the new pair has a sample class, the model's must be the same")
+    match_sample_class: bool = Field(
+        True, description="when the new pair has a sample class, the model's must be the same"
+    )
     unknown_matches_any: bool = Field(False, description="treat a condition recorded on one side only as matching")
 
     @field_validator("exact_keys")
@@ -70,13 +72,17 @@ class ValidationPolicy(BaseModel):
 
     max_psnr_drop_db: float | None = Field(3.0, ge=0, description="PSNR may be this much below the card's")
     max_ssim_drop: float | None = Field(0.1, ge=0, description="SSIM may be this much below the card's")
-    max_gain_drop_db: float | None = Field(1.5, ge=0, description="gain over the input may be this much below the card's")
+    max_gain_drop_db: float | None = Field(
+        1.5, ge=0, description="gain over the input may be this much below the card's"
+    )
     min_gain_db: float = Field(0.0, description="the model must beat its input by at least this (dB)")
     min_gain_over_baseline_db: float | None = Field(
         0.0, description="when a baseline (e.g. cubic upsampling) is given, beat it by at least this (dB)"
     )
     max_slices: int | None = Field(
-        48, ge=1, description="validate on at most this many central z-slices of the pair's region (bounds the cost); None: all"
+        48,
+        ge=1,
+        description="validate on at most this many central z-slices of the pair's region (bounds the cost); None: all",
     )
 
 
@@ -87,7 +93,9 @@ class CacheConfig(BaseModel):
 
     enabled: bool = True
     directory: Path | None = Field(
-        None, description="default: $SCOUTZOOM_STATE_DIR/models, else $XDG_STATE_HOME/scoutzoom/models, else ~/.local/state/scoutzoom/models"
+        None,
+        description="default: $SCOUTZOOM_STATE_DIR/models, else $XDG_STATE_HOME/scoutzoom/models, else "
+        "~/.local/state/scoutzoom/models",
     )
     max_size_gb: float = Field(20.0, gt=0, description="least-recently-used entries are evicted beyond this")
     max_candidates: int = Field(3, ge=1, description="matching models validated on a new pair, closest first")

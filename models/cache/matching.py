@@ -62,7 +62,9 @@ def _condition(scan: ScanConditions, key: str) -> Any:
     return getattr(scan.conditions, key, None)
 
 
-def _compare_numeric(label: str, new: Any, old: Any, tolerance: float, policy: MatchPolicy, reasons: list[str]) -> float | None:
+def _compare_numeric(
+    label: str, new: Any, old: Any, tolerance: float, policy: MatchPolicy, reasons: list[str]
+) -> float | None:
     """Scaled difference (difference / tolerance), or None when not comparable; appends a reason on mismatch."""
     if new is None or old is None:
         if (new is None) != (old is None) and not policy.unknown_matches_any:
@@ -70,7 +72,9 @@ def _compare_numeric(label: str, new: Any, old: Any, tolerance: float, policy: M
         return None
     difference = _relative_difference(float(new), float(old))
     if difference > tolerance:
-        reasons.append(f"{label}: {new} here vs {old} in the model (differs by {difference:.1%}, tolerance {tolerance:.1%})")
+        reasons.append(
+            f"{label}: {new} here vs {old} in the model (differs by {difference:.1%}, tolerance {tolerance:.1%})"
+        )
     if tolerance == 0:
         return 0.0 if difference == 0 else float("inf")
     return difference / tolerance

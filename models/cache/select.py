@@ -67,7 +67,9 @@ def _reject(cache: ModelCache, model_id: str, reason: str, progress: ProgressCal
 
 
 def _finish(decision: CacheDecision, progress: ProgressCallback | None) -> CacheDecision:
-    emit(progress, CacheDecided(stage=STAGE, result=decision.result, model_id=decision.model_id, reason=decision.reason))
+    emit(
+        progress, CacheDecided(stage=STAGE, result=decision.result, model_id=decision.model_id, reason=decision.reason)
+    )
     return decision
 
 
@@ -85,7 +87,10 @@ def _try_candidate(
         raise
     except (ScoutzoomError, ValueError, RuntimeError, OSError) as error:
         return CandidateRecord(
-            model_id=card.id, distance=distance, status="failed_validation", reason=f"could not be run on this pair: {error}"
+            model_id=card.id,
+            distance=distance,
+            status="failed_validation",
+            reason=f"could not be run on this pair: {error}",
         )
     status = "accepted" if outcome.accepted else "failed_validation"
     return CandidateRecord(
@@ -98,7 +103,7 @@ def _finetune_source(records: list[CandidateRecord], cards: dict[str, ModelCard]
     usable = [r for r in records if r.validation is not None and KERAS_FILE in cards[r.model_id].files]
     if not usable:
         return None
-    return max(usable, key=lambda r: (r.validation.gain_db if r.validation.gain_db is not None else float("-inf")))
+    return max(usable, key=lambda r: r.validation.gain_db if r.validation.gain_db is not None else float("-inf"))
 
 
 def select_model(
@@ -119,7 +124,9 @@ def select_model(
     """
     config = policy or cache.config
     if not config.enabled:
-        return _finish(CacheDecision(result="miss", reused=False, action="train", reason="model cache disabled"), progress)
+        return _finish(
+            CacheDecision(result="miss", reused=False, action="train", reason="model cache disabled"), progress
+        )
 
     records: list[CandidateRecord] = []
     for model_id, reason in cache.problems().items():
@@ -148,7 +155,12 @@ def select_model(
         if record.status == "accepted":
             cache.touch(card.id)
             decision = CacheDecision(
-                result="hit", reused=True, model_id=card.id, action="reuse", candidates=records, mismatched=mismatched,
+                result="hit",
+                reused=True,
+                model_id=card.id,
+                action="reuse",
+                candidates=records,
+                mismatched=mismatched,
                 reason=f"model {card.id} matches (distance {result.distance:.2f}) and passed validation on this pair",
             )
             return _finish(decision, progress)
@@ -157,15 +169,26 @@ def select_model(
     summary = "; ".join(f"{r.model_id}: {r.status} ({r.reason})" for r in tried)
     source = _finetune_source(tried, cards) if config.on_reject == "finetune" else None
     if source is not None:
-        iterations = config.finetune_iterations_for(training_iterations) if training_iterations else config.finetune_iterations
+        iterations = (
+            config.finetune_iterations_for(training_iterations) if training_iterations else config.finetune_iterations
+        )
         decision = CacheDecision(
-            result="rejected", reused=False, action="finetune", finetune_from=source.model_id, finetune_iterations=iterations,
+            result="rejected",
+            reused=False,
+            action="finetune",
+            finetune_from=source.model_id,
+            finetune_iterations=iterations,
             reason=f"no matching model passed validation, fine-tuning from {source.model_id} [{summary}]",
-            candidates=records, mismatched=mismatched,
+            candidates=records,
+            mismatched=mismatched,
         )
     else:
         decision = CacheDecision(
-            result="rejected", reused=False, action="train", candidates=records, mismatched=mismatched,
+            result="rejected",
+            reused=False,
+            action="train",
+            candidates=records,
+            mismatched=mismatched,
             reason=f"no matching model passed validation, training afresh [{summary}]",
         )
     return _finish(decision, progress)

@@ -18,9 +18,9 @@ from pathlib import Path
 
 from models.atomic import write_text_atomic
 from models.cache.card import CARD_FILE, ONNX_FILE, FileEntry, ModelCard, RuntimeEngine, sha256_file
-from models.clock import utc_now
 from models.cache.config import CacheConfig
 from models.cache.verify import CacheEntryRejected, read_card, verify_entry
+from models.clock import utc_now
 from models.errors import InputError
 
 REJECTED_DIR = ".rejected"
@@ -127,7 +127,9 @@ class ModelCache:
             entries = {}
             for name, source in sources.items():
                 shutil.copyfile(source, staging / name)
-                entries[name] = FileEntry(sha256=sha256_file(staging / name), size_bytes=(staging / name).stat().st_size)
+                entries[name] = FileEntry(
+                    sha256=sha256_file(staging / name), size_bytes=(staging / name).stat().st_size
+                )
             stored = card.model_copy(update={"files": entries})
             _write_card(staging, ModelCard.model_validate(stored.model_dump()))
             os.rename(staging, destination)

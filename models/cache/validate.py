@@ -61,10 +61,13 @@ def judge(
         reasons.append(f"gain over input {gain:+.2f} dB < required {policy.min_gain_db:+.2f} dB")
     if policy.max_gain_drop_db is not None and gain < own.gain_db - policy.max_gain_drop_db:
         reasons.append(
-            f"gain over input {gain:+.2f} dB vs {own.gain_db:+.2f} dB on its own data (allowed drop {policy.max_gain_drop_db} dB)"
+            f"gain over input {gain:+.2f} dB vs {own.gain_db:+.2f} dB on its own data (allowed drop "
+            f"{policy.max_gain_drop_db} dB)"
         )
     if policy.max_psnr_drop_db is not None and psnr_db < own.psnr_db - policy.max_psnr_drop_db:
-        reasons.append(f"PSNR {psnr_db:.2f} dB vs {own.psnr_db:.2f} dB on its own data (allowed drop {policy.max_psnr_drop_db} dB)")
+        reasons.append(
+            f"PSNR {psnr_db:.2f} dB vs {own.psnr_db:.2f} dB on its own data (allowed drop {policy.max_psnr_drop_db} dB)"
+        )
     if policy.max_ssim_drop is not None and ssim < own.ssim - policy.max_ssim_drop:
         reasons.append(f"SSIM {ssim:.3f} vs {own.ssim:.3f} on its own data (allowed drop {policy.max_ssim_drop})")
     if psnr_baseline_db is not None and policy.min_gain_over_baseline_db is not None:
@@ -92,7 +95,9 @@ def validate_candidate(
     """
     mask = np.asarray(mask, dtype=bool)
     if inputs.shape != target.shape or mask.shape != target.shape:
-        raise ValueError(f"inputs, target and mask must have one shape (got {inputs.shape}, {target.shape}, {mask.shape})")
+        raise ValueError(
+            f"inputs, target and mask must have one shape (got {inputs.shape}, {target.shape}, {mask.shape})"
+        )
     inputs, target, mask, baseline = _central_slab(inputs, target, mask, baseline, policy.max_slices, card)
     if not mask.any():
         raise ValueError("mask is empty: nothing to validate on")
@@ -101,8 +106,13 @@ def validate_candidate(
         raise ValueError(f"prediction shape {prediction.shape} differs from target {target.shape}")
     if not np.isfinite(prediction[mask]).all():
         return ValidationOutcome(
-            accepted=False, psnr_db=None, ssim=None, psnr_input_db=masked_psnr_db(inputs, target, mask),
-            ssim_input=masked_ssim(inputs, target, mask), gain_db=None, reasons=["prediction has NaN or inf values"],
+            accepted=False,
+            psnr_db=None,
+            ssim=None,
+            psnr_input_db=masked_psnr_db(inputs, target, mask),
+            ssim_input=masked_ssim(inputs, target, mask),
+            gain_db=None,
+            reasons=["prediction has NaN or inf values"],
         )
     psnr_db = masked_psnr_db(prediction, target, mask)
     ssim = masked_ssim(prediction, target, mask)
@@ -122,7 +132,12 @@ def validate_candidate(
 
 
 def _central_slab(
-    inputs: np.ndarray, target: np.ndarray, mask: np.ndarray, baseline: np.ndarray | None, max_slices: int | None, card: ModelCard
+    inputs: np.ndarray,
+    target: np.ndarray,
+    mask: np.ndarray,
+    baseline: np.ndarray | None,
+    max_slices: int | None,
+    card: ModelCard,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
     """At most ``max_slices`` central z-slices; slices whose stack would reach past a cut are left out of the mask."""
     depth = inputs.shape[0]

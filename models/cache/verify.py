@@ -44,7 +44,9 @@ def read_card(entry_dir: Path) -> ModelCard:
     try:
         card = ModelCard.from_json(text)
     except ValidationError as error:
-        raise CacheEntryRejected(model_id, f"{CARD_FILE} is not a card this code reads: {_first_error(error)}") from None
+        raise CacheEntryRejected(
+            model_id, f"{CARD_FILE} is not a card this code reads: {_first_error(error)}"
+        ) from None
     if card.id != model_id:
         raise CacheEntryRejected(model_id, f"card id {card.id!r} does not match its directory")
     return card

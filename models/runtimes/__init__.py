@@ -12,7 +12,14 @@ from pathlib import Path
 from models.errors import BackendUnavailable
 from models.runtimes.base import EngineCallback, InferenceRuntime, RuntimeName, pad_to_multiple
 
-__all__ = ["EngineCallback", "InferenceRuntime", "RuntimeName", "load_runtime", "pad_to_multiple", "runtime_availability"]
+__all__ = [
+    "EngineCallback",
+    "InferenceRuntime",
+    "RuntimeName",
+    "load_runtime",
+    "pad_to_multiple",
+    "runtime_availability",
+]
 
 
 def runtime_availability() -> dict[str, str | None]:

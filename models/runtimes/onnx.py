@@ -12,7 +12,8 @@ from models.runtimes.base import onnx_metadata, pad_to_multiple
 
 
 class OnnxRuntime:
-    """ONNX Runtime: CUDA execution provider when present (unless ``cpu_only``), else CPU with ``threads`` intra-op threads."""
+    """ONNX Runtime: CUDA execution provider when present (unless ``cpu_only``), else CPU with ``threads`` intra-op
+    threads."""
 
     def __init__(self, onnx_path: Path, *, threads: int | None = None, cpu_only: bool = False) -> None:
         import onnxruntime as ort

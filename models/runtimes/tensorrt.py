@@ -11,8 +11,8 @@ TensorRT 10 Python API (``execute_async_v3``, named I/O tensors).
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -81,10 +81,18 @@ class _Engine:
     def run(self, batch: np.ndarray) -> np.ndarray:
         cudart = self.cudart
         out = np.empty(self.out_shape, np.float32)
-        _check(cudart.cudaMemcpyAsync(self.d_in, batch.ctypes.data, self.in_bytes, cudart.cudaMemcpyKind.cudaMemcpyHostToDevice, self.stream))
+        _check(
+            cudart.cudaMemcpyAsync(
+                self.d_in, batch.ctypes.data, self.in_bytes, cudart.cudaMemcpyKind.cudaMemcpyHostToDevice, self.stream
+            )
+        )
         if not self.context.execute_async_v3(int(self.stream)):
             raise BackendUnavailable("TensorRT execution failed")
-        _check(cudart.cudaMemcpyAsync(out.ctypes.data, self.d_out, self.out_bytes, cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost, self.stream))
+        _check(
+            cudart.cudaMemcpyAsync(
+                out.ctypes.data, self.d_out, self.out_bytes, cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost, self.stream
+            )
+        )
         _check(cudart.cudaStreamSynchronize(self.stream))
         return out
 
@@ -123,7 +131,10 @@ class TensorRTRuntime:
     name = "tensorrt"
 
     def __init__(
-        self, onnx_path: Path, *, fp32_reference: Callable[[np.ndarray], np.ndarray],
+        self,
+        onnx_path: Path,
+        *,
+        fp32_reference: Callable[[np.ndarray], np.ndarray],
         on_engine_built: EngineCallback | None = None,
     ) -> None:
         reason = tensorrt_unavailable_reason()

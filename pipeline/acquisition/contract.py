@@ -44,7 +44,9 @@ class Geometry(BaseModel):
 
     source_to_axis_mm: PositiveFloat
     source_to_detector_mm: PositiveFloat
-    detector_shape: tuple[Annotated[int, Field(gt=0, le=MAX_DETECTOR_SIDE)], Annotated[int, Field(gt=0, le=MAX_DETECTOR_SIDE)]]
+    detector_shape: tuple[
+        Annotated[int, Field(gt=0, le=MAX_DETECTOR_SIDE)], Annotated[int, Field(gt=0, le=MAX_DETECTOR_SIDE)]
+    ]
     detector_pixel_mm: tuple[PositiveFloat, PositiveFloat]
     detector_offset_px: tuple[float, float] = (0.0, 0.0)
     angles_deg: AngleRange | list[float]

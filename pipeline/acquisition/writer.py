@@ -8,9 +8,9 @@ from typing import Literal
 import numpy as np
 import tifffile
 
+from models.atomic import atomic_path, write_text_atomic
 from pipeline.acquisition import layout as names
 from pipeline.acquisition.contract import ScanMetadata
-from models.atomic import atomic_path, write_text_atomic
 
 ALLOWED_DTYPES = (np.dtype(np.uint16), np.dtype(np.float32))
 

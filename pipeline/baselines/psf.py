@@ -12,6 +12,7 @@ def _fit_residual(blurred: np.ndarray, scout: np.ndarray) -> float:
     coefficients, *_ = np.linalg.lstsq(design, scout, rcond=None)
     return float(np.sum((design @ coefficients - scout) ** 2))
 
+
 def estimate_psf_sigma(
     scout_on_zoom: np.ndarray,
     zoom: np.ndarray,

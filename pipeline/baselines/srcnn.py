@@ -16,7 +16,7 @@ def apply_srcnn(trained: TrainedSRCNN, volume: np.ndarray, *, slab_z: int = 16) 
     out = np.empty(volume.shape, np.float32)
     for z0 in range(0, nz, slab_z):
         z1 = min(nz, z0 + slab_z)
-        block = padded[z0:z1 + 2 * halo][None, ..., None]
+        block = padded[z0 : z1 + 2 * halo][None, ..., None]
         pred = np.asarray(trained.model.predict_on_batch(block))[0, ..., 0]
-        out[z0:z1] = pred[halo:halo + z1 - z0, halo:-halo or None, halo:-halo or None]
+        out[z0:z1] = pred[halo : halo + z1 - z0, halo : -halo or None, halo : -halo or None]
     return norm.invert(out)

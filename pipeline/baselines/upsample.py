@@ -29,7 +29,11 @@ def upsample_to_grid(
     if tuple(volume.shape) != tuple(source_grid.shape_zyx):
         raise ValueError(f"volume shape {volume.shape} does not match its grid {source_grid.shape_zyx}")
     order = ORDERS[method]
-    coefficients = ndimage.spline_filter(np.asarray(volume, np.float64), order=order, mode="nearest") if order > 1 else np.asarray(volume, np.float64)
+    coefficients = (
+        ndimage.spline_filter(np.asarray(volume, np.float64), order=order, mode="nearest")
+        if order > 1
+        else np.asarray(volume, np.float64)
+    )
     nz, ny, nx = target_grid.shape_zyx
     out = np.empty(target_grid.shape_zyx, np.float32)
     j, i = np.meshgrid(np.arange(ny), np.arange(nx), indexing="ij")

@@ -70,7 +70,9 @@ def _rms(values: np.ndarray, mask: np.ndarray | None) -> float:
     return float(np.sqrt(np.mean(chosen**2)))
 
 
-def _rms_slabwise(volume: np.ndarray, scout: np.ndarray, psf: GaussianFit, mask: np.ndarray | None, slab_z: int = 32) -> float:
+def _rms_slabwise(
+    volume: np.ndarray, scout: np.ndarray, psf: GaussianFit, mask: np.ndarray | None, slab_z: int = 32
+) -> float:
     """RMS of :func:`consistency_residual` inside ``mask``, computed in z slabs (large output volumes)."""
     margin = int(np.ceil(8 * psf.sigma_px)) + 1
     total, count = 0.0, 0
@@ -87,12 +89,14 @@ def _rms_slabwise(volume: np.ndarray, scout: np.ndarray, psf: GaussianFit, mask:
     return float(np.sqrt(total / count))
 
 
-def outside_zoom_mask(output_mask: np.ndarray, zoom_offset_xyz: tuple[int, int, int], zoom_shape_zyx: tuple[int, int, int]) -> np.ndarray:
+def outside_zoom_mask(
+    output_mask: np.ndarray, zoom_offset_xyz: tuple[int, int, int], zoom_shape_zyx: tuple[int, int, int]
+) -> np.ndarray:
     """``output_mask`` with the zoom's box (at ``zoom_offset_xyz`` in the output grid) removed."""
     outside = np.array(output_mask, dtype=bool, copy=True)
     x0, y0, z0 = (max(0, int(v)) for v in zoom_offset_xyz)
     x1, y1, z1 = (int(o) + n for o, n in zip(zoom_offset_xyz, zoom_shape_zyx[::-1]))
-    outside[z0:max(z0, z1), y0:max(y0, y1), x0:max(x0, x1)] = False
+    outside[z0 : max(z0, z1), y0 : max(y0, y1), x0 : max(x0, x1)] = False
     return outside
 
 

@@ -46,19 +46,33 @@ class FeatureTrust(BaseModel):
 
 def _as_reference(analysis: PoreAnalysis) -> list[TruthPore]:
     """The zoom's pores as spheres of their equivalent diameter (centroids in the slab grid's frame)."""
-    return [TruthPore(centre_mm=p.centroid_mm, radius_mm=p.equivalent_diameter_mm / 2.0, sphericity=p.sphericity) for p in analysis.pores]
+    return [
+        TruthPore(centre_mm=p.centroid_mm, radius_mm=p.equivalent_diameter_mm / 2.0, sphericity=p.sphericity)
+        for p in analysis.pores
+    ]
 
 
-def _figures(volume: np.ndarray, mask: np.ndarray, grid: VolumeGrid, reference: list[TruthPore], config: PoreConfig) -> FeatureFigures:
+def _figures(
+    volume: np.ndarray, mask: np.ndarray, grid: VolumeGrid, reference: list[TruthPore], config: PoreConfig
+) -> FeatureFigures:
     found = analyse_pores(volume, mask, grid.voxel_mm, grid=grid, config=config)
     match = match_pores(found, reference, grid, config=config)
     recall = match.recovered_fraction if match.truth_count else None
-    return FeatureFigures(found=match.found_count, matched=match.matched, recall=recall,
-                          false_features=match.false_pores, false_fraction=match.false_fraction)
+    return FeatureFigures(
+        found=match.found_count,
+        matched=match.matched,
+        recall=recall,
+        false_features=match.false_pores,
+        false_fraction=match.false_fraction,
+    )
 
 
 def feature_trust(
-    recovered: np.ndarray, zoom: np.ndarray, mask: np.ndarray, voxel_mm: float, baselines: dict[str, np.ndarray],
+    recovered: np.ndarray,
+    zoom: np.ndarray,
+    mask: np.ndarray,
+    voxel_mm: float,
+    baselines: dict[str, np.ndarray],
     config: PoreConfig | None = None,
 ) -> FeatureTrust:
     """Pores of ``recovered`` and of each baseline (e.g. ``cubic``) matched to the zoom's pores, all on one slab.
@@ -77,7 +91,9 @@ def feature_trust(
     )
 
 
-def feature_reasons(features: FeatureTrust, min_recall_gain: float, max_false_fraction: float, min_features: int = 1) -> list[str]:
+def feature_reasons(
+    features: FeatureTrust, min_recall_gain: float, max_false_fraction: float, min_features: int = 1
+) -> list[str]:
     """Why the recovered volume's features cannot be trusted (empty when they can, or when the zoom shows fewer than
     ``min_features`` pores on the slab: one pore more or less is no evidence)."""
     reasons: list[str] = []
@@ -89,11 +105,13 @@ def feature_reasons(features: FeatureTrust, min_recall_gain: float, max_false_fr
             if base.recall is not None and rec.recall - base.recall < min_recall_gain:
                 reasons.append(
                     f"on the test slab the recovered volume finds {rec.matched} of {features.zoom_features} zoom pores "
-                    f"(recall {rec.recall:.2f}), {name} finds {base.matched} (recall {base.recall:.2f}): features were erased"
+                    f"(recall {rec.recall:.2f}), {name} finds {base.matched} (recall {base.recall:.2f}): features were "
+                    f"erased"
                 )
     if rec.false_fraction > max_false_fraction:
         reasons.append(
-            f"{rec.false_features} of {rec.found} pores found in the recovered volume on the test slab are in no zoom pore "
+            f"{rec.false_features} of {rec.found} pores found in the recovered volume on the test slab are in no zoom "
+            f"pore "
             f"(false share {rec.false_fraction:.2f}, maximum {max_false_fraction:.2f}): possible invented features"
         )
     return reasons

@@ -37,7 +37,9 @@ def usable_scales(shape: tuple[int, ...], scales: int) -> int:
     return usable
 
 
-def ms_ssim_map(image: np.ndarray, reference: np.ndarray, mask: np.ndarray | None = None, scales: int = 3) -> np.ndarray:
+def ms_ssim_map(
+    image: np.ndarray, reference: np.ndarray, mask: np.ndarray | None = None, scales: int = 3
+) -> np.ndarray:
     """Per-voxel 3D MS-SSIM in [0, 1] (see module docstring); 1 where the volumes agree."""
     mask = checked_mask(image, reference, mask)
     value_range = data_range(reference, mask)

@@ -74,7 +74,9 @@ def truth_in_region(truth: Sequence[TruthPoreLike], region: VolumeGrid, min_radi
 
 def _as_truth(pore: TruthPoreLike) -> TruthPore:
     sphericity = float(getattr(pore, "sphericity", 1.0))
-    return TruthPore(centre_mm=tuple(float(c) for c in pore.centre_mm), radius_mm=float(pore.radius_mm), sphericity=sphericity)  # type: ignore[arg-type]
+    return TruthPore(
+        centre_mm=tuple(float(c) for c in pore.centre_mm), radius_mm=float(pore.radius_mm), sphericity=sphericity
+    )  # type: ignore[arg-type]
 
 
 def match_pores(
@@ -99,7 +101,11 @@ def match_pores(
         radii = np.array([p.radius_mm for p in eligible])
         distance = np.linalg.norm(found_xyz[:, None, :] - centres[None, :, :], axis=2)
         ratio = found_d[:, None] / (2.0 * radii[None, :])
-        valid = (distance < np.maximum(radii, voxel_mm)[None, :]) & (ratio <= config.size_factor) & (ratio >= 1.0 / config.size_factor)
+        valid = (
+            (distance < np.maximum(radii, voxel_mm)[None, :])
+            & (ratio <= config.size_factor)
+            & (ratio >= 1.0 / config.size_factor)
+        )
         cost = np.where(valid, distance, UNMATCHABLE)
         rows, cols = linear_sum_assignment(cost)
         matched_pairs = [(int(r), int(c)) for r, c in zip(rows, cols) if valid[r, c]]

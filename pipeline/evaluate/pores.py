@@ -111,7 +111,9 @@ def _sphericity_and_area(region: np.ndarray) -> tuple[float, float]:
     return sphericity, area
 
 
-def _centroid_mm(centroid_zyx: tuple[float, float, float], voxel_mm: float, grid: VolumeGrid | None) -> tuple[float, float, float]:
+def _centroid_mm(
+    centroid_zyx: tuple[float, float, float], voxel_mm: float, grid: VolumeGrid | None
+) -> tuple[float, float, float]:
     index_xyz = np.array([centroid_zyx[2], centroid_zyx[1], centroid_zyx[0]])
     physical = grid.index_to_physical(index_xyz) if grid is not None else index_xyz * voxel_mm
     return (float(physical[0]), float(physical[1]), float(physical[2]))

@@ -60,7 +60,9 @@ def _linear_fit(blurred: np.ndarray, target: np.ndarray) -> tuple[float, float, 
     return float(gain), float(offset), float(np.sqrt(np.mean(residual**2)))
 
 
-def fit_gaussian_blur(image: np.ndarray, reference: np.ndarray, mask: np.ndarray | None = None, max_sigma_px: float = 8.0) -> GaussianFit:
+def fit_gaussian_blur(
+    image: np.ndarray, reference: np.ndarray, mask: np.ndarray | None = None, max_sigma_px: float = 8.0
+) -> GaussianFit:
     """Least-squares Gaussian blur, gain and offset mapping ``reference`` onto ``image`` inside ``mask``."""
     if image.shape != reference.shape:
         raise ValueError(f"image and reference shapes differ (got {image.shape} and {reference.shape})")
@@ -88,6 +90,8 @@ def fit_gaussian_blur(image: np.ndarray, reference: np.ndarray, mask: np.ndarray
     return GaussianFit(sigma_px=sigma, gain=gain, offset=offset, residual_rms=rms)
 
 
-def effective_resolution_mm(image: np.ndarray, reference: np.ndarray, mask: np.ndarray | None, voxel_mm: float, max_sigma_px: float = 8.0) -> float:
+def effective_resolution_mm(
+    image: np.ndarray, reference: np.ndarray, mask: np.ndarray | None, voxel_mm: float, max_sigma_px: float = 8.0
+) -> float:
     """FWHM (mm) of the 3D Gaussian that, applied to ``reference``, best fits ``image`` inside ``mask``."""
     return fit_gaussian_blur(image, reference, mask, max_sigma_px).fwhm_mm(voxel_mm)

@@ -35,7 +35,8 @@ class ResolutionFigures(BaseModel):
 
 
 class HallucinationFigures(BaseModel):
-    """Scout consistency (ratios to the zoom's own residual; ~1 is as good as the zoom) and optional halves disagreement."""
+    """Scout consistency (ratios to the zoom's own residual; ~1 is as good as the zoom) and optional halves
+    disagreement."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -71,16 +72,23 @@ def _reasons(report: dict, config: TrustConfig) -> list[str]:
     reasons: list[str] = []
     gain = report["psnr_gain_db"]
     if not gain >= config.min_psnr_gain_db:
-        reasons.append(f"PSNR gain over cubic on held-out zoom data is {gain:.2f} dB (minimum {config.min_psnr_gain_db:.2f} dB)")
+        reasons.append(
+            f"PSNR gain over cubic on held-out zoom data is {gain:.2f} dB (minimum {config.min_psnr_gain_db:.2f} dB)"
+        )
     ssim_gain = report["heldout_ssim"] - report["heldout_ssim_cubic"]
     if not ssim_gain >= config.min_ssim_gain:
-        reasons.append(f"SSIM gain over cubic on held-out zoom data is {ssim_gain:.3f} (minimum {config.min_ssim_gain:.3f})")
+        reasons.append(
+            f"SSIM gain over cubic on held-out zoom data is {ssim_gain:.3f} (minimum {config.min_ssim_gain:.3f})"
+        )
     if not report["heldout_ms_ssim"] >= config.min_ms_ssim:
-        reasons.append(f"MS-SSIM against held-out zoom data is {report['heldout_ms_ssim']:.3f} (minimum {config.min_ms_ssim:.3f})")
+        reasons.append(
+            f"MS-SSIM against held-out zoom data is {report['heldout_ms_ssim']:.3f} (minimum {config.min_ms_ssim:.3f})"
+        )
     res: ResolutionFigures = report["effective_resolution_mm"]
     if res.before > 0 and res.after > config.max_resolution_ratio * res.before:
         reasons.append(
-            f"effective resolution did not improve: {res.after * 1000:.1f} um after vs {res.before * 1000:.1f} um for cubic "
+            f"effective resolution did not improve: {res.after * 1000:.1f} um after vs {res.before * 1000:.1f} um for "
+            f"cubic "
             f"(allowed ratio {config.max_resolution_ratio:.2f})"
         )
     hal: HallucinationFigures = report["hallucination"]
@@ -91,8 +99,9 @@ def _reasons(report: dict, config: TrustConfig) -> list[str]:
         )
     features: FeatureTrust | None = report.get("features")
     if features is not None:
-        reasons += feature_reasons(features, config.min_feature_recall_gain, config.max_false_feature_fraction,
-                                   config.min_features)
+        reasons += feature_reasons(
+            features, config.min_feature_recall_gain, config.max_false_feature_fraction, config.min_features
+        )
     return reasons
 
 
@@ -124,13 +133,21 @@ def build_trust_report(
     volume, of ``cubic_heldout`` and of ``scout_heldout`` are matched to the zoom's.
     """
     scout_heldout = cubic_heldout if scout_heldout is None else scout_heldout
-    for name, array in (("cubic_heldout", cubic_heldout), ("zoom_heldout", zoom_heldout), ("scout_heldout", scout_heldout)):
+    for name, array in (
+        ("cubic_heldout", cubic_heldout),
+        ("zoom_heldout", zoom_heldout),
+        ("scout_heldout", scout_heldout),
+    ):
         if array.shape != recovered_heldout.shape:
             raise ValueError(f"{name} shape {array.shape} differs from recovered_heldout {recovered_heldout.shape}")
     mask = np.ones(zoom_heldout.shape, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
     recovered_fit = fit_gaussian_blur(recovered_heldout, zoom_heldout, mask, config.max_resolution_sigma_px)
     cubic_fit = fit_gaussian_blur(cubic_heldout, zoom_heldout, mask, config.max_resolution_sigma_px)
-    psf = cubic_fit if scout_heldout is cubic_heldout else fit_gaussian_blur(scout_heldout, zoom_heldout, mask, config.max_resolution_sigma_px)
+    psf = (
+        cubic_fit
+        if scout_heldout is cubic_heldout
+        else fit_gaussian_blur(scout_heldout, zoom_heldout, mask, config.max_resolution_sigma_px)
+    )
     consistency = scout_consistency(
         psf, recovered_heldout, scout_heldout, zoom_heldout, mask, outside_pair=outside_pair, outside_mask=outside_mask
     )
@@ -146,12 +163,16 @@ def build_trust_report(
     figures = {
         "heldout_psnr_db": psnr,
         "heldout_psnr_cubic_db": psnr_cubic,
-        "psnr_gain_db": psnr - psnr_cubic if math.isfinite(psnr - psnr_cubic) else (math.inf if psnr > psnr_cubic else 0.0),
+        "psnr_gain_db": psnr - psnr_cubic
+        if math.isfinite(psnr - psnr_cubic)
+        else (math.inf if psnr > psnr_cubic else 0.0),
         "heldout_ssim": metrics.ssim(recovered_heldout, zoom_heldout, mask),
         "heldout_ssim_cubic": metrics.ssim(cubic_heldout, zoom_heldout, mask),
         "heldout_ms_ssim": metrics.ms_ssim(recovered_heldout, zoom_heldout, mask, config.ms_ssim_scales),
         "heldout_ms_ssim_cubic": metrics.ms_ssim(cubic_heldout, zoom_heldout, mask, config.ms_ssim_scales),
-        "effective_resolution_mm": ResolutionFigures(before=cubic_fit.fwhm_mm(voxel_mm), after=recovered_fit.fwhm_mm(voxel_mm)),
+        "effective_resolution_mm": ResolutionFigures(
+            before=cubic_fit.fwhm_mm(voxel_mm), after=recovered_fit.fwhm_mm(voxel_mm)
+        ),
         "hallucination": hallucination,
         "heldout_voxels": int(mask.sum()),
         "test_slab_z": test_slab_z,
@@ -189,7 +210,11 @@ def write_disagreement_png(
     if mask is not None:
         disagreement = np.where(mask, disagreement, np.nan)
     k = zoom.shape[0] // 2 if slice_index is None else slice_index
-    panels = [("zoom (held out)", zoom[k])] + ([("cubic", cubic[k])] if cubic is not None else []) + [("recovered", recovered[k])]
+    panels = (
+        [("zoom (held out)", zoom[k])]
+        + ([("cubic", cubic[k])] if cubic is not None else [])
+        + [("recovered", recovered[k])]
+    )
     low, high = np.percentile(zoom, [0.5, 99.5])
     figure = Figure(figsize=(3.2 * (len(panels) + 1), 3.4))
     FigureCanvasAgg(figure)

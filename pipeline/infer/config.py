@@ -16,10 +16,14 @@ class InferenceConfig(BaseModel):
     runtime: Literal["auto", "tensorrt", "onnxruntime", "keras"] = "auto"
     tile_px: int = Field(576, ge=16)
     overlap_px: int = Field(32, ge=0)
-    margin_px: int | None = Field(None, ge=0, description="context cropped from each tile side; default overlap_px // 4")
+    margin_px: int | None = Field(
+        None, ge=0, description="context cropped from each tile side; default overlap_px // 4"
+    )
     batch_size: int = Field(4, ge=1)
     memory_budget_gb: float = Field(4.0, gt=0)
-    slab_z: int | None = Field(None, ge=1, description="output slices per streamed slab; default from the memory budget")
+    slab_z: int | None = Field(
+        None, ge=1, description="output slices per streamed slab; default from the memory budget"
+    )
     threads: int | None = Field(None, ge=1, description="CPU threads of the runtime; default: all cores")
 
     @property
@@ -29,7 +33,11 @@ class InferenceConfig(BaseModel):
     @model_validator(mode="after")
     def _geometry(self) -> InferenceConfig:
         if 2 * self.margin > self.overlap_px:
-            raise ValueError(f"2 * margin_px must not exceed overlap_px (got margin {self.margin}, overlap {self.overlap_px})")
+            raise ValueError(
+                f"2 * margin_px must not exceed overlap_px (got margin {self.margin}, overlap {self.overlap_px})"
+            )
         if 2 * self.overlap_px >= self.tile_px:
-            raise ValueError(f"overlap_px must be under half of tile_px (got overlap {self.overlap_px}, tile {self.tile_px})")
+            raise ValueError(
+                f"overlap_px must be under half of tile_px (got overlap {self.overlap_px}, tile {self.tile_px})"
+            )
         return self

@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel
 
+from models.events import CancelToken, ProgressCallback, step
 from models.runtimes import InferenceRuntime
 from models.tiles import reflect_index
 from models.trained import Normalisation
-from models.events import CancelToken, ProgressCallback, step
 from pipeline.infer.config import InferenceConfig
 from pipeline.infer.tiling import TileSpec, plan_tiles
 
@@ -68,7 +68,7 @@ def _read_slab(source: Any, z0: int, z1: int, slices: int, margin: int, normalis
 def _stack(block: np.ndarray, zi: int, tile: TileSpec, slices: int, margin: int) -> np.ndarray:
     y0, x0 = tile.y.read0 + margin, tile.x.read0 + margin
     h, w = tile.read_shape
-    return np.moveaxis(block[zi:zi + slices, y0:y0 + h, x0:x0 + w], 0, -1)
+    return np.moveaxis(block[zi : zi + slices, y0 : y0 + h, x0 : x0 + w], 0, -1)
 
 
 def infer_volume(
@@ -102,7 +102,7 @@ def infer_volume(
         slab_bytes = max(slab_bytes, block.nbytes + out.nbytes)
         jobs = [(zi, ti) for zi in range(z1 - z0) for ti in range(len(tiles))]
         for b in range(0, len(jobs), config.batch_size):
-            chunk = jobs[b:b + config.batch_size]
+            chunk = jobs[b : b + config.batch_size]
             batch = np.stack([_stack(block, zi, tiles[ti], slices, margin) for zi, ti in chunk])
             if len(chunk) < config.batch_size:  # keep one batch shape (TensorRT builds an engine per shape)
                 batch = np.concatenate([batch, np.repeat(batch[-1:], config.batch_size - len(chunk), axis=0)])
@@ -110,8 +110,8 @@ def infer_volume(
             for (zi, ti), pred in zip(chunk, predicted):
                 t = tiles[ti]
                 ch, cw = t.core_shape
-                out[zi, t.y.core0:t.y.core1, t.x.core0:t.x.core1] += (
-                    pred[t.y.crop0:t.y.crop0 + ch, t.x.crop0:t.x.crop0 + cw] * tile_weights[ti]
+                out[zi, t.y.core0 : t.y.core1, t.x.core0 : t.x.core1] += (
+                    pred[t.y.crop0 : t.y.crop0 + ch, t.x.crop0 : t.x.crop0 + cw] * tile_weights[ti]
                 )
             tiles_run += len(chunk)
         dest[z0:z1] = normalisation.invert(out).astype(dest.dtype, copy=False)
@@ -122,6 +122,13 @@ def infer_volume(
     seconds = time.perf_counter() - started
     voxels = nz * ny * nx
     return InferenceStats(
-        runtime=runtime.name, voxels=voxels, seconds=seconds, voxels_per_s=voxels / max(seconds, 1e-9),
-        tiles_run=tiles_run, slabs=slabs, slab_z=slab_z, tile_shape=tiles[0].read_shape, slab_bytes=slab_bytes,
+        runtime=runtime.name,
+        voxels=voxels,
+        seconds=seconds,
+        voxels_per_s=voxels / max(seconds, 1e-9),
+        tiles_run=tiles_run,
+        slabs=slabs,
+        slab_z=slab_z,
+        tile_shape=tiles[0].read_shape,
+        slab_bytes=slab_bytes,
     )

@@ -74,13 +74,15 @@ def axis_tiles(n: int, tile_px: int, overlap_px: int, margin_px: int) -> list[Ax
             w[:overlap] = np.minimum(w[:overlap], (np.arange(overlap) + 0.5) / overlap)
         if i + 1 < len(starts):
             overlap = s + core - starts[i + 1]
-            w[core - overlap:] = np.minimum(w[core - overlap:], 1.0 - (np.arange(overlap) + 0.5) / overlap)
+            w[core - overlap :] = np.minimum(w[core - overlap :], 1.0 - (np.arange(overlap) + 0.5) / overlap)
         raw.append(w)
     total = np.zeros(n, np.float64)
     for s, w in zip(starts, raw):
-        total[s:s + core] += w
+        total[s : s + core] += w
     return [
-        AxisTile(read0=s - margin_px, read1=s + core + margin_px, core0=s, core1=s + core, weights=w / total[s:s + core])
+        AxisTile(
+            read0=s - margin_px, read1=s + core + margin_px, core0=s, core1=s + core, weights=w / total[s : s + core]
+        )
         for s, w in zip(starts, raw)
     ]
 

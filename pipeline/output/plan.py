@@ -33,7 +33,8 @@ class OutputPlan(BaseModel):
 
 
 def plan_output(fmt: str, voxels: int, auto_zarr_above_gb: float) -> OutputPlan:
-    """Formats for ``fmt`` (``auto``: OME-TIFF up to ``auto_zarr_above_gb`` of float32, OME-Zarr above) and the bytes needed:
+    """Formats for ``fmt`` (``auto``: OME-TIFF up to ``auto_zarr_above_gb`` of float32, OME-Zarr above) and the bytes
+    needed:
     the scout on the output grid (scratch), the recovered volume (a scratch memmap for OME-TIFF, or the Zarr itself with
     its pyramid and mask label), and the OME-TIFF file."""
     volume_bytes = voxels * FLOAT32_BYTES

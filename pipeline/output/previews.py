@@ -44,7 +44,9 @@ def side_by_side(path: Path, images: Sequence[np.ndarray], titles: Sequence[str]
     plt.close(fig)
 
 
-def loss_curve(path: Path, iterations: Sequence[int], train: Sequence[float], validation: Sequence[float | None]) -> None:
+def loss_curve(
+    path: Path, iterations: Sequence[int], train: Sequence[float], validation: Sequence[float | None]
+) -> None:
     """Training and validation loss against iteration (log scale)."""
     plt = _pyplot()
     fig, axis = plt.subplots(figsize=(6, 4))

@@ -33,8 +33,15 @@ ANNOTATION_NAMESPACE = "scoutzoom"
 def _ome_metadata(grid: VolumeGrid, name: str, value_unit: str) -> dict:
     nz = grid.shape_zyx[0]
     planes = grid.index_to_physical(np.stack([np.zeros(nz), np.zeros(nz), np.arange(nz)], axis=-1))
-    description = json.dumps({"scoutzoom_grid": grid.model_dump(mode="json"), "frame": "scout", "units": "mm",
-                              "length_unit": "mm", "value_unit": value_unit})
+    description = json.dumps(
+        {
+            "scoutzoom_grid": grid.model_dump(mode="json"),
+            "frame": "scout",
+            "units": "mm",
+            "length_unit": "mm",
+            "value_unit": value_unit,
+        }
+    )
     return {
         "axes": "ZYX",
         "Name": name,
@@ -53,10 +60,12 @@ def _ome_metadata(grid: VolumeGrid, name: str, value_unit: str) -> dict:
             "PositionZ": [float(p[2]) for p in planes],
             "PositionZUnit": ["mm"] * nz,
         },
-        "StructuredAnnotations": {"MapAnnotation": {
-            "Namespace": ANNOTATION_NAMESPACE,
-            "Value": {"value_unit": value_unit, "length_unit": "mm", "frame": "scout"},
-        }},
+        "StructuredAnnotations": {
+            "MapAnnotation": {
+                "Namespace": ANNOTATION_NAMESPACE,
+                "Value": {"value_unit": value_unit, "length_unit": "mm", "frame": "scout"},
+            }
+        },
     }
 
 

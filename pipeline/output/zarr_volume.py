@@ -24,13 +24,17 @@ import numpy as np
 from pipeline.grid import VolumeGrid
 
 NGFF_VERSION = "0.4"
-AXES = [{"name": "z", "type": "space", "unit": "millimeter"}, {"name": "y", "type": "space", "unit": "millimeter"},
-        {"name": "x", "type": "space", "unit": "millimeter"}]
+AXES = [
+    {"name": "z", "type": "space", "unit": "millimeter"},
+    {"name": "y", "type": "space", "unit": "millimeter"},
+    {"name": "x", "type": "space", "unit": "millimeter"},
+]
 MIN_LEVEL_SIDE_PX = 32  # no pyramid level with an axis shorter than this
 
 
 def pyramid_levels(shape_zyx: tuple[int, int, int], wanted: int | None = None) -> int:
-    """Levels to write: ``wanted``, or (``None``) halvings until the shortest in-plane side would fall under 32 px; at least 1."""
+    """Levels to write: ``wanted``, or (``None``) halvings until the shortest in-plane side would fall under 32 px; at
+    least 1."""
     levels = 1
     side = min(shape_zyx[1], shape_zyx[2])
     while (wanted is None or levels < wanted) and side // 2**levels >= MIN_LEVEL_SIDE_PX:
@@ -43,8 +47,10 @@ def _level_transforms(grid: VolumeGrid, level: int) -> list[dict[str, Any]]:
     factor = 2**level
     spacing_zyx = np.asarray(grid.spacing_mm[::-1], float)
     origin_zyx = np.asarray(grid.origin_mm[::-1], float) + (factor - 1) / 2.0 * spacing_zyx
-    return [{"type": "scale", "scale": (spacing_zyx * factor).tolist()},
-            {"type": "translation", "translation": origin_zyx.tolist()}]
+    return [
+        {"type": "scale", "scale": (spacing_zyx * factor).tolist()},
+        {"type": "translation", "translation": origin_zyx.tolist()},
+    ]
 
 
 def _compressor():
@@ -65,7 +71,13 @@ class OmeZarrVolume:
     slab reading), then :meth:`finish` builds the pyramid, the mask label and the metadata and moves it into place."""
 
     def __init__(
-        self, target: Path, grid: VolumeGrid, *, chunk_z: int = 8, levels: int | None = None, name: str = "recovered",
+        self,
+        target: Path,
+        grid: VolumeGrid,
+        *,
+        chunk_z: int = 8,
+        levels: int | None = None,
+        name: str = "recovered",
         temporary_dir: Path | None = None,
     ) -> None:
         """``target``: the final folder; it is written as a hidden folder in ``temporary_dir`` (default: beside
@@ -82,8 +94,9 @@ class OmeZarrVolume:
         self.levels = pyramid_levels(grid.shape_zyx, levels)
         self.chunk_z = max(1, chunk_z)
         self.chunks = (self.chunk_z, *grid.shape_zyx[1:])
-        self.level0 = self.root.create_array("0", shape=grid.shape_zyx, chunks=self.chunks, dtype="float32",
-                                             compressors=_compressor(), fill_value=0.0)
+        self.level0 = self.root.create_array(
+            "0", shape=grid.shape_zyx, chunks=self.chunks, dtype="float32", compressors=_compressor(), fill_value=0.0
+        )
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -106,8 +119,14 @@ class OmeZarrVolume:
         """Level ``level`` from ``level - 1``, a slab of ``2 * chunk_z`` source planes at a time."""
         source = self.root[str(level - 1)]
         shape = tuple(max(1, -(-n // 2)) for n in source.shape)
-        dest = self.root.create_array(str(level), shape=shape, chunks=(self.chunk_z, *shape[1:]), dtype="float32",
-                                      compressors=_compressor(), fill_value=0.0)
+        dest = self.root.create_array(
+            str(level),
+            shape=shape,
+            chunks=(self.chunk_z, *shape[1:]),
+            dtype="float32",
+            compressors=_compressor(),
+            fill_value=0.0,
+        )
         step = 2 * self.chunk_z
         for z0 in range(0, source.shape[0], step):
             block = _downsample(np.asarray(source[z0 : z0 + step]))
@@ -121,12 +140,18 @@ class OmeZarrVolume:
         labels = self.root.create_group("labels")
         labels.attrs["labels"] = ["mask"]
         group = labels.create_group("mask")
-        array = group.create_array("0", shape=self.grid.shape_zyx, chunks=self.chunks, dtype="uint8",
-                                   compressors=_compressor(), fill_value=0)
+        array = group.create_array(
+            "0", shape=self.grid.shape_zyx, chunks=self.chunks, dtype="uint8", compressors=_compressor(), fill_value=0
+        )
         for z0 in range(0, self.grid.shape_zyx[0], self.chunk_z):
             array[z0 : z0 + self.chunk_z] = np.asarray(mask[z0 : z0 + self.chunk_z]).astype(np.uint8)
-        write_multiscales_metadata(group, [{"path": "0", "coordinateTransformations": _level_transforms(self.grid, 0)}],
-                                   fmt=FormatV04(), axes=AXES, name="mask")
+        write_multiscales_metadata(
+            group,
+            [{"path": "0", "coordinateTransformations": _level_transforms(self.grid, 0)}],
+            fmt=FormatV04(),
+            axes=AXES,
+            name="mask",
+        )
         write_label_metadata(labels, "mask", colors=[{"label-value": 1, "rgba": [255, 255, 0, 96]}], fmt=FormatV04())
 
     def finish(self, *, mask: Any | None = None, attributes: dict[str, Any] | None = None) -> Path:
@@ -136,11 +161,17 @@ class OmeZarrVolume:
 
         for level in range(1, self.levels):
             self._build_level(level)
-        datasets = [{"path": str(level), "coordinateTransformations": _level_transforms(self.grid, level)}
-                    for level in range(self.levels)]
+        datasets = [
+            {"path": str(level), "coordinateTransformations": _level_transforms(self.grid, level)}
+            for level in range(self.levels)
+        ]
         write_multiscales_metadata(self.root, datasets, fmt=FormatV04(), axes=AXES, name=self.name)
-        self.root.attrs["scoutzoom"] = {"grid": self.grid.model_dump(mode="json"), "frame": "scout", "length_unit": "mm",
-                                        **(attributes or {})}
+        self.root.attrs["scoutzoom"] = {
+            "grid": self.grid.model_dump(mode="json"),
+            "frame": "scout",
+            "length_unit": "mm",
+            **(attributes or {}),
+        }
         if mask is not None:
             self._write_mask(mask)
         if self.target.exists():

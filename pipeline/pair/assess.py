@@ -63,22 +63,39 @@ def assess(data: AssessmentInput, config: ProcessConfig) -> Assessment:
     test_mask = data.mask[test]
     outside_pair, outside_mask = _outside_sample(data)
     trust = build_trust_report(
-        recovered_box[test], data.cubic_box[test], data.zoom[test], test_mask, data.voxel_mm, config.trust,
-        outside_pair=outside_pair, outside_mask=outside_mask, scout_heldout=data.registered_scout[test],
+        recovered_box[test],
+        data.cubic_box[test],
+        data.zoom[test],
+        test_mask,
+        data.voxel_mm,
+        config.trust,
+        outside_pair=outside_pair,
+        outside_mask=outside_mask,
+        scout_heldout=data.registered_scout[test],
         test_slab_z=(z0, z1),
     )
     quality = QualityFigures(
-        test_slab_z=(z0, z1), validation_slab_z=data.slabs.validation,
-        psnr_recovered_db=trust.heldout_psnr_db, ssim_recovered=trust.heldout_ssim,
-        psnr_cubic_db=trust.heldout_psnr_cubic_db, ssim_cubic=trust.heldout_ssim_cubic,
+        test_slab_z=(z0, z1),
+        validation_slab_z=data.slabs.validation,
+        psnr_recovered_db=trust.heldout_psnr_db,
+        ssim_recovered=trust.heldout_ssim,
+        psnr_cubic_db=trust.heldout_psnr_cubic_db,
+        ssim_cubic=trust.heldout_ssim_cubic,
         psnr_scout_on_grid_db=psnr_db(data.registered_scout[test], data.zoom[test], test_mask),
         ssim_scout_on_grid=ssim(data.registered_scout[test], data.zoom[test], test_mask),
     )
     z_mid = data.placement.grid.shape_zyx[0] // 2
     slice_grid = data.placement.grid.sub_grid(z_mid, z_mid + 1)
     cubic_slice = cubic_upsample(data.scout_native.volume, data.scout_native.grid, slice_grid)[0].astype(np.float32)
-    return Assessment(quality=quality, trust=trust, recovered_zoom_box=recovered_box, cubic_zoom_box=data.cubic_box,
-                      cubic_output_slice=cubic_slice, output_slice_z=z_mid, test_mask=test_mask)
+    return Assessment(
+        quality=quality,
+        trust=trust,
+        recovered_zoom_box=recovered_box,
+        cubic_zoom_box=data.cubic_box,
+        cubic_output_slice=cubic_slice,
+        output_slice_z=z_mid,
+        test_mask=test_mask,
+    )
 
 
 OUTSIDE_MAX_SLICES = 64

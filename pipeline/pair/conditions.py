@@ -27,9 +27,13 @@ def pair_sample_class(scout: ScanMetadata, zoom: ScanMetadata, override: str | N
     return override if override is not None else (zoom.sample_class or scout.sample_class)
 
 
-def match_query(scout: ScanMetadata, zoom: ScanMetadata, *, slices: int = 5, sample_class: str | None = None) -> MatchQuery:
+def match_query(
+    scout: ScanMetadata, zoom: ScanMetadata, *, slices: int = 5, sample_class: str | None = None
+) -> MatchQuery:
     """What a new pair looks like to the model cache."""
     return MatchQuery(
-        scout=scan_conditions(scout), zoom=scan_conditions(zoom),
-        sample_class=pair_sample_class(scout, zoom, sample_class), slices=slices,
+        scout=scan_conditions(scout),
+        zoom=scan_conditions(zoom),
+        sample_class=pair_sample_class(scout, zoom, sample_class),
+        slices=slices,
     )

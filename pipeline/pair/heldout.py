@@ -48,14 +48,21 @@ def split_heldout(mask: np.ndarray, validation_fraction: float, test_fraction: f
     n_test = max(min_slices, int(round(test_fraction * length)))
     n_val = max(min_slices, int(round(validation_fraction * length)))
     if length - n_test - n_val < 2 * min_slices:
-        raise InputError(None, f"the zoom's valid region is {length} slices thick: too thin for training plus a "
-                               f"{n_val}-slice validation slab and a {n_test}-slice test slab")
+        raise InputError(
+            None,
+            f"the zoom's valid region is {length} slices thick: too thin for training plus a "
+            f"{n_val}-slice validation slab and a {n_test}-slice test slab",
+        )
     test = (stop - n_test, stop)
     return HeldoutSlabs(validation=(test[0] - n_val, test[0]), test=test)
 
 
 def slab_figures(
-    predict: Callable[[np.ndarray], np.ndarray], inputs: np.ndarray, target: np.ndarray, mask: np.ndarray, slab: Slab,
+    predict: Callable[[np.ndarray], np.ndarray],
+    inputs: np.ndarray,
+    target: np.ndarray,
+    mask: np.ndarray,
+    slab: Slab,
     context: int,
 ) -> ValidationFigures:
     """PSNR/SSIM of ``predict`` and of its input against ``target`` on ``slab``, inside ``mask``.

@@ -16,12 +16,12 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from pipeline.acquisition.completeness import check_pair, pair_fingerprint
 from models.atomic import write_text_atomic
-from pipeline.config import ProcessConfig
+from models.clock import utc_now
 from models.errors import Cancelled, ScoutzoomError, StageError
 from models.events import CancelToken, Message, ProgressCallback, emit
-from models.clock import utc_now
+from pipeline.acquisition.completeness import check_pair, pair_fingerprint
+from pipeline.config import ProcessConfig
 from pipeline.pair.report import FAILED_FILE, FailureReport, write_failure
 from pipeline.pair.stages import StageRunner
 
@@ -56,10 +56,22 @@ def _clear_markers(out_dir: Path) -> None:
         (out_dir / name).unlink(missing_ok=True)
 
 
-def _write_failure(out_dir: Path, pair_dir: Path, fingerprint: str, stage: str, message: str, figures: dict, runner: StageRunner) -> None:
+def _write_failure(
+    out_dir: Path, pair_dir: Path, fingerprint: str, stage: str, message: str, figures: dict, runner: StageRunner
+) -> None:
     problems = [str(reason) for reason in figures.get("reasons", [])] or [message]
-    write_failure(out_dir, FailureReport(pair=str(pair_dir), fingerprint=fingerprint, stage=stage, message=message,
-                                         problems=problems, figures=figures, stages=runner.timings))
+    write_failure(
+        out_dir,
+        FailureReport(
+            pair=str(pair_dir),
+            fingerprint=fingerprint,
+            stage=stage,
+            message=message,
+            problems=problems,
+            figures=figures,
+            stages=runner.timings,
+        ),
+    )
 
 
 def process_pair(
@@ -95,18 +107,42 @@ def process_pair(
         stage = runner.current or error.stage
         return _failed(out_dir, pair_dir, fingerprint, stage, error.message, error.figures, runner, work_dir, progress)
     except ScoutzoomError as error:
-        return _failed(out_dir, pair_dir, fingerprint, runner.current or "unknown", str(error), {}, runner, work_dir, progress)
+        return _failed(
+            out_dir, pair_dir, fingerprint, runner.current or "unknown", str(error), {}, runner, work_dir, progress
+        )
     except Exception as error:  # a library failing on odd data must not take the caller down
         figures = {"exception": type(error).__name__, "traceback": traceback.format_exc(limit=8)}
-        return _failed(out_dir, pair_dir, fingerprint, runner.current or "unknown", f"{type(error).__name__}: {error}", figures, runner, work_dir, progress)
+        return _failed(
+            out_dir,
+            pair_dir,
+            fingerprint,
+            runner.current or "unknown",
+            f"{type(error).__name__}: {error}",
+            figures,
+            runner,
+            work_dir,
+            progress,
+        )
     shutil.rmtree(work_dir, ignore_errors=True)
-    write_text_atomic(out_dir / DONE, json.dumps({"fingerprint": fingerprint, "finished_utc": utc_now().isoformat(timespec="seconds")}) + "\n")
-    return ProcessOutcome(status="done", out_dir=out_dir, report_path=result.report_path, voxels_recovered=result.voxels_recovered)
+    write_text_atomic(
+        out_dir / DONE,
+        json.dumps({"fingerprint": fingerprint, "finished_utc": utc_now().isoformat(timespec="seconds")}) + "\n",
+    )
+    return ProcessOutcome(
+        status="done", out_dir=out_dir, report_path=result.report_path, voxels_recovered=result.voxels_recovered
+    )
 
 
 def _failed(
-    out_dir: Path, pair_dir: Path, fingerprint: str, stage: str, message: str, figures: dict,
-    runner: StageRunner, work_dir: Path, progress: ProgressCallback | None,
+    out_dir: Path,
+    pair_dir: Path,
+    fingerprint: str,
+    stage: str,
+    message: str,
+    figures: dict,
+    runner: StageRunner,
+    work_dir: Path,
+    progress: ProgressCallback | None,
 ) -> ProcessOutcome:
     shutil.rmtree(work_dir, ignore_errors=True)
     _write_failure(out_dir, pair_dir, fingerprint, stage, message, figures, runner)

@@ -71,7 +71,9 @@ class Warnings:
         self.items.extend(more)
 
 
-def run_pair(pair_dir: Path, out_dir: Path, work_dir: Path, fingerprint: str, config: ProcessConfig, runner: StageRunner) -> PairResult:
+def run_pair(
+    pair_dir: Path, out_dir: Path, work_dir: Path, fingerprint: str, config: ProcessConfig, runner: StageRunner
+) -> PairResult:
     """Reconstruct, register, get a model, recover the output region and write everything."""
     from pipeline.pair.assess import AssessmentInput, assess
     from pipeline.pair.model_step import ModelInputs, obtain_model
@@ -93,8 +95,13 @@ def run_pair(pair_dir: Path, out_dir: Path, work_dir: Path, fingerprint: str, co
         zoom_data = calibrate(scans, zoom, registered, config)
     with runner.stage("baseline"):
         cubic_box = cubic_baseline(scout_native, registered)
-    model_inputs = ModelInputs(inputs=registered.scout, target=zoom_data.calibrated, mask=zoom_data.train_mask,
-                               slabs=zoom_data.slabs, baseline=cubic_box)
+    model_inputs = ModelInputs(
+        inputs=registered.scout,
+        target=zoom_data.calibrated,
+        mask=zoom_data.train_mask,
+        slabs=zoom_data.slabs,
+        baseline=cubic_box,
+    )
     model = obtain_model(model_inputs, scans, config, runner, work_dir)  # its own stages: cache, train
     with runner.stage("reconstruct_output"):
         output = reconstruct_output(scans, registered, config, runner, work_dir)
@@ -102,51 +109,94 @@ def run_pair(pair_dir: Path, out_dir: Path, work_dir: Path, fingerprint: str, co
         recover(output, model, config, runner, out_dir, work_dir)
     with runner.stage("assess"):
         assert output.recovered is not None
-        assessment = assess(AssessmentInput(
-            model=model, registered_scout=registered.scout, zoom=zoom_data.calibrated, mask=zoom_data.train_mask,
-            slabs=zoom_data.slabs, cubic_box=cubic_box, scout_native=scout_native, output_scout=output.scout.volume,
-            output_recovered=output.recovered, output_mask=output.scout.mask, placement=output.placement,
-            voxel_mm=registered.result.zoom_grid_in_scout.voxel_mm,
-        ), config)
+        assessment = assess(
+            AssessmentInput(
+                model=model,
+                registered_scout=registered.scout,
+                zoom=zoom_data.calibrated,
+                mask=zoom_data.train_mask,
+                slabs=zoom_data.slabs,
+                cubic_box=cubic_box,
+                scout_native=scout_native,
+                output_scout=output.scout.volume,
+                output_recovered=output.recovered,
+                output_mask=output.scout.mask,
+                placement=output.placement,
+                voxel_mm=registered.result.zoom_grid_in_scout.voxel_mm,
+            ),
+            config,
+        )
         trust = assessment.trust
-        emit(runner.progress, Assessed(
-            stage="assess", flagged=trust.flagged, reasons=tuple(trust.reasons), psnr_gain_db=trust.psnr_gain_db,
-            feature_recall=trust.features.recovered.recall if trust.features is not None else None,
-        ))
+        emit(
+            runner.progress,
+            Assessed(
+                stage="assess",
+                flagged=trust.flagged,
+                reasons=tuple(trust.reasons),
+                psnr_gain_db=trust.psnr_gain_db,
+                feature_recall=trust.features.recovered.recall if trust.features is not None else None,
+            ),
+        )
     with runner.stage("write"):
         products = PairProducts(
-            pair_dir=pair_dir, fingerprint=fingerprint, scans=scans, zoom=zoom_data.calibrated, zoom_fdk=zoom,
-            scout_box=scout_box, scout_native=scout_native, registered=registered, model=model, output=output.scout,
-            placement=output.placement, plan=output.plan, recovered=output.recovered, inference=output.inference,
+            pair_dir=pair_dir,
+            fingerprint=fingerprint,
+            scans=scans,
+            zoom=zoom_data.calibrated,
+            zoom_fdk=zoom,
+            scout_box=scout_box,
+            scout_native=scout_native,
+            registered=registered,
+            model=model,
+            output=output.scout,
+            placement=output.placement,
+            plan=output.plan,
+            recovered=output.recovered,
+            inference=output.inference,
             assessment=assessment,
-            warnings=warnings.items, calibration=zoom_data.calibration,
+            warnings=warnings.items,
+            calibration=zoom_data.calibration,
         )
         report_path = write_products(out_dir, products, config, runner)
     return PairResult(report_path=report_path, voxels_recovered=int(np.prod(output.placement.grid.shape_zyx)))
 
 
-def reconstruct_zoom(scans: pair_steps.PairScans, config: ProcessConfig, runner: StageRunner) -> pair_steps.VolumeWithMask:
+def reconstruct_zoom(
+    scans: pair_steps.PairScans, config: ProcessConfig, runner: StageRunner
+) -> pair_steps.VolumeWithMask:
     """The zoom onto its own grid (an interior scan: truncation correction on)."""
     grid = pair_steps.zoom_native_grid(scans.zoom)
-    return pair_steps.reconstruct_on(scans.zoom, grid, config, interior=True, progress=runner.inner, cancel=runner.cancel)
+    return pair_steps.reconstruct_on(
+        scans.zoom, grid, config, interior=True, progress=runner.inner, cancel=runner.cancel
+    )
 
 
 def reconstruct_scout(
-    scans: pair_steps.PairScans, zoom_grid: VolumeGrid, config: ProcessConfig, runner: StageRunner, work_dir: Path,
+    scans: pair_steps.PairScans,
+    zoom_grid: VolumeGrid,
+    config: ProcessConfig,
+    runner: StageRunner,
+    work_dir: Path,
 ) -> tuple[pair_steps.VolumeWithMask, pair_steps.VolumeWithMask]:
     """The scout onto the zoom box placed by the stage prior (for registration), and onto its whole native
     field of view (streamed to a scratch memmap; the cubic baseline's input)."""
-    box = pair_steps.reconstruct_on(scans.scout, pair_steps.scout_box_grid(scans, zoom_grid), config,
-                                    progress=runner.inner, cancel=runner.cancel)
+    box = pair_steps.reconstruct_on(
+        scans.scout, pair_steps.scout_box_grid(scans, zoom_grid), config, progress=runner.inner, cancel=runner.cancel
+    )
     native_grid = scans.scout.meta.native_grid()
     native_out = scratch_volume(work_dir / "scout_native.npy", native_grid.shape_zyx)
-    native = pair_steps.reconstruct_on(scans.scout, native_grid, config, out=native_out, progress=runner.inner, cancel=runner.cancel)
+    native = pair_steps.reconstruct_on(
+        scans.scout, native_grid, config, out=native_out, progress=runner.inner, cancel=runner.cancel
+    )
     return box, native
 
 
 def register(
-    scans: pair_steps.PairScans, zoom: pair_steps.VolumeWithMask, scout_box: pair_steps.VolumeWithMask,
-    config: ProcessConfig, runner: StageRunner,
+    scans: pair_steps.PairScans,
+    zoom: pair_steps.VolumeWithMask,
+    scout_box: pair_steps.VolumeWithMask,
+    config: ProcessConfig,
+    runner: StageRunner,
 ) -> Registered:
     """Scout onto zoom; the scout is re-reconstructed straight onto the registered zoom grid."""
     from pipeline.register import register_scout_to_zoom
@@ -156,22 +206,33 @@ def register(
         return result.volume, result.mask
 
     registered = register_scout_to_zoom(
-        zoom.volume, zoom.mask, zoom.grid, scout_box.volume, scout_box.mask, scout_box.grid, config.registration,
-        reconstruct_scout=reconstruct_scout_on, progress=runner.inner, cancel=runner.cancel,
+        zoom.volume,
+        zoom.mask,
+        zoom.grid,
+        scout_box.volume,
+        scout_box.mask,
+        scout_box.grid,
+        config.registration,
+        reconstruct_scout=reconstruct_scout_on,
+        progress=runner.inner,
+        cancel=runner.cancel,
     )
     if registered.scout.shape != zoom.volume.shape:
         raise RegistrationError(f"registered scout has shape {registered.scout.shape}, zoom {zoom.volume.shape}")
     return registered
 
 
-def calibrate(scans: pair_steps.PairScans, zoom: pair_steps.VolumeWithMask, registered: Registered, config: ProcessConfig) -> ZoomData:
+def calibrate(
+    scans: pair_steps.PairScans, zoom: pair_steps.VolumeWithMask, registered: Registered, config: ProcessConfig
+) -> ZoomData:
     """The held-out slabs, and the zoom's low frequencies matched to the registered scout (when enabled:
     an interior FDK keeps a smooth bias that the network would otherwise learn)."""
     from pipeline.calibrate import calibrate_zoom
 
     train_mask = zoom.mask & registered.mask
-    slabs = split_heldout(train_mask, config.training.validation_fraction, config.trust.test_fraction,
-                          min_slices=config.network.slices)
+    slabs = split_heldout(
+        train_mask, config.training.validation_fraction, config.trust.test_fraction, min_slices=config.network.slices
+    )
     if not config.calibration.enabled:
         return ZoomData(fdk=zoom, calibrated=zoom.volume, train_mask=train_mask, slabs=slabs)
     ratio = scans.scout.meta.voxel_mm / scans.zoom.meta.voxel_mm
@@ -183,27 +244,42 @@ def cubic_baseline(scout_native: pair_steps.VolumeWithMask, registered: Register
     """Cubic upsampling of the native scout onto the registered zoom grid: the baseline every model must beat."""
     from pipeline.baselines.upsample import cubic_upsample
 
-    return cubic_upsample(scout_native.volume, scout_native.grid, registered.result.zoom_grid_in_scout).astype(np.float32)
+    return cubic_upsample(scout_native.volume, scout_native.grid, registered.result.zoom_grid_in_scout).astype(
+        np.float32
+    )
 
 
 def reconstruct_output(
-    scans: pair_steps.PairScans, registered: Registered, config: ProcessConfig, runner: StageRunner, work_dir: Path,
+    scans: pair_steps.PairScans,
+    registered: Registered,
+    config: ProcessConfig,
+    runner: StageRunner,
+    work_dir: Path,
 ) -> OutputVolumes:
     """The output region (default: the scout's whole field of view, on the registered zoom grid extended by
     whole voxels), with the scout reconstructed straight onto it into a scratch memmap. Fails first, clearly,
     when the disk cannot hold what the region needs."""
     region = config.output.region
-    placement = output_placement(registered.result.zoom_grid_in_scout, scans.scout.meta, centre_mm=region.centre_mm,
-                                 size_mm=region.size_mm, voxel_budget=region.voxel_budget)
+    placement = output_placement(
+        registered.result.zoom_grid_in_scout,
+        scans.scout.meta,
+        centre_mm=region.centre_mm,
+        size_mm=region.size_mm,
+        voxel_budget=region.voxel_budget,
+    )
     plan = plan_output(config.output.format, placement.grid.n_voxels, config.output.auto_zarr_above_gb)
     check_disk_space(plan, work_dir)
     source = scratch_volume(work_dir / "scout_output_region.npy", placement.grid.shape_zyx)
-    scout = pair_steps.reconstruct_on(scans.scout, placement.grid, config, out=source, progress=runner.inner, cancel=runner.cancel)
+    scout = pair_steps.reconstruct_on(
+        scans.scout, placement.grid, config, out=source, progress=runner.inner, cancel=runner.cancel
+    )
     source.flush()
     return OutputVolumes(placement=placement, plan=plan, scout=scout)
 
 
-def recover(output: OutputVolumes, model: ModelChoice, config: ProcessConfig, runner: StageRunner, out_dir: Path, work_dir: Path) -> None:
+def recover(
+    output: OutputVolumes, model: ModelChoice, config: ProcessConfig, runner: StageRunner, out_dir: Path, work_dir: Path
+) -> None:
     """The model over the whole output region, slab by slab, straight into the OME-Zarr being written (when the
     plan has one) or into a scratch memmap."""
     from pipeline.infer.stream import infer_volume
@@ -212,10 +288,23 @@ def recover(output: OutputVolumes, model: ModelChoice, config: ProcessConfig, ru
     grid = output.placement.grid
     recovered: np.ndarray | OmeZarrVolume
     if output.plan.zarr:
-        recovered = OmeZarrVolume(out_dir / RECOVERED_ZARR, grid, chunk_z=config.output.zarr_chunk_z,
-                                  levels=config.output.pyramid_levels, temporary_dir=work_dir)
+        recovered = OmeZarrVolume(
+            out_dir / RECOVERED_ZARR,
+            grid,
+            chunk_z=config.output.zarr_chunk_z,
+            levels=config.output.pyramid_levels,
+            temporary_dir=work_dir,
+        )
     else:
         recovered = scratch_volume(work_dir / "recovered.npy", grid.shape_zyx)
-    output.inference = infer_volume(model.runtime, output.scout.volume, recovered, model.normalisation, config.inference,
-                                    slices=config.network.slices, progress=runner.inner, cancel=runner.cancel)
+    output.inference = infer_volume(
+        model.runtime,
+        output.scout.volume,
+        recovered,
+        model.normalisation,
+        config.inference,
+        slices=config.network.slices,
+        progress=runner.inner,
+        cancel=runner.cancel,
+    )
     output.recovered = recovered

@@ -9,7 +9,16 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from models.events import CancelToken, ProgressCallback, ProgressEvent, StageFinished, StageName, StageStarted, StepProgress, emit
+from models.events import (
+    CancelToken,
+    ProgressCallback,
+    ProgressEvent,
+    StageFinished,
+    StageName,
+    StageStarted,
+    StepProgress,
+    emit,
+)
 from pipeline.pair.report import StageTiming
 
 

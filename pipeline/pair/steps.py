@@ -11,12 +11,12 @@ from pathlib import Path
 
 import numpy as np
 
+from models.errors import InputError
+from models.events import CancelToken, ProgressCallback
 from pipeline.acquisition import layout as names
 from pipeline.acquisition.contract import pair_offset_mm
-from models.errors import InputError
 from pipeline.acquisition.scan import Scan
 from pipeline.config import ProcessConfig
-from models.events import CancelToken, ProgressCallback
 from pipeline.grid import VolumeGrid
 from pipeline.pair.report import ReconstructionInfo
 
@@ -45,18 +45,25 @@ def read_scan_source(scan_dir: Path, role: str) -> Scan:
 
     source = detect(scan_dir)
     if source is None:
-        raise InputError(scan_dir, "no scan here: expected scan.json (contract v1), a .txrm, an .xtekct or an NXtomo file")
+        raise InputError(
+            scan_dir, "no scan here: expected scan.json (contract v1), a .txrm, an .xtekct or an NXtomo file"
+        )
     scan = read_any(source, role=role)  # type: ignore[arg-type]
     if not isinstance(scan, Scan):
-        raise InputError(source.path, "a reconstructed-volume scan can be inspected (scoutzoom inspect) but a pair holding "
-                                      "one cannot be processed yet: give this scan's projections")
+        raise InputError(
+            source.path,
+            "a reconstructed-volume scan can be inspected (scoutzoom inspect) but a pair holding "
+            "one cannot be processed yet: give this scan's projections",
+        )
     return scan
 
 
 def read_pair(pair_dir: Path) -> PairScans:
     """Both scans as line integrals (raises InputError naming the file)."""
-    return PairScans(scout=read_scan_source(Path(pair_dir) / names.SCOUT, "scout"),
-                     zoom=read_scan_source(Path(pair_dir) / names.ZOOM, "zoom"))
+    return PairScans(
+        scout=read_scan_source(Path(pair_dir) / names.SCOUT, "scout"),
+        zoom=read_scan_source(Path(pair_dir) / names.ZOOM, "zoom"),
+    )
 
 
 def zoom_native_grid(zoom: Scan) -> VolumeGrid:
@@ -82,13 +89,21 @@ def reconstruct_on(
     """FDK of ``scan`` onto ``grid`` with the configured backend."""
     from pipeline.reconstruct import reconstruct
 
-    result = reconstruct(scan, grid, config.reconstruction, interior=interior, out=out, progress=progress, cancel=cancel)
+    result = reconstruct(
+        scan, grid, config.reconstruction, interior=interior, out=out, progress=progress, cancel=cancel
+    )
     projections = int(scan.line_integrals.shape[0])
     info = ReconstructionInfo(
-        backend=result.backend, shape_zyx=grid.shape_zyx, projections=projections, seconds=round(result.seconds, 3),
-        slabs=result.slabs, voxel_updates_per_s=grid.n_voxels * projections / max(result.seconds, 1e-9),
-        interior=result.interior, truncation_correction=result.truncation_correction, short_scan=result.short_scan,
+        backend=result.backend,
+        shape_zyx=grid.shape_zyx,
+        projections=projections,
+        seconds=round(result.seconds, 3),
+        slabs=result.slabs,
+        voxel_updates_per_s=grid.n_voxels * projections / max(result.seconds, 1e-9),
+        interior=result.interior,
+        truncation_correction=result.truncation_correction,
+        short_scan=result.short_scan,
     )
-    return VolumeWithMask(volume=result.volume, mask=result.mask, grid=result.grid, warnings=list(result.warnings), info=info)
-
-
+    return VolumeWithMask(
+        volume=result.volume, mask=result.mask, grid=result.grid, warnings=list(result.warnings), info=info
+    )

@@ -28,17 +28,22 @@ class PhantomSettings(BaseModel):
     )
     pores: PositiveInt = 1000
     porosity: Annotated[float, Field(gt=0, lt=0.45)] = 0.2
-    pore_size_sigma: Annotated[float, Field(ge=0, le=1.5)] = Field(0.8, description="log-normal sigma of pore diameters")
+    pore_size_sigma: Annotated[float, Field(ge=0, le=1.5)] = Field(
+        0.8, description="log-normal sigma of pore diameters"
+    )
     min_pore_diameter_mm: PositiveFloat = 0.01
     max_pore_diameter_mm: PositiveFloat = 0.3
     min_wall_mm: Annotated[float, Field(ge=0)] = Field(0.004, description="smallest solid gap between two pores")
-    skin_mm: Annotated[float, Field(ge=0)] = Field(0.02, description="smallest solid gap between a pore and the cylinder surface")
+    skin_mm: Annotated[float, Field(ge=0)] = Field(
+        0.02, description="smallest solid gap between a pore and the cylinder surface"
+    )
 
     @model_validator(mode="after")
     def _sizes(self) -> PhantomSettings:
         if self.min_pore_diameter_mm >= self.max_pore_diameter_mm:
             raise ValueError(
-                f"min_pore_diameter_mm must be below max_pore_diameter_mm (got {self.min_pore_diameter_mm} >= {self.max_pore_diameter_mm})"
+                f"min_pore_diameter_mm must be below max_pore_diameter_mm (got {self.min_pore_diameter_mm} >= "
+                f"{self.max_pore_diameter_mm})"
             )
         if self.max_pore_diameter_mm + 2 * self.skin_mm >= min(2 * self.radius_mm, self.height_mm):
             raise ValueError(f"max_pore_diameter_mm {self.max_pore_diameter_mm} does not fit in the cylinder")
@@ -52,7 +57,9 @@ class ScanSettings(BaseModel):
 
     detector_px: Annotated[int, Field(ge=8, le=4096)] = 128
     angles: Annotated[int, Field(ge=2, le=20000)] = 180
-    photons: Annotated[float, Field(gt=0, le=50000)] = Field(5000.0, description="flat-field counts per pixel (I0) at the detector centre")
+    photons: Annotated[float, Field(gt=0, le=50000)] = Field(
+        5000.0, description="flat-field counts per pixel (I0) at the detector centre"
+    )
     blur_sigma_px: Annotated[float, Field(ge=0)] = Field(1.0, description="Gaussian detector PSF sigma, pixels")
     detector_offset_px: tuple[float, float] = (0.0, 0.0)
     objective: str = "4X"
@@ -87,9 +94,13 @@ class SimulationConfig(BaseModel):
     # scout geometry; the zoom keeps source_to_detector and shrinks source_to_axis by ``ratio``
     source_to_axis_mm: PositiveFloat = 25.0
     source_to_detector_mm: PositiveFloat = 250.0
-    scout_field_of_view_mm: PositiveFloat = Field(2.56, description="scout detector width at the axis; sets scout_voxel_mm when that is not given")
+    scout_field_of_view_mm: PositiveFloat = Field(
+        2.56, description="scout detector width at the axis; sets scout_voxel_mm when that is not given"
+    )
     scout_voxel_mm: PositiveFloat | None = Field(
-        None, description="scout voxel; sets the detector pitch = voxel * magnification (default: field of view / detector_px)"
+        None,
+        description="scout voxel; sets the detector pitch = voxel * magnification (default: field of view / "
+        "detector_px)",
     )
     zoom_by: Literal["geometry", "objective"] = Field(
         "geometry",
@@ -104,8 +115,12 @@ class SimulationConfig(BaseModel):
     zoom_lateral_fraction: Annotated[float, Field(ge=0, lt=1)] = 0.3
     zoom_azimuth_deg: float = 30.0
     zoom_vertical_fraction: Annotated[float, Field(gt=-0.5, lt=0.5)] = 0.1
-    stage_error_mm: Annotated[float, Field(ge=0)] | None = Field(None, description="size of the recorded zoom position error; default 3 zoom voxels")
-    remount_rotation_deg: tuple[float, float, float] = Field((0.0, 0.0, 0.0), description="rotation vector of the sample between scans")
+    stage_error_mm: Annotated[float, Field(ge=0)] | None = Field(
+        None, description="size of the recorded zoom position error; default 3 zoom voxels"
+    )
+    remount_rotation_deg: tuple[float, float, float] = Field(
+        (0.0, 0.0, 0.0), description="rotation vector of the sample between scans"
+    )
     zoom_scale_error: Annotated[float, Field(gt=-0.2, lt=0.2)] = Field(
         0.0, description="recorded zoom source_to_axis = true * (1 + error)"
     )
@@ -117,10 +132,14 @@ class SimulationConfig(BaseModel):
     truth_volumes: bool = True
     context_factor_xy: Annotated[float, Field(ge=1.0)] = 2.0
     context_factor_z: Annotated[float, Field(ge=1.0)] = 1.0
-    flat_frames: Annotated[int, Field(ge=0, le=256)] = Field(16, description="noisy flat/dark pages to write (0: one noiseless float32 page)")
+    flat_frames: Annotated[int, Field(ge=0, le=256)] = Field(
+        16, description="noisy flat/dark pages to write (0: one noiseless float32 page)"
+    )
     dark_counts: Annotated[float, Field(ge=0, le=5000)] = 100.0
     read_noise_counts: Annotated[float, Field(ge=0)] = 3.0
-    flat_falloff: Annotated[float, Field(ge=0, lt=0.9)] = Field(0.15, description="beam intensity drop from detector centre to corner")
+    flat_falloff: Annotated[float, Field(ge=0, lt=0.9)] = Field(
+        0.15, description="beam intensity drop from detector centre to corner"
+    )
 
     @model_validator(mode="after")
     def _resolve_voxel(self) -> SimulationConfig:

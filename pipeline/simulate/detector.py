@@ -34,7 +34,9 @@ def beam_profile(rows: int, cols: int, falloff: float) -> np.ndarray:
 def blur(transmission: np.ndarray, settings: ScanSettings, pad_px: int) -> np.ndarray:
     """Apply the PSF to padded projections ``[angle, row, col]`` and crop the padding."""
     if settings.blur_sigma_px > 0:
-        transmission = gaussian_filter(transmission, sigma=(0.0, settings.blur_sigma_px, settings.blur_sigma_px), mode="nearest")
+        transmission = gaussian_filter(
+            transmission, sigma=(0.0, settings.blur_sigma_px, settings.blur_sigma_px), mode="nearest"
+        )
     if pad_px:
         transmission = transmission[:, pad_px:-pad_px, pad_px:-pad_px]
     return transmission
@@ -48,7 +50,11 @@ def _add_dark_and_round(counts: np.ndarray, config: SimulationConfig, rng: np.ra
 
 
 def detect(
-    transmission: np.ndarray, settings: ScanSettings, config: SimulationConfig, profile: np.ndarray, rng: np.random.Generator
+    transmission: np.ndarray,
+    settings: ScanSettings,
+    config: SimulationConfig,
+    profile: np.ndarray,
+    rng: np.random.Generator,
 ) -> np.ndarray:
     """Noisy uint16 intensities from blurred transmission ``[angle, row, col]`` (already cropped)."""
     expected = settings.photons * profile[None, :, :] * transmission
@@ -69,6 +75,8 @@ def flat_and_dark(
         dark = np.full_like(flat, config.dark_counts, dtype=np.float32)
         return flat, dark
     shape = (config.flat_frames, *profile.shape)
-    flat = _add_dark_and_round(rng.poisson(np.broadcast_to(settings.photons * profile, shape)).astype(np.float64), config, rng)
+    flat = _add_dark_and_round(
+        rng.poisson(np.broadcast_to(settings.photons * profile, shape)).astype(np.float64), config, rng
+    )
     dark = _add_dark_and_round(np.zeros(shape), config, rng)
     return flat, dark

@@ -63,14 +63,23 @@ class PairGeometry:
 
 def _conditions(settings: ScanSettings) -> Conditions:
     return Conditions(
-        voltage_kv=settings.voltage_kv, current_ua=settings.current_ua, filter=settings.filter,
-        objective=settings.objective, binning=settings.binning, exposure_s=settings.exposure_s,
+        voltage_kv=settings.voltage_kv,
+        current_ua=settings.current_ua,
+        filter=settings.filter,
+        objective=settings.objective,
+        binning=settings.binning,
+        exposure_s=settings.exposure_s,
     )
 
 
 def _metadata(
-    config: SimulationConfig, role: str, settings: ScanSettings, source_to_axis_mm: float, pitch_mm: float,
-    voxel_mm: float, position_mm: tuple[float, float, float],
+    config: SimulationConfig,
+    role: str,
+    settings: ScanSettings,
+    source_to_axis_mm: float,
+    pitch_mm: float,
+    voxel_mm: float,
+    position_mm: tuple[float, float, float],
 ) -> ScanMetadata:
     n = settings.detector_px
     geometry = Geometry(
@@ -82,8 +91,14 @@ def _metadata(
         angles_deg=AngleRange(start=0.0, step=360.0 / settings.angles, count=settings.angles),
     )
     return ScanMetadata(
-        format_version=1, role=role, sample_id=config.sample_id, values="intensity", geometry=geometry,
-        sample_position_mm=tuple(float(v) for v in position_mm), conditions=_conditions(settings), recon_voxel_mm=voxel_mm,
+        format_version=1,
+        role=role,
+        sample_id=config.sample_id,
+        values="intensity",
+        geometry=geometry,
+        sample_position_mm=tuple(float(v) for v in position_mm),
+        conditions=_conditions(settings),
+        recon_voxel_mm=voxel_mm,
     )
 
 
@@ -96,7 +111,9 @@ def unit_vector(rng: np.random.Generator) -> np.ndarray:
 def pair_geometry(config: SimulationConfig, rng: np.random.Generator) -> PairGeometry:
     """Scout and zoom metadata (true and recorded); ``rng`` draws the stage error direction."""
     pitch = config.detector_pitch_mm
-    scout = _metadata(config, "scout", config.scout, config.source_to_axis_mm, pitch, config.scout_voxel, (0.0, 0.0, 0.0))
+    scout = _metadata(
+        config, "scout", config.scout, config.source_to_axis_mm, pitch, config.scout_voxel, (0.0, 0.0, 0.0)
+    )
     _check_scout_fits(config, scout)
     if config.zoom_by == "geometry":
         zoom_sod, zoom_pitch = config.source_to_axis_mm / config.ratio, pitch
@@ -120,7 +137,9 @@ def _check_scout_fits(config: SimulationConfig, scout: ScanMetadata) -> None:
     radius, half_height = config.phantom.radius_mm, config.phantom.height_mm / 2.0
     nearest_mm = geometry.source_to_axis_mm - radius
     if nearest_mm <= 0:
-        raise ValueError(f"the scout source ({geometry.source_to_axis_mm} mm) is inside the sample (radius {radius} mm)")
+        raise ValueError(
+            f"the scout source ({geometry.source_to_axis_mm} mm) is inside the sample (radius {radius} mm)"
+        )
     shadow_u = radius / math.sqrt(1.0 - (radius / geometry.source_to_axis_mm) ** 2) * geometry.magnification
     shadow_v = half_height * geometry.source_to_detector_mm / nearest_mm
     pp_r, pp_c = geometry.principal_point_px()

@@ -15,16 +15,24 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.acquisition.contract import ScanMetadata
-from pipeline.acquisition.writer import write_scan
 from models.errors import InputError
 from models.events import ProgressCallback, message, step
+from pipeline.acquisition.contract import ScanMetadata
+from pipeline.acquisition.writer import write_scan
 from pipeline.simulate import detector
 from pipeline.simulate.config import ScanSettings, SimulationConfig
 from pipeline.simulate.geometry import PairGeometry, pair_geometry
 from pipeline.simulate.phantom import Phantom, generate_phantom
 from pipeline.simulate.project import project_transmission
-from pipeline.simulate.truth import PHANTOM_JSON, TRUTH_JSON, VOLUME_FILES, SimulationTruth, TruthGrids, context_grid, write_volume
+from pipeline.simulate.truth import (
+    PHANTOM_JSON,
+    TRUTH_JSON,
+    VOLUME_FILES,
+    SimulationTruth,
+    TruthGrids,
+    context_grid,
+    write_volume,
+)
 from pipeline.simulate.voxelise import voxelise
 
 STAGE = "simulate"
@@ -63,8 +71,12 @@ def simulate_scan(
     for start in range(0, angles.size, CHUNK_ANGLES):
         chunk = angles[start : start + CHUNK_ANGLES]
         transmission = project_transmission(
-            phantom, true_meta, angles_deg=chunk, mount_rotation=mount_rotation,
-            supersample=config.projection_supersample, pad_px=pad,
+            phantom,
+            true_meta,
+            angles_deg=chunk,
+            mount_rotation=mount_rotation,
+            supersample=config.projection_supersample,
+            pad_px=pad,
         )
         blurred = detector.blur(transmission, settings, pad)
         projections[start : start + chunk.size] = detector.detect(blurred, settings, config, profile, noise_rng)
@@ -126,7 +138,9 @@ def simulate_pair(
     _prepare(out_dir, overwrite)
     started = time.perf_counter()
     message(progress, STAGE, f"simulating seed {config.seed}, ratio {config.ratio}")
-    rngs = dict(zip(STREAMS, (np.random.default_rng(s) for s in np.random.SeedSequence(config.seed).spawn(len(STREAMS)))))
+    rngs = dict(
+        zip(STREAMS, (np.random.default_rng(s) for s in np.random.SeedSequence(config.seed).spawn(len(STREAMS))))
+    )
     phantom = generate_phantom(config.phantom, rngs["phantom"])
     geometry = pair_geometry(config, rngs["stage"])
     truth = _truth(config, phantom, geometry)
@@ -150,8 +164,14 @@ def simulate_pair(
     )
     for role, true_meta, recorded_meta, settings, rotation in scans:
         projections, flat, dark = simulate_scan(
-            phantom, true_meta, settings, config, mount_rotation=rotation,
-            noise_rng=rngs[f"{role}_noise"], flat_rng=rngs[f"{role}_flat"], counter=counter,
+            phantom,
+            true_meta,
+            settings,
+            config,
+            mount_rotation=rotation,
+            noise_rng=rngs[f"{role}_noise"],
+            flat_rng=rngs[f"{role}_flat"],
+            counter=counter,
         )
         write_scan(pair_dir / role, recorded_meta, projections, flat=flat, dark=dark, layout=config.layout)
     (pair_dir / "READY").touch()

@@ -159,4 +159,6 @@ def generate_phantom(settings: PhantomSettings, rng: np.random.Generator) -> Pha
             )
     mu = settings.central_line_integral / (2.0 * settings.radius_mm)
     pores = [Pore(centre_mm=tuple(float(v) for v in c), radius_mm=float(r)) for c, r in zip(grid.centres, grid.radii)]
-    return Phantom(cylinder=Cylinder(radius_mm=settings.radius_mm, height_mm=settings.height_mm), mu_per_mm=mu, pores=pores)
+    return Phantom(
+        cylinder=Cylinder(radius_mm=settings.radius_mm, height_mm=settings.height_mm), mu_per_mm=mu, pores=pores
+    )

@@ -36,7 +36,9 @@ def scan_to_sample_matrices(angles_deg: np.ndarray, mount_rotation: np.ndarray) 
 
 
 @numba.njit(cache=True, inline="always")
-def _cylinder_chord(sx: float, sy: float, sz: float, dx: float, dy: float, dz: float, radius: float, half_h: float) -> float:
+def _cylinder_chord(
+    sx: float, sy: float, sz: float, dx: float, dy: float, dz: float, radius: float, half_h: float
+) -> float:
     """Length of the unit-direction ray ``s + t d`` inside the cylinder ``x^2 + y^2 <= r^2, |z| <= h/2``."""
     a = dx * dx + dy * dy
     lo, hi = -1e30, 1e30
@@ -62,11 +64,25 @@ def _cylinder_chord(sx: float, sy: float, sz: float, dx: float, dy: float, dz: f
 
 @numba.njit(cache=True, parallel=True)
 def _project_kernel(
-    mats: np.ndarray, centre: np.ndarray, sod: float, sdd: float,
-    rows: int, cols: int, row_start: int, col_start: int, pp_r: float, pp_c: float,
-    pitch_r: float, pitch_c: float, ss: int,
-    cyl_centre: np.ndarray, cyl_radius: float, cyl_half_h: float, mu: float,
-    pore_centres: np.ndarray, pore_radii: np.ndarray,
+    mats: np.ndarray,
+    centre: np.ndarray,
+    sod: float,
+    sdd: float,
+    rows: int,
+    cols: int,
+    row_start: int,
+    col_start: int,
+    pp_r: float,
+    pp_c: float,
+    pitch_r: float,
+    pitch_c: float,
+    ss: int,
+    cyl_centre: np.ndarray,
+    cyl_radius: float,
+    cyl_half_h: float,
+    mu: float,
+    pore_centres: np.ndarray,
+    pore_radii: np.ndarray,
 ) -> np.ndarray:  # pragma: no cover - compiled
     """Mean transmission ``[angle, row, col]`` over ``ss x ss`` sub-rays of each pixel."""
     n_angles = mats.shape[0]
@@ -88,7 +104,9 @@ def _project_kernel(
                 du, dy, dv = off_u / norm, sdd / norm, -off_v / norm
                 for k in range(3):
                     dirs[i, j, k] = m[k, 0] * du + m[k, 1] * dy + m[k, 2] * dv
-                paths[i, j] = mu * _cylinder_chord(src[0], src[1], src[2], dirs[i, j, 0], dirs[i, j, 1], dirs[i, j, 2], cyl_radius, cyl_half_h)
+                paths[i, j] = mu * _cylinder_chord(
+                    src[0], src[1], src[2], dirs[i, j, 0], dirs[i, j, 1], dirs[i, j, 2], cyl_radius, cyl_half_h
+                )
         for p in range(pore_radii.shape[0]):
             rad = pore_radii[p]
             wx = pore_centres[p, 0] - cyl_centre[0] - src[0]
@@ -157,12 +175,25 @@ def project_transmission(
     pp_r, pp_c = geometry.principal_point_px()
     cyl = phantom.cylinder
     return _project_kernel(
-        scan_to_sample_matrices(angles, rotation), centre,
-        float(geometry.source_to_axis_mm), float(geometry.source_to_detector_mm),
-        geometry.rows + 2 * pad_px, geometry.columns + 2 * pad_px, -pad_px, -pad_px, float(pp_r), float(pp_c),
-        float(geometry.detector_pixel_mm[0]), float(geometry.detector_pixel_mm[1]), int(supersample),
-        np.asarray(cyl.centre_mm, dtype=float), float(cyl.radius_mm), float(cyl.height_mm) / 2.0, float(phantom.mu_per_mm),
-        np.ascontiguousarray(centres), np.ascontiguousarray(radii),
+        scan_to_sample_matrices(angles, rotation),
+        centre,
+        float(geometry.source_to_axis_mm),
+        float(geometry.source_to_detector_mm),
+        geometry.rows + 2 * pad_px,
+        geometry.columns + 2 * pad_px,
+        -pad_px,
+        -pad_px,
+        float(pp_r),
+        float(pp_c),
+        float(geometry.detector_pixel_mm[0]),
+        float(geometry.detector_pixel_mm[1]),
+        int(supersample),
+        np.asarray(cyl.centre_mm, dtype=float),
+        float(cyl.radius_mm),
+        float(cyl.height_mm) / 2.0,
+        float(phantom.mu_per_mm),
+        np.ascontiguousarray(centres),
+        np.ascontiguousarray(radii),
     )
 
 
@@ -183,7 +214,9 @@ def project_phantom(
     angles = meta.geometry.angles()
     if angles_subset is not None:
         angles = angles[np.asarray(angles_subset, dtype=int)]
-    transmission = project_transmission(phantom, meta, angles_deg=angles, mount_rotation=mount_rotation, supersample=supersample)
+    transmission = project_transmission(
+        phantom, meta, angles_deg=angles, mount_rotation=mount_rotation, supersample=supersample
+    )
     return (-np.log(transmission)).astype(np.float32)
 
 

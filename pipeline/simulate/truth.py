@@ -36,7 +36,9 @@ class TruthGrids(BaseModel):
     """Grids of the truth volumes (and the zoom's own reconstruction grid)."""
 
     scout: VolumeGrid = Field(description="scout native grid, scout frame")
-    zoom: VolumeGrid = Field(description="zoom_recon as it lies in the scout frame (rotated/scaled by the remount and scale error)")
+    zoom: VolumeGrid = Field(
+        description="zoom_recon as it lies in the scout frame (rotated/scaled by the remount and scale error)"
+    )
     zoom_recon: VolumeGrid = Field(description="native grid of the recorded zoom metadata, zoom frame")
     context: VolumeGrid = Field(description="the zoom lattice extended over a larger scout region, scout frame")
 
@@ -62,9 +64,9 @@ class SimulationTruth(BaseModel):
     zoom_source_to_axis_true_mm: float
     zoom_source_to_axis_recorded_mm: float
     zoom_scale_factor: float = Field(description="recorded / true zoom source_to_axis (k)")
-    zoom_to_scout: tuple[tuple[float, float, float, float], tuple[float, float, float, float], tuple[float, float, float, float]] = Field(
-        description="3x4 [A | t]: scout-frame point = A @ zoom-frame point + t (mm)"
-    )
+    zoom_to_scout: tuple[
+        tuple[float, float, float, float], tuple[float, float, float, float], tuple[float, float, float, float]
+    ] = Field(description="3x4 [A | t]: scout-frame point = A @ zoom-frame point + t (mm)")
     grids: TruthGrids
     volumes: dict[str, str] = Field(default_factory=dict, description="name -> file in the truth folder")
 
@@ -90,7 +92,10 @@ def context_grid(zoom: VolumeGrid, phantom: Phantom, factor_xy: float, factor_z:
         raise ValueError("the context region does not meet the sample")
     new_centre = zoom.index_to_physical((lo + hi - 1) / 2.0)
     return zoom.model_copy(
-        update={"shape_zyx": (int(hi[2] - lo[2]), int(hi[1] - lo[1]), int(hi[0] - lo[0])), "centre_mm": tuple(float(v) for v in new_centre)}
+        update={
+            "shape_zyx": (int(hi[2] - lo[2]), int(hi[1] - lo[1]), int(hi[0] - lo[0])),
+            "centre_mm": tuple(float(v) for v in new_centre),
+        }
     )
 
 
@@ -124,4 +129,3 @@ def read_truth_volume(truth_dir: Path, name: Literal["scout", "zoom", "context"]
     if not path.exists():
         raise InputError(path, "missing (simulated with truth_volumes off?)")
     return tifffile.imread(path)
-

@@ -17,8 +17,15 @@ from pipeline.simulate.phantom import Phantom
 
 @numba.njit(cache=True, parallel=True)
 def _cylinder_counts(
-    origin: np.ndarray, axes: np.ndarray, nz: int, ny: int, nx: int, ss: int,
-    cyl_centre: np.ndarray, radius: float, half_h: float,
+    origin: np.ndarray,
+    axes: np.ndarray,
+    nz: int,
+    ny: int,
+    nx: int,
+    ss: int,
+    cyl_centre: np.ndarray,
+    radius: float,
+    half_h: float,
 ) -> np.ndarray:  # pragma: no cover - compiled
     """Sub-points of each voxel inside the cylinder; ``axes[:, m]`` is the step of index axis m (x, y, z)."""
     counts = np.zeros((nz, ny, nx), dtype=np.int32)
@@ -44,8 +51,13 @@ def _cylinder_counts(
 
 @numba.njit(cache=True)
 def _subtract_pores(
-    counts: np.ndarray, origin: np.ndarray, axes: np.ndarray, inverse: np.ndarray, ss: int,
-    centres: np.ndarray, radii: np.ndarray,
+    counts: np.ndarray,
+    origin: np.ndarray,
+    axes: np.ndarray,
+    inverse: np.ndarray,
+    ss: int,
+    centres: np.ndarray,
+    radii: np.ndarray,
 ) -> None:  # pragma: no cover - compiled
     """Remove the sub-points inside each pore (pores are inside the cylinder and disjoint)."""
     nz, ny, nx = counts.shape
@@ -91,7 +103,15 @@ def voxelise(phantom: Phantom, grid: VolumeGrid, supersample: int = 2) -> np.nda
     nz, ny, nx = grid.shape_zyx
     cyl = phantom.cylinder
     counts = _cylinder_counts(
-        origin, axes, nz, ny, nx, supersample, np.asarray(cyl.centre_mm, dtype=float), cyl.radius_mm, cyl.height_mm / 2.0
+        origin,
+        axes,
+        nz,
+        ny,
+        nx,
+        supersample,
+        np.asarray(cyl.centre_mm, dtype=float),
+        cyl.radius_mm,
+        cyl.height_mm / 2.0,
     )
     centres, radii = phantom.pore_arrays()
     _subtract_pores(counts, origin, axes, np.linalg.inv(axes), supersample, np.ascontiguousarray(centres), radii)

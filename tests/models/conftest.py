@@ -29,8 +29,13 @@ def quick_model(pair, small_net, tmp_path_factory):
     from models.config import TrainingConfig
     from models.train import train_model
 
-    trained = train_model(pair.scout_on_zoom, pair.zoom, pair.mask, small_net,
-                          TrainingConfig(iterations=40, tile_px=48, validation_interval=20))
+    trained = train_model(
+        pair.scout_on_zoom,
+        pair.zoom,
+        pair.mask,
+        small_net,
+        TrainingConfig(iterations=40, tile_px=48, validation_interval=20),
+    )
     directory = tmp_path_factory.mktemp("quick_model")
     paths = trained.save(directory)
     return trained, paths

@@ -40,8 +40,13 @@ def foam(shape_zyx: tuple[int, int, int], pores: int, rng: np.random.Generator) 
     return volume
 
 
-def make_pair(shape_zyx: tuple[int, int, int] = (36, 96, 96), ratio: int = 3, seed: int = 0,
-              pores: int | None = None, noise: float = 0.04) -> SyntheticPair:
+def make_pair(
+    shape_zyx: tuple[int, int, int] = (36, 96, 96),
+    ratio: int = 3,
+    seed: int = 0,
+    pores: int | None = None,
+    noise: float = 0.04,
+) -> SyntheticPair:
     rng = np.random.default_rng(seed)
     nz, ny, nx = shape_zyx
     truth = foam(shape_zyx, pores or int(nz * ny * nx / 900), rng)

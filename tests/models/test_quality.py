@@ -60,7 +60,12 @@ def test_unet_beats_cubic_and_richardson_lucy(pair, small_net):
 
 
 def test_srcnn_trains_and_applies(pair):
-    trained = train_srcnn(pair.scout_on_zoom, pair.zoom, pair.mask, SRCNNConfig(iterations=30, tile_px=16, filters=(8, 4), kernels=(5, 1, 3)))
+    trained = train_srcnn(
+        pair.scout_on_zoom,
+        pair.zoom,
+        pair.mask,
+        SRCNNConfig(iterations=30, tile_px=16, filters=(8, 4), kernels=(5, 1, 3)),
+    )
     out = apply_srcnn(trained, pair.scout_on_zoom[:20], slab_z=8)
     assert out.shape == (20, 96, 96) and np.isfinite(out).all()
     assert np.mean(trained.losses[-10:]) < np.mean(trained.losses[:10])

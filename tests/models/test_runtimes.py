@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from models.errors import BackendUnavailable
 from models.runtimes import InferenceRuntime, load_runtime, runtime_availability
 from models.runtimes.keras import KerasRuntime
-from models.errors import BackendUnavailable
 
 
 @pytest.mark.parametrize("hw", [(48, 48), (70, 53), (130, 96)])

@@ -10,10 +10,8 @@ import pytest
 from onnx import TensorProto, helper
 
 from models.cache.card import AcquisitionConditions, ModelCard, ScanConditions
-from models.trained import Normalisation
-from models.trained import ValidationFigures
 from models.config import NetworkConfig
-
+from models.trained import Normalisation, ValidationFigures
 
 
 def _write_centre_slice_onnx(path: Path, slices: int = 5) -> Path:
@@ -51,9 +49,15 @@ def _make_card(
     validation: ValidationFigures | None = None,
     **fields: object,
 ) -> ModelCard:
-    conditions = AcquisitionConditions(voltage_kv=voltage_kv, current_ua=87, filter=filter, objective=objective, binning=binning, exposure_s=1.5)
-    scout = ScanConditions(conditions=conditions, detector_shape=(64, 64), detector_pixel_mm=(0.2, 0.2), voxel_mm=scout_voxel_mm)
-    zoom = ScanConditions(conditions=conditions, detector_shape=(64, 64), detector_pixel_mm=(0.2, 0.2), voxel_mm=zoom_voxel_mm)
+    conditions = AcquisitionConditions(
+        voltage_kv=voltage_kv, current_ua=87, filter=filter, objective=objective, binning=binning, exposure_s=1.5
+    )
+    scout = ScanConditions(
+        conditions=conditions, detector_shape=(64, 64), detector_pixel_mm=(0.2, 0.2), voxel_mm=scout_voxel_mm
+    )
+    zoom = ScanConditions(
+        conditions=conditions, detector_shape=(64, 64), detector_pixel_mm=(0.2, 0.2), voxel_mm=zoom_voxel_mm
+    )
     return ModelCard(
         scout=scout,
         zoom=zoom,

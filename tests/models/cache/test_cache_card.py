@@ -8,20 +8,25 @@ import pytest
 from pydantic import ValidationError
 
 from models.cache.card import ModelCard, build_card, card_json_schema
-from models.trained import CurvePoint, ValidationFigures
-from models.trained import Normalisation
-from pipeline.pair.conditions import pair_sample_class, scan_conditions
 from models.config import NetworkConfig
+from models.trained import CurvePoint, Normalisation, ValidationFigures
 from pipeline.acquisition.contract import ScanMetadata
+from pipeline.pair.conditions import pair_sample_class, scan_conditions
 
 
 def _scan(role: str, voxel_mm: float, sample_class: str | None = None) -> ScanMetadata:
     return ScanMetadata.model_validate(
         {
-            "format_version": 1, "role": role, "sample_id": "foam-1", "values": "line_integral",
+            "format_version": 1,
+            "role": role,
+            "sample_id": "foam-1",
+            "values": "line_integral",
             "geometry": {
-                "source_to_axis_mm": 25.0, "source_to_detector_mm": 250.0, "detector_shape": [64, 80],
-                "detector_pixel_mm": [0.2, 0.2], "angles_deg": {"step": 1.0, "count": 360},
+                "source_to_axis_mm": 25.0,
+                "source_to_detector_mm": 250.0,
+                "detector_shape": [64, 80],
+                "detector_pixel_mm": [0.2, 0.2],
+                "angles_deg": {"step": 1.0, "count": 360},
             },
             "conditions": {"voltage_kv": 80, "filter": "LE2", "objective": "4X", "binning": 2},
             "recon_voxel_mm": voxel_mm,
@@ -61,7 +66,10 @@ def test_inconsistent_voxel_ratio_is_refused(make_card) -> None:
 def test_build_card_from_scan_metadata() -> None:
     scout, zoom = _scan("scout", 0.03), _scan("zoom", 0.01, sample_class="foam")
     card = build_card(
-        scan_conditions(scout), scan_conditions(zoom), NetworkConfig(), Normalisation(offset=0.0, scale=1.0),
+        scan_conditions(scout),
+        scan_conditions(zoom),
+        NetworkConfig(),
+        Normalisation(offset=0.0, scale=1.0),
         ValidationFigures(psnr_db=31.0, ssim=0.9, psnr_input_db=25.0, ssim_input=0.8),
         sample_class=pair_sample_class(scout, zoom),
     )
@@ -82,12 +90,22 @@ def test_card_from_trained_model_record() -> None:
     from models.trained import ValidationFigures as TrainedFigures
 
     trained = TrainedModel(
-        model=None, network=NetworkConfig(depth=2), training=TrainingConfig(), normalisation=Normalisation(offset=0.5, scale=3.0),
+        model=None,
+        network=NetworkConfig(depth=2),
+        training=TrainingConfig(),
+        normalisation=Normalisation(offset=0.5, scale=3.0),
         curve=[TrainedPoint(iteration=10, train_loss=0.2, val_loss=0.3)],
-        validation=TrainedFigures(psnr_db=30.0, ssim=0.9, psnr_input_db=25.0, ssim_input=0.8, slab_z=(0, 4), voxels=100),
+        validation=TrainedFigures(
+            psnr_db=30.0, ssim=0.9, psnr_input_db=25.0, ssim_input=0.8, slab_z=(0, 4), voxels=100
+        ),
         iterations_run=300,
     )
-    card = card_from_trained(trained, scan_conditions(_scan("scout", 0.03)), scan_conditions(_scan("zoom", 0.01)), training_data_fingerprint="abc")
+    card = card_from_trained(
+        trained,
+        scan_conditions(_scan("scout", 0.03)),
+        scan_conditions(_scan("zoom", 0.01)),
+        training_data_fingerprint="abc",
+    )
     assert card.network["depth"] == 2 and card.normalisation.scale == 3.0
     assert card.curve[0].val_loss == 0.3 and card.training_iterations == 300
     assert ModelCard.from_json(card.to_json()).validation.gain_db == pytest.approx(5.0)

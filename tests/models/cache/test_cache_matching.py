@@ -74,7 +74,10 @@ def test_policy_rejects_unknown_keys() -> None:
 
 def test_rank_candidates_orders_by_closeness_and_drops_mismatches(make_card) -> None:
     exact, near, nearer, other = (
-        make_card(), make_card(voltage_kv=83.0), make_card(voltage_kv=81.0), make_card(objective="20X")
+        make_card(),
+        make_card(voltage_kv=83.0),
+        make_card(voltage_kv=81.0),
+        make_card(objective="20X"),
     )
     query = _query(exact)
     ranked = rank_candidates(query, [near, other, nearer, exact], MatchPolicy())

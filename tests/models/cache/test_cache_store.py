@@ -126,7 +126,9 @@ def test_evict_to_limit_removes_least_recently_used(tmp_path, model_dir, make_ca
     # room for two entries and a half
     cache = ModelCache(tmp_path / "cache", CacheConfig(max_size_gb=2.5 * entry_bytes / 1e9))
     ids = [cache.add(model_dir, make_card(created_utc=base + timedelta(days=i))) for i in range(4)]
-    cache.update(cache.get(ids[0]).model_copy(update={"last_used_utc": base + timedelta(days=10)}))  # oldest, but used last
+    cache.update(
+        cache.get(ids[0]).model_copy(update={"last_used_utc": base + timedelta(days=10)})
+    )  # oldest, but used last
     evicted = cache.evict_to_limit(keep=[ids[1]])
     # LRU order: ids[1] (kept), ids[2], ids[3], ids[0] (used last); two must go to fit 2.5 entries
     assert evicted == [ids[2], ids[3]]

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from models.trained import ValidationFigures
 from models.cache.config import ValidationPolicy
 from models.cache.validate import validate_candidate
 from models.quality import psnr_db, ssim
+from models.trained import ValidationFigures
 
 
 def _pair(seed: int, scout_sigma: float = 2.0, shape=(16, 48, 48)):
@@ -41,8 +41,10 @@ def card(make_card):
     scout, zoom, mask, clean = _pair(seed=1)
     predicted = _good_model(clean, 2)(scout)
     figures = ValidationFigures(
-        psnr_db=psnr_db(predicted, zoom, mask), ssim=ssim(predicted, zoom, mask),
-        psnr_input_db=psnr_db(scout, zoom, mask), ssim_input=ssim(scout, zoom, mask),
+        psnr_db=psnr_db(predicted, zoom, mask),
+        ssim=ssim(predicted, zoom, mask),
+        psnr_input_db=psnr_db(scout, zoom, mask),
+        ssim_input=ssim(scout, zoom, mask),
     )
     assert figures.gain_db > 3  # the stand-in model does recover resolution
     return make_card(validation=figures)
@@ -68,10 +70,14 @@ def test_model_that_does_not_transfer_to_a_blurrier_pair_is_rejected(make_card) 
     sharpen = lambda x: x + 1.5 * (x - ndimage.gaussian_filter(x, 2.0))  # noqa: E731
     own_scout, own_zoom, own_mask, _ = _pair(seed=1)
     predicted = sharpen(own_scout)
-    card = make_card(validation=ValidationFigures(
-        psnr_db=psnr_db(predicted, own_zoom, own_mask), ssim=ssim(predicted, own_zoom, own_mask),
-        psnr_input_db=psnr_db(own_scout, own_zoom, own_mask), ssim_input=ssim(own_scout, own_zoom, own_mask),
-    ))
+    card = make_card(
+        validation=ValidationFigures(
+            psnr_db=psnr_db(predicted, own_zoom, own_mask),
+            ssim=ssim(predicted, own_zoom, own_mask),
+            psnr_input_db=psnr_db(own_scout, own_zoom, own_mask),
+            ssim_input=ssim(own_scout, own_zoom, own_mask),
+        )
+    )
     similar = _pair(seed=7, scout_sigma=2.0)
     assert validate_candidate(card, sharpen, *similar[:3], ValidationPolicy()).accepted
     blurrier = _pair(seed=7, scout_sigma=4.0)
@@ -101,7 +107,9 @@ def test_baseline_must_be_beaten_when_given(card) -> None:
     good = _good_model(clean, 8)
     outcome = validate_candidate(card, good, scout, zoom, mask, ValidationPolicy(), baseline=scout)
     assert outcome.accepted and outcome.psnr_baseline_db is not None
-    outcome = validate_candidate(card, good, scout, zoom, mask, ValidationPolicy(), baseline=clean)  # better than the model
+    outcome = validate_candidate(
+        card, good, scout, zoom, mask, ValidationPolicy(), baseline=clean
+    )  # better than the model
     assert not outcome.accepted and "baseline" in outcome.reasons[0]
 
 

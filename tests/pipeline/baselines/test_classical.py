@@ -29,7 +29,9 @@ def test_upsampling_reproduces_a_linear_ramp(method):
 
 def test_upsampling_refuses_a_volume_that_is_not_on_its_grid():
     with pytest.raises(ValueError, match="grid"):
-        upsample_to_grid(np.zeros((4, 4, 4)), VolumeGrid.isotropic((4, 4, 5), 1.0), VolumeGrid.isotropic((8, 8, 8), 0.5))
+        upsample_to_grid(
+            np.zeros((4, 4, 4)), VolumeGrid.isotropic((4, 4, 5), 1.0), VolumeGrid.isotropic((8, 8, 8), 0.5)
+        )
 
 
 @pytest.mark.parametrize("sigma", [0.8, 1.5, 2.5])

@@ -18,7 +18,8 @@ def textured_volume() -> np.ndarray:
 
 
 def render_spheres(grid, spheres, *, matrix: float = 1.0, pore: float = 0.2, supersample: int = 3) -> np.ndarray:
-    """``grid``'s volume of a bright matrix with dark spherical pores ``(centre_mm xyz, radius_mm)``, partial-volume averaged."""
+    """``grid``'s volume of a bright matrix with dark spherical pores ``(centre_mm xyz, radius_mm)``, partial-volume
+    averaged."""
     from pipeline.grid import VolumeGrid
 
     assert isinstance(grid, VolumeGrid)
@@ -29,7 +30,9 @@ def render_spheres(grid, spheres, *, matrix: float = 1.0, pore: float = 0.2, sup
     inside = np.zeros(zz.shape, dtype=bool)
     for (cx, cy, cz), radius in spheres:
         inside |= (xx - cx) ** 2 + (yy - cy) ** 2 + (zz - cz) ** 2 <= radius**2
-    fraction = inside.reshape(grid.shape_zyx[0], supersample, grid.shape_zyx[1], supersample, grid.shape_zyx[2], supersample).mean(axis=(1, 3, 5))
+    fraction = inside.reshape(
+        grid.shape_zyx[0], supersample, grid.shape_zyx[1], supersample, grid.shape_zyx[2], supersample
+    ).mean(axis=(1, 3, 5))
     return matrix + (pore - matrix) * fraction
 
 

@@ -50,7 +50,9 @@ def test_a_faithful_volume_recovers_every_zoom_pore_and_is_not_flagged(zoom: np.
 )
 def test_erased_or_invented_pores_are_flagged(zoom, recovered_pores, baseline_pores, expected) -> None:
     recovered = _noisy(_spheres(recovered_pores), 3)
-    trust = feature_trust(recovered, zoom, np.ones(SHAPE, bool), VOXEL_MM, {"cubic": _noisy(_spheres(baseline_pores), 4)})
+    trust = feature_trust(
+        recovered, zoom, np.ones(SHAPE, bool), VOXEL_MM, {"cubic": _noisy(_spheres(baseline_pores), 4)}
+    )
     reasons = feature_reasons(trust, min_recall_gain=0.0, max_false_fraction=0.1)
     assert any(expected in reason for reason in reasons), reasons
     if expected == "erased":
@@ -69,6 +71,8 @@ def test_too_few_zoom_pores_give_figures_but_no_verdict(zoom: np.ndarray) -> Non
 
 def test_a_slab_without_zoom_pores_gives_no_recall_and_no_recall_flag() -> None:
     plain = _noisy(np.ones(SHAPE, np.float32), 5)
-    trust = feature_trust(_noisy(np.ones(SHAPE, np.float32), 6), plain, np.ones(SHAPE, bool), VOXEL_MM, {"cubic": plain})
+    trust = feature_trust(
+        _noisy(np.ones(SHAPE, np.float32), 6), plain, np.ones(SHAPE, bool), VOXEL_MM, {"cubic": plain}
+    )
     assert trust.zoom_features == 0 and trust.recovered.recall is None
     assert not any("erased" in reason for reason in feature_reasons(trust, 0.0, 0.1))

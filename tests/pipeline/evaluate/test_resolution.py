@@ -20,10 +20,14 @@ def test_recovers_known_blur_with_gain_and_offset(textured_volume: np.ndarray, s
 
 
 def test_sharp_image_has_zero_extra_blur(textured_volume: np.ndarray) -> None:
-    assert effective_resolution_mm(textured_volume, textured_volume, None, voxel_mm=0.01) == pytest.approx(0.0, abs=1e-4)
+    assert effective_resolution_mm(textured_volume, textured_volume, None, voxel_mm=0.01) == pytest.approx(
+        0.0, abs=1e-4
+    )
 
 
 def test_noise_does_not_pretend_blur(textured_volume: np.ndarray) -> None:
     rng = np.random.default_rng(3)
     image = ndimage.gaussian_filter(textured_volume, 2.0, mode="nearest") + rng.normal(0, 0.02, textured_volume.shape)
-    assert effective_resolution_mm(image, textured_volume, None, voxel_mm=1.0) == pytest.approx(FWHM_PER_SIGMA * 2.0, rel=0.08)
+    assert effective_resolution_mm(image, textured_volume, None, voxel_mm=1.0) == pytest.approx(
+        FWHM_PER_SIGMA * 2.0, rel=0.08
+    )

@@ -51,7 +51,9 @@ def test_no_gain_over_cubic_is_flagged(scene) -> None:
     assert report.psnr_gain_db == 0.0
     assert report.flagged
     assert any("PSNR gain" in r for r in report.reasons)
-    assert any("effective resolution did not improve" in r for r in report.reasons) is False  # equal is allowed (ratio 1.0)
+    assert (
+        any("effective resolution did not improve" in r for r in report.reasons) is False
+    )  # equal is allowed (ratio 1.0)
     strict = build_trust_report(sin.copy(), sin, zin, None, 0.01, TrustConfig(max_resolution_ratio=0.8))
     assert any("effective resolution did not improve" in r for r in strict.reasons)
 
@@ -75,7 +77,9 @@ def test_outside_is_evaluated_slab_by_slab_under_a_mask(scene) -> None:
     invented[20:28, 20:28, 1:7] = 0.2
     region = np.zeros(rout.shape, dtype=bool)
     region[:, :, 16:] = True  # excludes the invented pore (and its blurred halo)
-    clean = build_trust_report(rin, sin, zin, None, 0.01, TrustConfig(), outside_pair=(invented, sout), outside_mask=region)
+    clean = build_trust_report(
+        rin, sin, zin, None, 0.01, TrustConfig(), outside_pair=(invented, sout), outside_mask=region
+    )
     spoiled = build_trust_report(rin, sin, zin, None, 0.01, TrustConfig(), outside_pair=(invented, sout))
     assert clean.hallucination.outside_over_inside < 1.3
     assert spoiled.hallucination.outside_over_inside > clean.hallucination.outside_over_inside + 0.1
@@ -99,7 +103,9 @@ def test_halves_disagreement_is_zero_for_identical_and_grows() -> None:
     rng = np.random.default_rng(2)
     a = rng.normal(size=(8, 16, 16))
     assert halves_disagreement(a, a) == 0.0
-    assert halves_disagreement(a, a + rng.normal(0, 0.5, a.shape)) > halves_disagreement(a, a + rng.normal(0, 0.1, a.shape))
+    assert halves_disagreement(a, a + rng.normal(0, 0.5, a.shape)) > halves_disagreement(
+        a, a + rng.normal(0, 0.1, a.shape)
+    )
 
 
 def test_disagreement_png_is_written(scene, tmp_path) -> None:
@@ -111,5 +117,14 @@ def test_disagreement_png_is_written(scene, tmp_path) -> None:
 
 def test_report_schema_has_required_keys() -> None:
     fields = TrustReport.model_fields
-    for key in ("heldout_psnr_db", "heldout_psnr_cubic_db", "heldout_ssim", "heldout_ssim_cubic", "effective_resolution_mm", "hallucination", "flagged", "reasons"):
+    for key in (
+        "heldout_psnr_db",
+        "heldout_psnr_cubic_db",
+        "heldout_ssim",
+        "heldout_ssim_cubic",
+        "effective_resolution_mm",
+        "hallucination",
+        "flagged",
+        "reasons",
+    ):
         assert key in fields

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from models.trained import Normalisation
-from models.events import CancelToken, ProgressEvent
 from models.errors import Cancelled
+from models.events import CancelToken, ProgressEvent
+from models.trained import Normalisation
 from pipeline.infer.config import InferenceConfig
 from pipeline.infer.stream import infer_volume
 
@@ -45,15 +45,17 @@ class ConvRuntime:
         return np.stack([self(b) for b in batch])
 
 
-def whole_slice_reference(model: ConvRuntime, volume: np.ndarray, norm: Normalisation, margin: int, slices: int = 5) -> np.ndarray:
+def whole_slice_reference(
+    model: ConvRuntime, volume: np.ndarray, norm: Normalisation, margin: int, slices: int = 5
+) -> np.ndarray:
     x = norm.apply(volume)
     half = slices // 2
     padded_z = np.pad(x, ((half, half), (0, 0), (0, 0)), mode="reflect")
     out = []
     for z in range(volume.shape[0]):
-        stack = np.moveaxis(padded_z[z:z + slices], 0, -1)
+        stack = np.moveaxis(padded_z[z : z + slices], 0, -1)
         stack = np.pad(stack, ((margin, margin), (margin, margin), (0, 0)), mode="reflect")
-        out.append(model(stack)[margin:-margin or None, margin:-margin or None])
+        out.append(model(stack)[margin : -margin or None, margin : -margin or None])
     return norm.invert(np.stack(out))
 
 
@@ -67,7 +69,9 @@ def test_identity_model_reproduces_the_volume(volume):
     dest = np.zeros_like(volume)
     norm = Normalisation(offset=90.0, scale=25.0)
     runtime = IdentityRuntime()
-    stats = infer_volume(runtime, volume, dest, norm, InferenceConfig(tile_px=40, overlap_px=16, batch_size=3, slab_z=4))
+    stats = infer_volume(
+        runtime, volume, dest, norm, InferenceConfig(tile_px=40, overlap_px=16, batch_size=3, slab_z=4)
+    )
     np.testing.assert_allclose(dest, volume, rtol=1e-5)
     assert len(runtime.shapes) == 1, "every batch must have one shape"
     assert stats.voxels == volume.size and stats.slabs == 3
@@ -90,7 +94,9 @@ def test_streams_between_memmaps_and_reports_progress(tmp_path, volume):
     dst = np.lib.format.open_memmap(tmp_path / "out.npy", mode="w+", dtype=np.float32, shape=volume.shape)
     events: list[ProgressEvent] = []
     norm = Normalisation(offset=0.0, scale=1.0)
-    infer_volume(IdentityRuntime(), src, dst, norm, InferenceConfig(tile_px=64, overlap_px=16, slab_z=5), progress=events.append)
+    infer_volume(
+        IdentityRuntime(), src, dst, norm, InferenceConfig(tile_px=64, overlap_px=16, slab_z=5), progress=events.append
+    )
     np.testing.assert_allclose(np.load(tmp_path / "out.npy"), volume, rtol=1e-6)
     assert [e.done for e in events] == [5, 10, 11]
     assert all(e.total == 11 and e.stage == "infer" for e in events)
@@ -111,4 +117,11 @@ def test_cancel_stops_before_work():
     token.cancel()
     vol = np.zeros((4, 16, 16), np.float32)
     with pytest.raises(Cancelled):
-        infer_volume(IdentityRuntime(), vol, np.zeros_like(vol), Normalisation(offset=0, scale=1), InferenceConfig(tile_px=16, overlap_px=4), cancel=token)
+        infer_volume(
+            IdentityRuntime(),
+            vol,
+            np.zeros_like(vol),
+            Normalisation(offset=0, scale=1),
+            InferenceConfig(tile_px=16, overlap_px=4),
+            cancel=token,
+        )

@@ -25,8 +25,8 @@ def test_weights_sum_to_one_and_cover_everything(shape, tile, overlap, margin):
     total = np.zeros(shape)
     hits = np.zeros(shape, int)
     for t in tiles:
-        total[t.y.core0:t.y.core1, t.x.core0:t.x.core1] += t.weights
-        hits[t.y.core0:t.y.core1, t.x.core0:t.x.core1] += 1
+        total[t.y.core0 : t.y.core1, t.x.core0 : t.x.core1] += t.weights
+        hits[t.y.core0 : t.y.core1, t.x.core0 : t.x.core1] += 1
         assert (t.weights >= 0).all()
     assert (hits >= 1).all()
     np.testing.assert_allclose(total, 1.0, atol=1e-6)

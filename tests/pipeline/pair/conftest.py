@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.config import ProcessConfig, build_process_config
-from pipeline.simulate import SimulationConfig, ScanSettings, simulate_pair
+from pipeline.simulate import ScanSettings, SimulationConfig, simulate_pair
 
 DETECTOR_PX = 64
 

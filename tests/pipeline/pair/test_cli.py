@@ -15,14 +15,17 @@ REPO = Path(__file__).resolve().parents[3]
 
 def scoutzoom(*args: str, cwd: Path, timeout_s: float = 900) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=str(REPO), SCOUTZOOM_STATE_DIR=str(cwd / "state"))
-    return subprocess.run([sys.executable, "-m", "daemon.cli", *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=timeout_s)
+    return subprocess.run(
+        [sys.executable, "-m", "daemon.cli", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout_s
+    )
 
 
 def test_process_with_config_file_then_rerun_skips(simulated: Path, tmp_path: Path) -> None:
     config = tmp_path / "scoutzoom.toml"
-    config.write_text('[pipeline]\npreset = "small"\n[pipeline.training]\niterations = 100\n'
-                      '[pipeline.output.region]\nvoxel_budget = 500000\n')
+    config.write_text(
+        '[pipeline]\npreset = "small"\n[pipeline.training]\niterations = 100\n'
+        "[pipeline.output.region]\nvoxel_budget = 500000\n"
+    )
     out = tmp_path / "out"
     first = scoutzoom("process", str(simulated / "pair"), "--out", str(out), "--config", str(config), cwd=tmp_path)
     assert first.returncode == 0, first.stdout + first.stderr
@@ -31,8 +34,9 @@ def test_process_with_config_file_then_rerun_skips(simulated: Path, tmp_path: Pa
     assert report["config"]["training"]["iterations"] == 100
     assert report["model"]["cache"]["result"] == "miss"
     assert (tmp_path / "state" / "models").is_dir()
-    again = scoutzoom("process", str(simulated / "pair"), "--out", str(out), "--config", str(config), "--json",
-                      cwd=tmp_path)
+    again = scoutzoom(
+        "process", str(simulated / "pair"), "--out", str(out), "--config", str(config), "--json", cwd=tmp_path
+    )
     assert again.returncode == 0, again.stderr
     summary = json.loads(again.stdout)
     assert summary["status"] == "skipped" and "already processed" in summary["message"]

@@ -45,7 +45,9 @@ def test_same_conditions_reuse_the_model_and_still_beat_cubic(cache_with_model, 
     assert report["model"]["id"] == first["model"]["id"]
     assert report["model"]["cache"]["result"] == "hit"
     accepted = [c for c in report["model"]["cache"]["candidates"] if c["status"] == "accepted"][0]["validation"]
-    assert accepted["psnr_baseline_db"] is not None and accepted["psnr_db"] > accepted["psnr_baseline_db"], "must beat cubic"
+    assert accepted["psnr_baseline_db"] is not None and accepted["psnr_db"] > accepted["psnr_baseline_db"], (
+        "must beat cubic"
+    )
     assert report["quality"]["psnr_recovered_db"] > report["quality"]["psnr_cubic_db"]
 
 
@@ -65,7 +67,9 @@ def test_candidate_failing_validation_is_not_used(cache_with_model, tmp_path: Pa
     assert trained and report["model"]["reused"] is False
     decision = report["model"]["cache"]
     assert decision["result"] == "rejected"
-    assert any(c["model_id"] == first["model"]["id"] and c["status"] == "failed_validation" for c in decision["candidates"])
+    assert any(
+        c["model_id"] == first["model"]["id"] and c["status"] == "failed_validation" for c in decision["candidates"]
+    )
 
 
 def test_corrupted_entry_is_rejected_and_the_pair_completes(cache_with_model, simulated: Path, tmp_path: Path) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +31,9 @@ def processed(simulated: Path, tmp_path_factory: pytest.TempPathFactory):
     out = tmp_path_factory.mktemp("out")
     before = tree_digest(simulated / "pair")
     events = []
-    config = fast_config().model_copy(update={"output": fast_config().output.model_copy(update={"keep_intermediates": True, "format": "both"})})
+    config = fast_config().model_copy(
+        update={"output": fast_config().output.model_copy(update={"keep_intermediates": True, "format": "both"})}
+    )
     outcome = process_pair(simulated / "pair", out, config, progress=events.append)
     return outcome, out, events, before
 
@@ -40,8 +41,17 @@ def processed(simulated: Path, tmp_path_factory: pytest.TempPathFactory):
 def test_outputs_complete(processed) -> None:
     outcome, out, events, _ = processed
     assert outcome.status == "done", outcome.message
-    for name in ("recovered.ome.tif", "report.json", "DONE", "zoom_fdk.ome.tif", "scout_fdk.ome.tif", "scout_registered.ome.tif",
-                 "previews/zoom_region_axial.png", "previews/loss_curve.png", "previews/heldout_disagreement.png"):
+    for name in (
+        "recovered.ome.tif",
+        "report.json",
+        "DONE",
+        "zoom_fdk.ome.tif",
+        "scout_fdk.ome.tif",
+        "scout_registered.ome.tif",
+        "previews/zoom_region_axial.png",
+        "previews/loss_curve.png",
+        "previews/heldout_disagreement.png",
+    ):
         assert (out / name).is_file(), name
     assert not (out / "FAILED.json").exists()
     assert not list(out.glob(".*tmp-*")), "temporary files left behind"
@@ -113,7 +123,12 @@ def test_recovered_beats_cubic_outside_the_zoom(processed, simulated: Path) -> N
     scout_grid = read_ome_grid(out / "scout_fdk.ome.tif")
     cubic = cubic_upsample(tifffile.imread(out / "scout_fdk.ome.tif"), scout_grid, grid)
     mask = phantom_support(grid, phantom)
-    placement = OutputPlacement(grid=grid, zoom_offset_xyz=tuple(report["output"]["zoom_offset_xyz"]), clipped_by_budget=True, requested_voxels=0)
+    placement = OutputPlacement(
+        grid=grid,
+        zoom_offset_xyz=tuple(report["output"]["zoom_offset_xyz"]),
+        clipped_by_budget=True,
+        requested_voxels=0,
+    )
     zoom_box = zoom_slices(placement, tifffile.imread(out / "zoom_fdk.ome.tif").shape)
     if zoom_box is not None:
         mask[zoom_box] = False

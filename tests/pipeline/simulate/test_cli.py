@@ -11,10 +11,33 @@ from daemon.cli import main
 
 def test_simulate_writes_pair_and_truth(tmp_path: Path, capsys) -> None:
     out = tmp_path / "sim"
-    rc = main([
-        "simulate", str(out), "--ratio", "4", "--seed", "2", "--detector-px", "32", "--angles", "8", "--pores", "150",
-        "--photons", "3000", "--stage-error-mm", "0.01", "--rotation-deg", "0", "0", "1", "--layout", "files", "--no-truth-volumes",
-    ])
+    rc = main(
+        [
+            "simulate",
+            str(out),
+            "--ratio",
+            "4",
+            "--seed",
+            "2",
+            "--detector-px",
+            "32",
+            "--angles",
+            "8",
+            "--pores",
+            "150",
+            "--photons",
+            "3000",
+            "--stage-error-mm",
+            "0.01",
+            "--rotation-deg",
+            "0",
+            "0",
+            "1",
+            "--layout",
+            "files",
+            "--no-truth-volumes",
+        ]
+    )
     assert rc == exit_codes.OK
     assert "porosity" in capsys.readouterr().out
     truth = json.loads((out / "truth" / "truth.json").read_text())

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.acquisition.reader import read_metadata, read_scan
 from models.errors import InputError
+from pipeline.acquisition.reader import read_metadata, read_scan
 from pipeline.simulate import SimulationTruth, load_truth, project_phantom, read_truth_volume, simulate_pair
 from pipeline.simulate.detector import beam_profile
 from pipeline.simulate.phantom import Cylinder, Phantom, Pore
@@ -71,7 +71,13 @@ def test_missing_truth_is_an_input_error(tmp_path: Path) -> None:
 
 
 def test_noise_is_poisson_at_the_configured_dose(tmp_path: Path) -> None:
-    config = tiny_config(seed=3, truth_volumes=False, flat_frames=0, read_noise_counts=0.0, zoom={"detector_px": 32, "angles": 24, "blur_sigma_px": 0.0})
+    config = tiny_config(
+        seed=3,
+        truth_volumes=False,
+        flat_frames=0,
+        read_noise_counts=0.0,
+        zoom={"detector_px": 32, "angles": 24, "blur_sigma_px": 0.0},
+    )
     truth = simulate_pair(tmp_path, config)
     scan = read_scan(tmp_path / "pair" / "zoom")
     _, phantom = load_truth(tmp_path / "truth")
@@ -90,7 +96,9 @@ def test_remount_and_scale_error_mapping_predicts_the_data(tmp_path: Path) -> No
     assert recorded.geometry.source_to_axis_mm == pytest.approx(1.02 * truth.zoom_source_to_axis_true_mm)
     # a pore near the zoom centre, projected with the TRUE pose and geometry ...
     p = np.asarray(truth.zoom_position_true_mm) + [0.05, -0.03, 0.02]
-    sample = Phantom(cylinder=Cylinder(radius_mm=1.0, height_mm=2.0), mu_per_mm=1.0, pores=[Pore(centre_mm=tuple(p), radius_mm=0.15)])
+    sample = Phantom(
+        cylinder=Cylinder(radius_mm=1.0, height_mm=2.0), mu_per_mm=1.0, pores=[Pore(centre_mm=tuple(p), radius_mm=0.15)]
+    )
     empty = Phantom(cylinder=Cylinder(radius_mm=1.0, height_mm=2.0), mu_per_mm=1.0)
     true_meta = recorded.model_copy(
         update={
@@ -107,7 +115,9 @@ def test_remount_and_scale_error_mapping_predicts_the_data(tmp_path: Path) -> No
     matrix = np.asarray(truth.zoom_to_scout)
     x_zoom = np.linalg.solve(matrix[:, :3], p - matrix[:, 3])
     theta = math.radians(recorded.geometry.angles()[index])
-    x, y, z = np.array([[math.cos(theta), -math.sin(theta), 0], [math.sin(theta), math.cos(theta), 0], [0, 0, 1]]) @ x_zoom
+    x, y, z = (
+        np.array([[math.cos(theta), -math.sin(theta), 0], [math.sin(theta), math.cos(theta), 0], [0, 0, 1]]) @ x_zoom
+    )
     g = recorded.geometry
     scale = g.source_to_detector_mm / (g.source_to_axis_mm + y) / g.detector_pixel_mm[0]
     assert (rows * chord).sum() / chord.sum() == pytest.approx((g.rows - 1) / 2 - z * scale, abs=0.05)
@@ -129,7 +139,9 @@ def test_same_seed_same_bytes_other_seed_differs(tmp_path: Path, tiny_pair: tupl
 
 
 def test_refuses_to_overwrite_unless_asked(tmp_path: Path) -> None:
-    config = tiny_config(truth_volumes=False, scout={"detector_px": 32, "angles": 4}, zoom={"detector_px": 32, "angles": 4})
+    config = tiny_config(
+        truth_volumes=False, scout={"detector_px": 32, "angles": 4}, zoom={"detector_px": 32, "angles": 4}
+    )
     simulate_pair(tmp_path, config)
     with pytest.raises(InputError, match="not empty"):
         simulate_pair(tmp_path, config)

@@ -15,13 +15,22 @@ PITCH = 0.2
 MU = 0.9
 
 
-def meta(role: str, sod: float, angles: list[float], *, n: int = 64, offset=(0.0, 0.0), position=(0.0, 0.0, 0.0)) -> ScanMetadata:
+def meta(
+    role: str, sod: float, angles: list[float], *, n: int = 64, offset=(0.0, 0.0), position=(0.0, 0.0, 0.0)
+) -> ScanMetadata:
     return ScanMetadata.model_validate(
         {
-            "format_version": 1, "role": role, "sample_id": "t", "values": "line_integral",
+            "format_version": 1,
+            "role": role,
+            "sample_id": "t",
+            "values": "line_integral",
             "geometry": {
-                "source_to_axis_mm": sod, "source_to_detector_mm": SDD, "detector_shape": [n, n],
-                "detector_pixel_mm": [PITCH, PITCH], "detector_offset_px": list(offset), "angles_deg": angles,
+                "source_to_axis_mm": sod,
+                "source_to_detector_mm": SDD,
+                "detector_shape": [n, n],
+                "detector_pixel_mm": [PITCH, PITCH],
+                "detector_offset_px": list(offset),
+                "angles_deg": angles,
             },
             "sample_position_mm": list(position),
         }
@@ -102,7 +111,9 @@ def _source(m: ScanMetadata, theta: float, rotation: np.ndarray) -> np.ndarray:
     return rotation.T @ rot_z(-theta) @ np.array([0.0, -sod, 0.0]) + np.asarray(m.sample_position_mm)
 
 
-def _aim(m: ScanMetadata, theta: float, rotation: np.ndarray, direction: np.ndarray, pixel: tuple[int, int]) -> ScanMetadata:
+def _aim(
+    m: ScanMetadata, theta: float, rotation: np.ndarray, direction: np.ndarray, pixel: tuple[int, int]
+) -> ScanMetadata:
     """The same scan with its detector offset chosen so that ``pixel``'s centre sees ``direction``."""
     g = m.geometry
     d = rot_z(theta) @ rotation @ direction
@@ -149,7 +160,9 @@ def test_supersampling_averages_the_transmission_of_sub_rays() -> None:
     for dr in (-0.25, 0.25):
         for dc in (-0.25, 0.25):
             # the detector shifted by (-dr, -dc) puts pixel centres where the sub-rays are
-            shifted = m.model_copy(update={"geometry": m.geometry.model_copy(update={"detector_offset_px": (-dr, -dc)})})
+            shifted = m.model_copy(
+                update={"geometry": m.geometry.model_copy(update={"detector_offset_px": (-dr, -dc)})}
+            )
             transmissions.append(np.exp(-project_phantom(sample, shifted)[0].astype(np.float64)))
     expected = -np.log(np.mean(transmissions, axis=0))
     assert np.abs(fine - expected).max() < 1e-5

@@ -25,7 +25,11 @@ def test_voxelised_porosity_matches_the_analytic_one(supersample: int) -> None:
 
 
 def test_partial_volumes_come_in_steps_of_one_over_s_cubed() -> None:
-    phantom = Phantom(cylinder=Cylinder(radius_mm=1.0, height_mm=2.0), mu_per_mm=2.0, pores=[Pore(centre_mm=(0.0, 0.0, 0.0), radius_mm=0.1)])
+    phantom = Phantom(
+        cylinder=Cylinder(radius_mm=1.0, height_mm=2.0),
+        mu_per_mm=2.0,
+        pores=[Pore(centre_mm=(0.0, 0.0, 0.0), radius_mm=0.1)],
+    )
     volume = voxelise(phantom, VolumeGrid.isotropic((16, 16, 16), 0.02), 3)
     fractions = volume / 2.0 * 27
     assert np.allclose(fractions, np.round(fractions), atol=1e-4)
@@ -37,7 +41,9 @@ def test_any_grid_rotated_and_anisotropic() -> None:
     phantom = Phantom(cylinder=Cylinder(radius_mm=1.0, height_mm=2.0), mu_per_mm=1.0, pores=[pore])
     direction = Rotation.from_rotvec([0.3, -0.2, 0.5]).as_matrix()
     spacing = (0.006, 0.008, 0.01)
-    grid = VolumeGrid(shape_zyx=(24, 30, 40), spacing_mm=spacing, centre_mm=(0.1, -0.06, 0.06), direction=tuple(direction.ravel()))
+    grid = VolumeGrid(
+        shape_zyx=(24, 30, 40), spacing_mm=spacing, centre_mm=(0.1, -0.06, 0.06), direction=tuple(direction.ravel())
+    )
     deficit = 1.0 - voxelise(phantom, grid, 4).astype(np.float64)  # 1 inside the pore, 0 in the solid
     voxel_mm3 = math.prod(spacing)
     assert deficit.sum() * voxel_mm3 == pytest.approx(4 / 3 * math.pi * pore.radius_mm**3, rel=0.02)
