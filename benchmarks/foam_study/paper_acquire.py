@@ -182,12 +182,9 @@ def acquire(
     return real
 
 
-def _cache_path(
-    cache_dir: Path, size: PaperSize, seed: int, resolutions_um: Sequence[float], coarse_cubic: bool
-) -> Path:
-    key = json.dumps(
-        [size.model_dump(mode="json"), seed, [float(r) for r in resolutions_um], coarse_cubic], sort_keys=True
-    )
+def _cache_path(cache_dir: Path, size: PaperSize, seed: int, coarse_cubic: bool) -> Path:
+    """One file per size, seed and kind; it records its resolutions, and serves any subset of them."""
+    key = json.dumps([size.model_dump(mode="json"), seed, coarse_cubic], sort_keys=True)
     return (
         Path(cache_dir) / f"realisation_{size.grid_px}px_seed{seed}_{hashlib.sha256(key.encode()).hexdigest()[:12]}.npz"
     )
@@ -252,10 +249,12 @@ def acquire_cached(
     """:func:`acquire`, reusing (or filling) ``cache_dir`` when one is given."""
     if cache_dir is None:
         return acquire(size, seed, resolutions_um, coarse_cubic=coarse_cubic, log=log)
-    path = _cache_path(cache_dir, size, seed, resolutions_um, coarse_cubic)
+    path = _cache_path(cache_dir, size, seed, coarse_cubic)
     if path.is_file():
-        log(f"seed {seed}: reusing {path}")
-        return load_realisation(path, size)
+        real = load_realisation(path, size)
+        if set(map(float, resolutions_um)) <= set(real.fdk):
+            log(f"seed {seed}: reusing {path}")
+            return real
     real = acquire(size, seed, resolutions_um, coarse_cubic=coarse_cubic, log=log)
     save_realisation(path, real)
     return real
