@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 
 from daemon import readiness
@@ -75,14 +76,16 @@ def test_a_ready_pair_still_being_copied_counts_as_one_failure(tmp_path: Path) -
     daemon = make_daemon(tmp_path, quick, clock, settle_s=1)
     pair = make_incomplete_pair(tmp_path / "in" / "p", ready_file=True)
     daemon.start()
+    daemon._stop_intake()  # the test plays the watcher's part: file events would restart the settle clock
     try:
         for step in range(3):
-            clock.now += 2  # quiet past the settle time: fails
-            daemon.tick(clock.now)
-            assert daemon.store.get(pair).state == "failed"
             (pair / "zoom" / f"extra-{step}.txt").write_text("copy in progress")  # content changes, still incomplete
-            (pair / "scout" / "proj_00000.tif").touch()
-            daemon.tracker.touch(pair, tmp_path / "in", clock.now)
+            clock.now = time.time() + 100 * (step + 1)  # quiet well past the settle time (real mtimes are older)
+            daemon.tracker.touch(pair, tmp_path / "in", clock.now - 10)
+            daemon.tick(clock.now)
+            job = daemon.store.get(pair)
+            assert job.state == "failed" and f"extra-{step}" not in job.message
+            assert job.updated_s == clock.now  # failed again with the new content
         failed = daemon.metrics.registry.get_sample_value("scoutzoom_jobs_total", {"outcome": "failed"})
         assert failed == 1
     finally:
