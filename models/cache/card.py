@@ -19,6 +19,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from models.clock import utc_now
+from models.conditions import AcquisitionConditions
 from models.trained import CurvePoint, Normalisation, ValidationFigures
 
 CARD_VERSION = 1
@@ -57,23 +58,6 @@ def array_fingerprint(*arrays: np.ndarray) -> str:
         digest.update(f"{contiguous.shape}|{contiguous.dtype.str}|".encode())
         digest.update(memoryview(contiguous).cast("B"))
     return digest.hexdigest()
-
-
-class AcquisitionConditions(BaseModel):
-    """The scanner settings a model was trained under (all optional; unknown keys are kept).
-
-    The card's own record, so the saved format does not depend on the scan-metadata
-    class; :mod:`pipeline.pair.conditions` fills it from ``scan.json``.
-    """
-
-    model_config = ConfigDict(extra="allow")
-
-    voltage_kv: float | None = None
-    current_ua: float | None = None
-    filter: str | None = None
-    objective: str | None = None
-    binning: int | None = None
-    exposure_s: float | None = None
 
 
 class ScanConditions(BaseModel):

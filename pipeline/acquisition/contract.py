@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from models.conditions import AcquisitionConditions
 from pipeline.grid import VolumeGrid
 
 PositiveFloat = Annotated[float, Field(gt=0)]
@@ -127,17 +128,7 @@ class Geometry(BaseModel):
         return self.rows * self.detector_pixel_mm[0] / self.magnification
 
 
-class Conditions(BaseModel):
-    """Acquisition conditions used to match cached models (all optional)."""
-
-    model_config = ConfigDict(extra="allow")
-
-    voltage_kv: float | None = None
-    current_ua: float | None = None
-    filter: str | None = None
-    objective: str | None = None
-    binning: int | None = None
-    exposure_s: float | None = None
+Conditions = AcquisitionConditions  # scan.json's ``conditions``: the record the model card keeps too
 
 
 class ScanMetadata(BaseModel):
