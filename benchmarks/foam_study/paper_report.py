@@ -73,14 +73,21 @@ def target_checks(results: dict[str, Any], method: str) -> list[dict[str, Any]]:
     return checks
 
 
-def _row(ratio: str, method: str, f: dict[str, Any], settings: dict | None, seconds: float | None) -> str:
+def _row(
+    ratio: str, method: str, f: dict[str, Any], settings: dict | None, seconds: float | None, cpu_s: float | None = None
+) -> str:
     rec = f["pore_recovery"]
     return (
         f"| {ratio} | {method} | {_network_cell(settings)} | {_cell(f['recovered_fraction'], '.1%')} ({rec['matched']}/{rec['truth_count']}) "
         f"| {f['false_pores']} | {_cell(f['porosity_error'], '+.1%')} | {_cell(f['sphericity_error'], '+.1%')} "
         f"| {_cell(f['psnr_db'], '.2f')} | {_cell(f['ssim'], '.3f')} | {_cell(f['ms_ssim'], '.3f')} "
-        f"| {_cell(f['effective_sigma_um'], '.2f')} | {_cell(seconds, '.0f')} | {published_cell(method, float(ratio)) if ratio != 'ref' else '-'} |"
+        f"| {_cell(f['effective_sigma_um'], '.2f')} | {_cell(seconds, '.0f')} | {_cell(cpu_s, '.0f')} | {published_cell(method, float(ratio)) if ratio != 'ref' else '-'} |"
     )
+
+
+def _load_range(results: dict[str, Any]) -> str:
+    loads = [v for per in results.get("load_average", {}).values() for v in per.values()]
+    return f"{min(loads):.0f}-{max(loads):.0f}" if loads else "n/a"
 
 
 def markdown(results: dict[str, Any], images: dict[str, str]) -> str:
@@ -101,10 +108,13 @@ def markdown(results: dict[str, Any], images: dict[str, str]) -> str:
         "",
         "Wall s: training plus inference for learned methods, the deconvolution for RL, the coarse FDK plus "
         "upsampling for cubic; the input FDK of each ratio is listed under the inputs. Eff. sigma: the Gaussian sigma "
-        "(um) that best maps the phantom onto the volume (the paper's resolution R; FWHM = 2.355 sigma).",
+        "(um) that best maps the phantom onto the volume (the paper's resolution R; FWHM = 2.355 sigma). "
+        f"CPU s: the process's CPU time for the row (the machine was shared: load average {_load_range(results)} "
+        "on 2 cores while rows ran, so wall times are several times the CPU times).",
         "",
-        "| R | method | network / settings | pore recovery | false pores | porosity err | sphericity err | PSNR dB | SSIM | MS-SSIM | eff. sigma um | wall s | published |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| R | method | network / settings | pore recovery | false pores | porosity err | sphericity err | PSNR dB | SSIM "
+        "| MS-SSIM | eff. sigma um | wall s | CPU s | published |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     if results.get("reference"):
         lines.append(_row("ref", "fdk 1 um (target quality)", results["reference"], None, None))
@@ -119,6 +129,7 @@ def markdown(results: dict[str, Any], images: dict[str, str]) -> str:
                         per[ratio],
                         results["method_settings"].get(method, {}).get(ratio),
                         results["method_seconds"].get(method, {}).get(ratio),
+                        results.get("method_cpu_seconds", {}).get(method, {}).get(ratio),
                     )
                 )
     t = results.get("truth", {})
