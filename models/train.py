@@ -21,9 +21,8 @@ import numpy as np
 from models.config import NetworkConfig, TrainingConfig
 from models.errors import InputError, TrainingError
 from models.events import CancelToken, ProgressCallback, step
-from models.quality import data_range, psnr_db, ssim
 from models.tiles import TileSampler, augment, fit_tile, stack_indices, validation_slab
-from models.trained import CurvePoint, Normalisation, TrainedModel, ValidationFigures
+from models.trained import CurvePoint, Normalisation, TrainedModel, ValidationFigures, slab_figures
 
 STAGE = "train"
 VALIDATION_TILES = 16
@@ -260,18 +259,8 @@ def _validation_figures(
     slab: tuple[int, int],
 ) -> ValidationFigures:
     """PSNR/SSIM of the model and of its input (``x_all`` normalised) on the held-out slab, inside the mask."""
-    z0, z1 = slab
-    predicted = norm.invert(predict_slices(model, x_all, network.slices, (z0, z1), network.pad_multiple_px))
-    slab_mask, slab_target = mask[z0:z1], target[z0:z1]
-    rng_value = data_range(slab_target, slab_mask)
-    return ValidationFigures(
-        psnr_db=psnr_db(predicted, slab_target, slab_mask, rng_value),
-        ssim=ssim(predicted, slab_target, slab_mask, rng_value),
-        psnr_input_db=psnr_db(inputs[z0:z1], slab_target, slab_mask, rng_value),
-        ssim_input=ssim(inputs[z0:z1], slab_target, slab_mask, rng_value),
-        slab_z=(z0, z1),
-        voxels=int(slab_mask.sum()),
-    )
+    predicted = norm.invert(predict_slices(model, x_all, network.slices, slab, network.pad_multiple_px))
+    return slab_figures(predicted, inputs, target, mask, slab)
 
 
 def _check_inputs(inputs: np.ndarray, target: np.ndarray, mask: np.ndarray) -> np.ndarray:

@@ -71,6 +71,29 @@ class ValidationFigures(BaseModel):
         return self.psnr_db - self.psnr_input_db
 
 
+def slab_figures(
+    predicted: np.ndarray, inputs: np.ndarray, target: np.ndarray, mask: np.ndarray, slab: tuple[int, int]
+) -> ValidationFigures:
+    """PSNR/SSIM of a prediction of ``slab`` (``[z0, z1)``) and of the input there, against ``target`` inside ``mask``.
+
+    ``predicted`` covers the slab only; ``inputs``, ``target`` and ``mask`` are whole volumes. One range (the
+    target's inside the mask) for all four figures, so model and input compare like with like.
+    """
+    from models.quality import data_range, psnr_db, ssim
+
+    z0, z1 = slab
+    held_mask, held_target = mask[z0:z1], target[z0:z1]
+    span = data_range(held_target, held_mask)
+    return ValidationFigures(
+        psnr_db=psnr_db(predicted, held_target, held_mask, span),
+        ssim=ssim(predicted, held_target, held_mask, span),
+        psnr_input_db=psnr_db(inputs[z0:z1], held_target, held_mask, span),
+        ssim_input=ssim(inputs[z0:z1], held_target, held_mask, span),
+        slab_z=(z0, z1),
+        voxels=int(held_mask.sum()),
+    )
+
+
 class TrainingRecord(BaseModel):
     """Everything but the weights: written as ``training.json`` beside the model."""
 

@@ -15,8 +15,8 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from models.errors import InputError
-from models.quality import data_range, psnr_db, ssim
 from models.trained import ValidationFigures
+from models.trained import slab_figures as model_slab_figures
 
 Slab = tuple[int, int]  # [start, stop) along z, zoom-grid slices
 
@@ -73,13 +73,4 @@ def slab_figures(
     z0, z1 = slab
     lo, hi = max(0, z0 - context), min(inputs.shape[0], z1 + context)
     predicted = np.asarray(predict(np.ascontiguousarray(inputs[lo:hi])))[z0 - lo : z1 - lo]
-    held_mask, held_target = mask[z0:z1], target[z0:z1]
-    span = data_range(held_target, held_mask)
-    return ValidationFigures(
-        psnr_db=psnr_db(predicted, held_target, held_mask, span),
-        ssim=ssim(predicted, held_target, held_mask, span),
-        psnr_input_db=psnr_db(inputs[z0:z1], held_target, held_mask, span),
-        ssim_input=ssim(inputs[z0:z1], held_target, held_mask, span),
-        slab_z=(z0, z1),
-        voxels=int(held_mask.sum()),
-    )
+    return model_slab_figures(predicted, inputs, target, mask, slab)
