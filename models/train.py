@@ -20,11 +20,10 @@ import numpy as np
 
 from models.config import NetworkConfig, TrainingConfig
 from models.errors import InputError, TrainingError
-from models.events import CancelToken, ProgressCallback, step
+from models.events import CancelToken, ProgressCallback, training_step
 from models.tiles import TileSampler, augment, fit_tile, stack_indices, validation_slab
 from models.trained import CurvePoint, Normalisation, TrainedModel, ValidationFigures, slab_figures
 
-STAGE = "train"
 VALIDATION_TILES = 16
 EDGE_CANDIDATES = 4  # an edge tile is the strongest-edged of this many random tiles
 
@@ -224,13 +223,13 @@ def _fit(
             val = _validation_loss(model, val_batch)
             curve.append(CurvePoint(iteration=iteration, train_loss=float(np.mean(recent)), val_loss=val))
             recent = []
-            step(progress, STAGE, iteration, training.iterations, loss=curve[-1].train_loss, val_loss=val)
+            training_step(progress, iteration, training.iterations, loss=curve[-1].train_loss, val_loss=val)
             if on_check is not None:
                 on_check(iteration, model, norm)
             if stopper.update(iteration, val, model):
                 return _Fit(curve, stopper, iteration, True)
         elif iteration % 10 == 0:
-            step(progress, STAGE, iteration, training.iterations, loss=loss)
+            training_step(progress, iteration, training.iterations, loss=loss)
     return _Fit(curve, stopper, iteration, False)
 
 
