@@ -29,4 +29,5 @@ def test_real_pipeline_processes_a_dropped_pair(daemon_process, tmp_path: Path) 
     assert metrics['scoutzoom_model_cache_total{result="miss"}'] == 1
     assert metrics["scoutzoom_voxels_recovered_total"] == report["output"]["shape_zyx"][0] * report["output"]["shape_zyx"][1] * report["output"]["shape_zyx"][2]
     assert metrics['scoutzoom_stage_seconds_count{stage="train"}'] == 1
+    assert metrics["scoutzoom_training_loss"] > 0, "the training loop's TrainingProgress reaches the gauge"
     assert (daemon.state / "models").is_dir(), "the model cache lives under the state directory by default"
