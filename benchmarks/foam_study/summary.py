@@ -55,8 +55,9 @@ def _paper_section(out: Path, root: Path) -> list[str]:
             f"{data['seconds']:.0f} s{'' if data.get('complete') else ' (partial)'}. Details: [{path.parent.name}/report.md]"
             f"({Path(os.path.relpath(path.parent, root)).as_posix()}/report.md).",
             "",
-            "| R | method | pore recovery | false pores | porosity err | sphericity err | PSNR dB | SSIM | eff. sigma um | wall s | published |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+            "| R | method | pore recovery | false pores | porosity err | sphericity err | PSNR dB | SSIM | eff. sigma um "
+            "| wall s | CPU s | published |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
         ]
         ratios = sorted({r for per in data["methods"].values() for r in per}, key=float)
         for ratio in ratios:
@@ -68,6 +69,7 @@ def _paper_section(out: Path, root: Path) -> list[str]:
                     f"| {ratio} | {method} | {_cell(f['recovered_fraction'], '.1%')} | {f['false_pores']} | {_cell(f['porosity_error'], '+.1%')} "
                     f"| {_cell(f['sphericity_error'], '+.1%')} | {_cell(f['psnr_db'], '.2f')} | {_cell(f['ssim'], '.3f')} "
                     f"| {_cell(f['effective_sigma_um'], '.2f')} | {_cell(data['method_seconds'][method][ratio], '.0f')} "
+                    f"| {_cell(data.get('method_cpu_seconds', {}).get(method, {}).get(ratio), '.0f')} "
                     f"| {published_cell(method, float(ratio))} |"
                 )
         if data.get("missing"):
