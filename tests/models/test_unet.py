@@ -38,3 +38,11 @@ def test_standard_network_is_paper_sized():
 def test_even_slice_count_is_refused():
     with pytest.raises(ValueError, match="odd"):
         NetworkConfig(slices=4)
+
+
+def test_medium_network_takes_64_px_tiles_and_is_half_a_million_parameters():
+    net = NetworkConfig(depth=3, base_filters=16, head_layers=2)  # the CPU preset `medium` (pipeline/config.py)
+    model = build_unet25d(net)
+    assert 4.5e5 < model.count_params() < 5.2e5 and net.pad_multiple_px == 8
+    _, final_out = model(np.zeros((1, 64, 64, 5), np.float32))
+    assert tuple(final_out.shape) == (1, 64, 64, 1)
