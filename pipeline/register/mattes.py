@@ -1,9 +1,12 @@
-"""Steps 2 and 3: Mattes mutual information + L-BFGS-B in SimpleITK, in the working frames.
+"""Steps 2 and 3: Mattes mutual information (or correlation) + L-BFGS-B in SimpleITK, in the working frames.
 
 Step 2 optimises a translation over an image pyramid; step 3 a
 ScaleVersor3DTransform (versor, translation, per-axis scale; 9 parameters)
 centred on the zoom centre, started from step 2. Only voxels inside both
 masks count, and the metric samples a fixed-seed subset of voxels to be fast.
+Step 3 is watched at every iteration: a rotation, scale or translation that
+runs past its limit stops the optimiser and raises :class:`StepDiverged`
+before the moving box can leave the scout ("All samples map outside").
 """
 
 from __future__ import annotations
@@ -21,6 +24,19 @@ import SimpleITK as sitk  # noqa: E402
 from models.events import CancelToken  # noqa: E402
 from pipeline.register.config import RegistrationConfig  # noqa: E402
 from pipeline.register.frames import WorkingFrames  # noqa: E402
+
+
+class StepDiverged(RuntimeError):
+    """The optimiser's parameters ran past their limits."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How far step 3 may wander before it counts as diverged (degrees, scale error, working units)."""
+
+    rotation_deg: float
+    scale_error: float
+    translation: float
 
 
 @dataclass(frozen=True)
@@ -67,11 +83,15 @@ def make_images(frames: WorkingFrames, zoom: np.ndarray, zoom_mask: np.ndarray, 
 
 
 def _method(
-    images: Images, config: RegistrationConfig, shrink: Sequence[int], sigmas_voxels: Sequence[float], bound: float | None = None
+    images: Images, config: RegistrationConfig, shrink: Sequence[int], sigmas_voxels: Sequence[float], bound: float | None = None,
+    metric: str = "mattes",
 ) -> sitk.ImageRegistrationMethod:
-    """A Mattes MI + L-BFGS-B method; ``bound`` boxes every parameter into ``[-bound, bound]``."""
+    """A Mattes MI (or correlation) + L-BFGS-B method; ``bound`` boxes every parameter into ``[-bound, bound]``."""
     method = sitk.ImageRegistrationMethod()
-    method.SetMetricAsMattesMutualInformation(numberOfHistogramBins=config.histogram_bins)
+    if metric == "correlation":
+        method.SetMetricAsCorrelation()
+    else:
+        method.SetMetricAsMattesMutualInformation(numberOfHistogramBins=config.histogram_bins)
     method.SetMetricFixedMask(images.fixed_mask)
     method.SetMetricMovingMask(images.moving_mask)
     if config.sampling == "none":
@@ -120,6 +140,14 @@ def scale_versor_transform(tau: np.ndarray) -> sitk.ScaleVersor3DTransform:
     return transform
 
 
+def similarity_transform(tau: np.ndarray, scaled: bool = True) -> sitk.Transform:
+    """An identity-rotation Similarity3D (one isotropic scale) or, unscaled, Versor3D transform about the zoom centre."""
+    transform = sitk.Similarity3DTransform() if scaled else sitk.VersorRigid3DTransform()
+    transform.SetCenter((0.0, 0.0, 0.0))
+    transform.SetTranslation([float(v) for v in tau])
+    return transform
+
+
 def _run(method: sitk.ImageRegistrationMethod, images: Images, cancel: CancelToken | None, where: str) -> sitk.Transform:
     if cancel is not None:
         method.AddCommand(sitk.sitkIterationEvent, lambda: method.StopRegistration() if cancel.cancelled else None)
@@ -151,14 +179,63 @@ def optimise_translation(
     )
 
 
-def optimise_scale_versor(images: Images, config: RegistrationConfig, tau0: np.ndarray, cancel: CancelToken | None = None) -> StepOutcome:
-    """Step 3: versor rotation, translation and per-axis scale (9 parameters), from translation ``tau0``."""
+def _beyond(position: np.ndarray, tau0: np.ndarray, limits: Limits) -> str | None:
+    """Why a ScaleVersor3D position is past ``limits`` (None when it is not)."""
+    angle = float(np.degrees(2.0 * np.arcsin(min(1.0, float(np.linalg.norm(position[:3]))))))
+    scale_error = float(np.max(np.abs(position[6:9] - 1.0))) if position.size > 6 else 0.0
+    moved = float(np.max(np.abs(position[3:6] - tau0)))
+    if angle > limits.rotation_deg or scale_error > limits.scale_error or moved > limits.translation:
+        return f"rotation {angle:.2f} deg, scale error {scale_error:.3f}, translation moved {moved:.3f} half-fields"
+    return None
+
+
+def _watch(method: sitk.ImageRegistrationMethod, tau0: np.ndarray, limits: Limits) -> list[str]:
+    """Stop ``method`` when an accepted iterate passes ``limits``; the returned list then names why.
+
+    L-BFGS-B reports every line-search trial as an iteration event, and its
+    first trials are wild (a unit step in parameter space); only the last
+    position seen before the iteration count moves on is an accepted iterate.
+    """
+    why: list[str] = []
+    last: dict[str, object] = {"iteration": 0, "position": None}
+
+    def check() -> None:
+        iteration = int(method.GetOptimizerIteration())
+        if iteration != last["iteration"] and last["position"] is not None:
+            reason = _beyond(last["position"], tau0, limits)  # type: ignore[arg-type]
+            if reason is not None and not why:
+                why.append(reason)
+                method.StopRegistration()
+        last.update(iteration=iteration, position=np.asarray(method.GetOptimizerPosition(), dtype=float))
+
+    method.AddCommand(sitk.sitkIterationEvent, check)
+    method.AddCommand(sitk.sitkMultiResolutionIterationEvent, lambda: last.update(iteration=0, position=None))
+    return why
+
+
+def optimise_scale_versor(
+    images: Images, config: RegistrationConfig, tau0: np.ndarray, cancel: CancelToken | None = None, limits: Limits | None = None,
+    model: str = "scale_versor",
+) -> StepOutcome:
+    """Step 3: versor rotation, translation and per-axis scale (9 parameters), from translation ``tau0``.
+
+    ``model`` ``"similarity"`` fits one scale factor instead (7 parameters: a
+    magnification error is isotropic), ``"rigid"`` none (6). Raises
+    :class:`StepDiverged` when the parameters pass ``limits``.
+    """
     start = time.perf_counter()
-    initial = scale_versor_transform(tau0)
-    method = _method(images, config, config.affine_shrink_factors, config.affine_smoothing_voxels)
+    initial = scale_versor_transform(tau0) if model == "scale_versor" else similarity_transform(tau0, model == "similarity")
+    method = _method(images, config, config.affine_shrink_factors, config.affine_smoothing_voxels, metric=config.affine_metric)
     method.SetInitialTransform(initial, inPlace=False)
+    diverged = _watch(method, np.asarray(tau0, dtype=float), limits) if limits is not None else []
     result = _run(method, images, cancel, "registration (9 parameters)")
-    found = sitk.ScaleVersor3DTransform(sitk.CompositeTransform(result).GetNthTransform(0))
+    nth = sitk.CompositeTransform(result).GetNthTransform(0)
+    found = {"scale_versor": sitk.ScaleVersor3DTransform, "similarity": sitk.Similarity3DTransform, "rigid": sitk.VersorRigid3DTransform}[model](nth)
+    if not diverged and limits is not None:
+        reason = _beyond(np.asarray(found.GetParameters(), dtype=float), np.asarray(tau0, dtype=float), limits)
+        diverged += [reason] if reason else []
+    if diverged:
+        raise StepDiverged(f"the parameters ran away ({diverged[0]})")
     linear = np.asarray(found.GetMatrix(), dtype=float).reshape(3, 3)
     # About centre 0: w = linear @ q + translation.
     tau = np.asarray(found.GetTranslation(), dtype=float)

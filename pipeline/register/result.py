@@ -17,13 +17,14 @@ class StepSeconds(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     fft: float = 0.0
+    match: float = 0.0
     translation: float = 0.0
     affine: float = 0.0
     resample: float = 0.0
 
     @property
     def total(self) -> float:
-        return self.fft + self.translation + self.affine + self.resample
+        return self.fft + self.match + self.translation + self.affine + self.resample
 
 
 class Confidence(BaseModel):
@@ -37,6 +38,14 @@ class Confidence(BaseModel):
     model_residual_voxels: float = Field(description="largest displacement between ITK's ScaleVersor3D map and the rotation x scale grid reported")
     metric_prior: float = Field(description="Mattes MI at the stage prior (lower is better)")
     metric_translation: float = Field(description="Mattes MI after step 2")
+    scout_blur_sigma_voxels: float = Field(0.0, description="Gaussian sigma (zoom voxels) that best turns the zoom into the scout")
+    structure_ncc: float = Field(1.0, description="NCC of the zoom with itself blurred by that sigma, unsmoothed: how much of the zoom survives at the scout's resolution")
+    achievable_ncc: float = Field(1.0, description="the same at judge_smoothing_voxels: what judged_ncc reaches for a perfect scout")
+    judge_smoothing_voxels: float = Field(1.0, description="Gaussian sigma both volumes are smoothed by for the achievable and judged NCC (the scout's blur, at least ncc_smoothing_voxels)")
+    judged_ncc: float = Field(1.0, description="NCC of zoom and registered scout at that smoothing")
+    correlation_floor: float = Field(0.0, description="judged_ncc had to reach this (a fraction of the achievable)")
+    metric_zoom_smoothing_voxels: float = Field(0.0, description="Gaussian sigma the zoom was smoothed by for the metric (resolution matching)")
+    metric_highpass_voxels: float = Field(0.0, description="sigma of the low frequencies removed from both volumes for the metric")
 
 
 class RegistrationResult(BaseModel):
@@ -65,6 +74,7 @@ class RegistrationResult(BaseModel):
     confidence: Confidence
     seconds: StepSeconds
     refined_by: Literal["reconstruct", "resample"]
+    transform_from: Literal["affine", "translation", "fft"] = Field("affine", description="the step whose result was used (later ones failed or were implausible)")
     iterations: dict[str, int] = Field(default_factory=dict)
     warnings: list[str] = Field(default_factory=list)
 

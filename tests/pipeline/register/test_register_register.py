@@ -8,7 +8,7 @@ from scipy.spatial.transform import Rotation
 
 from models.errors import Cancelled
 from pipeline.errors import RegistrationError
-from models.events import CancelToken, ProgressEvent
+from models.events import CancelToken, ProgressEvent, StepProgress
 from pipeline.register import Registered, RegistrationResult
 from pipeline.register.frames import displacement_rms_voxels
 from pipeline.register.synthetic import SyntheticPair, make_pair
@@ -22,7 +22,9 @@ def _residual_rms_voxels(pair: SyntheticPair, registered: Registered) -> float:
 def test_sub_voxel_accuracy_at_3_to_1(pair_3to1: SyntheticPair, registered_3to1: Registered) -> None:
     result = registered_3to1.result
     assert _residual_rms_voxels(pair_3to1, registered_3to1) < 0.1
-    assert np.allclose(result.matrix, pair_3to1.true_matrix, atol=2e-3)
+    # 3e-3 (was 2e-3): correlation on band-passed, resolution-matched data gives up ~0.1 % of scale on this
+    # synthetic pair for no z-scale bias on simulated FDK pairs (benchmarks/registration.py)
+    assert np.allclose(result.matrix, pair_3to1.true_matrix, atol=3e-3)
     assert np.allclose(result.scale, HARD["scale"], atol=0.005)
     assert np.allclose(result.rotation_deg, HARD["rotation_deg"], atol=0.3)
     assert result.ncc_after > result.ncc_before and result.ncc_after > 0.9
@@ -85,7 +87,7 @@ def test_wrong_pair_is_rejected() -> None:
 
 def test_rotation_beyond_limit_fails_with_figures(pair_3to1: SyntheticPair) -> None:
     with pytest.raises(RegistrationError, match="rotation") as info:
-        run(pair_3to1, CONFIG.model_copy(update={"max_rotation_deg": 0.5, "fallback_to_translation": False}),
+        run(pair_3to1, CONFIG.model_copy(update={"max_rotation_deg": 0.5, "fallback_to_translation": False, "divergence_factor": 10.0}),
             reconstruct_scout=pair_3to1.reconstruct_scout)
     figures = info.value.figures
     assert np.linalg.norm(figures["rotation_deg"]) > 1.5
@@ -103,7 +105,7 @@ def test_implausible_nine_parameters_fall_back_to_translation(pair_3to1: Synthet
 def test_low_correlation_fails(pair_3to1: SyntheticPair) -> None:
     with pytest.raises(RegistrationError, match="correlation") as info:
         run(pair_3to1, CONFIG.model_copy(update={"min_correlation": 0.999}), reconstruct_scout=pair_3to1.reconstruct_scout)
-    assert info.value.figures["ncc_after"] < 0.999
+    assert info.value.figures["ncc_affine"] < 0.999
 
 
 def test_mismatched_inputs_fail_clearly(pair_3to1: SyntheticPair) -> None:
@@ -124,5 +126,5 @@ def test_progress_events_and_cancel(pair_3to1: SyntheticPair) -> None:
 
     with pytest.raises(Cancelled):
         run(pair_3to1, CONFIG, progress=listen, cancel=token)
-    assert events[0].kind == "stage_started" and events[0].stage == "register"
-    assert [e.done for e in events if e.kind == "progress"] == [1]
+    assert all(isinstance(e, StepProgress) and e.stage == "register" for e in events), "registration sends step progress only"
+    assert [e.done for e in events] == [1]
