@@ -111,7 +111,9 @@ class PairTracker:
     def __contains__(self, pair: Path) -> bool:
         return pair in self._candidates
 
-    def touch(self, pair: Path, root: Path, now_s: float, *, changed: bool = True, check_at_s: float | None = None) -> None:
+    def touch(
+        self, pair: Path, root: Path, now_s: float, *, changed: bool = True, check_at_s: float | None = None
+    ) -> None:
         """Something happened in ``pair`` (``changed``), or a scan found it (not a change by itself).
 
         ``check_at_s`` postpones its next check (a pair that changed while its job runs).
@@ -154,7 +156,9 @@ class PairTracker:
                 verdict = self._check(pair, candidate, now_s)
             except Exception as error:  # noqa: BLE001 - MemoryError, a bug, an odd file system: this pair only
                 candidate.next_check_s = now_s + ERROR_RECHECK_S
-                verdict = Verdict("error", pair, candidate.root, reasons=[f"check raised {type(error).__name__}: {error}"])
+                verdict = Verdict(
+                    "error", pair, candidate.root, reasons=[f"check raised {type(error).__name__}: {error}"]
+                )
             if verdict.kind in ("ready", "failed", "gone"):
                 del self._candidates[pair]
             verdicts.append(verdict)

@@ -82,8 +82,12 @@ class Daemon:
         self.metrics = Metrics(clock=clock)
         self.logs = JobLogs()
         self.runner = JobRunner(
-            self.store, processor or load_processor(config.advanced.processor), [self.metrics, self.logs],
-            clock=clock, wake=self.wake, allowed_root=self.allowed_root,
+            self.store,
+            processor or load_processor(config.advanced.processor),
+            [self.metrics, self.logs],
+            clock=clock,
+            wake=self.wake,
+            allowed_root=self.allowed_root,
         )
         self.tracker = self._make_tracker()
         self.watcher: Watcher | None = None
@@ -124,9 +128,15 @@ class Daemon:
 
     def _make_tracker(self) -> PairTracker:
         watch = self.config.watch
-        return PairTracker(watch.settle_s, watch.stalled_after_s, watch.poll_interval_s, ignore=self.ignore,
-                           follow_links=watch.follow_links, budget_s=watch.check_budget_s,
-                           memory_budget_bytes=memory_budget_bytes(self.config))
+        return PairTracker(
+            watch.settle_s,
+            watch.stalled_after_s,
+            watch.poll_interval_s,
+            ignore=self.ignore,
+            follow_links=watch.follow_links,
+            budget_s=watch.check_budget_s,
+            memory_budget_bytes=memory_budget_bytes(self.config),
+        )
 
     def _refuse(self, pair: Path, why: str) -> None:
         """A pair reached through a link the policy does not follow: logged once, not processed."""
@@ -134,10 +144,14 @@ class Daemon:
             self._refused.add(pair)
             self.log.warning("pair ignored", pair=str(pair), stage="check", reason=why)
 
-    def _write_failed(self, out_dir: Path, pair: Path, stage: str, message: str, problems: list[str] | None, now: float) -> None:
+    def _write_failed(
+        self, out_dir: Path, pair: Path, stage: str, message: str, problems: list[str] | None, now: float
+    ) -> None:
         """FAILED.json, or a record in the store to write it later (output disk full, or a link refused)."""
         if not write_failed(out_dir, pair, stage, message, problems, allowed_root=self._allowed_for(pair)):
-            self.log.error("FAILED.json not written; kept in the job store", pair=str(pair), stage=stage, out_dir=str(out_dir))
+            self.log.error(
+                "FAILED.json not written; kept in the job store", pair=str(pair), stage=stage, out_dir=str(out_dir)
+            )
             self.store.record_unwritten(pair, out_dir, failed_args(out_dir, pair, stage, message, problems), now)
 
     # -- signals (flags only) ------------------------------------------------------
@@ -160,23 +174,36 @@ class Daemon:
         for job in requeued:
             self.log.warning("interrupted job re-queued", job_id=job.id, pair=str(job.pair), stage=job.stage or "-")
         for job in failed:
-            self.log.error("job failed: interrupted too often", job_id=job.id, pair=str(job.pair), stage=job.stage or "-")
+            self.log.error(
+                "job failed: interrupted too often", job_id=job.id, pair=str(job.pair), stage=job.stage or "-"
+            )
             self._write_failed(job.out_dir, job.pair, job.stage or "unknown", job.message, None, now)
             self.metrics.pair_failed(job, [job.message])
         if self.serve_metrics and self.config.metrics.enabled:
             self._server = self.metrics.serve(self.config.metrics.address, self.config.metrics.port)
         self._start_intake(now)
         sdnotify.notify("READY=1\nSTATUS=watching " + ", ".join(str(r) for r in self.config.watch.roots))
-        self.log.info("daemon started", roots=[str(r) for r in self.config.watch.roots], output=str(self.config.output_root),
-                      store=str(self.config.store_path), requeued=len(requeued))
+        self.log.info(
+            "daemon started",
+            roots=[str(r) for r in self.config.watch.roots],
+            output=str(self.config.output_root),
+            store=str(self.config.store_path),
+            requeued=len(requeued),
+        )
 
     def _start_intake(self, now: float) -> None:
-        self.watcher = Watcher(self.config.watch.roots, self.config.watch.observer, self.config.watch.poll_interval_s,
-                               ignore=self.ignore, wake=self.wake)
+        self.watcher = Watcher(
+            self.config.watch.roots,
+            self.config.watch.observer,
+            self.config.watch.poll_interval_s,
+            ignore=self.ignore,
+            wake=self.wake,
+        )
         for root in self.watcher.start():
             self.log.error("watch root cannot be watched", root=str(root))
-        for root, pair in scan_roots(self.config.watch.roots, self.ignore, follow_links=self.config.watch.follow_links,
-                                     refused=self._refuse):
+        for root, pair in scan_roots(
+            self.config.watch.roots, self.ignore, follow_links=self.config.watch.follow_links, refused=self._refuse
+        ):
             self.tracker.touch(pair, root, now, changed=False)
 
     def _stop_intake(self) -> None:
@@ -245,8 +272,9 @@ class Daemon:
         if self.watcher is not None:
             for change in self.watcher.drain():
                 try:
-                    pairs = pairs_for_change(change, self.ignore, follow_links=self.config.watch.follow_links,
-                                             refused=self._refuse)
+                    pairs = pairs_for_change(
+                        change, self.ignore, follow_links=self.config.watch.follow_links, refused=self._refuse
+                    )
                 except Exception:  # noqa: BLE001 - one odd path, not the whole batch
                     self.log.exception("change not understood", path=str(change.path))
                     continue
@@ -256,8 +284,13 @@ class Daemon:
             try:
                 self._handle(verdict, now)
             except Exception as error:  # noqa: BLE001 - the store on a full disk: keep the pair, try again
-                self.log.error("pair not recorded; will retry", pair=str(verdict.pair), stage="check",
-                               verdict=verdict.kind, error=f"{type(error).__name__}: {error}")
+                self.log.error(
+                    "pair not recorded; will retry",
+                    pair=str(verdict.pair),
+                    stage="check",
+                    verdict=verdict.kind,
+                    error=f"{type(error).__name__}: {error}",
+                )
                 if verdict.kind in ("ready", "failed"):
                     self.tracker.touch(verdict.pair, verdict.root, now, changed=False, check_at_s=now + STORE_RETRY_S)
 
@@ -268,8 +301,14 @@ class Daemon:
         self._next_unwritten_s = now + UNWRITTEN_RETRY_POLLS * self.config.watch.poll_interval_s
         for item in self.store.unwritten():
             args = json.loads(item.body)
-            if write_failed(Path(args["out_dir"]), Path(args["pair"]), args["stage"], args["message"], args["problems"],
-                            allowed_root=self._allowed_for(Path(args["pair"]))):
+            if write_failed(
+                Path(args["out_dir"]),
+                Path(args["pair"]),
+                args["stage"],
+                args["message"],
+                args["problems"],
+                allowed_root=self._allowed_for(Path(args["pair"])),
+            ):
                 self.store.clear_unwritten(item.pair)
                 self.log.info("FAILED.json written late", pair=str(item.pair), out_dir=str(item.out_dir))
 
@@ -277,8 +316,14 @@ class Daemon:
         pair, root = verdict.pair, verdict.root
         log = self.log.bind(pair=str(pair), stage="check")
         if verdict.kind == "ready":
-            result, job = self.store.offer(pair, root, self.out_dir_for(pair, root), verdict.fingerprint, now,
-                                           legacy_fingerprint=verdict.legacy_fingerprint)
+            result, job = self.store.offer(
+                pair,
+                root,
+                self.out_dir_for(pair, root),
+                verdict.fingerprint,
+                now,
+                legacy_fingerprint=verdict.legacy_fingerprint,
+            )
             self._reported.pop(pair, None)
             if result == "queued" and job is not None:
                 log.info("pair queued", job_id=job.id, force=job.force)

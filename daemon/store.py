@@ -154,7 +154,14 @@ class JobStore:
             return self._one("SELECT * FROM jobs WHERE id = ?", (job_id,))
 
     def offer(
-        self, pair: Path, root: Path, out_dir: Path, fingerprint: str, now_s: float, *, legacy_fingerprint: str | None = None
+        self,
+        pair: Path,
+        root: Path,
+        out_dir: Path,
+        fingerprint: str,
+        now_s: float,
+        *,
+        legacy_fingerprint: str | None = None,
     ) -> tuple[OfferResult, Job | None]:
         """A ready pair: queue it if new or if its content changed since its last job.
 
@@ -166,7 +173,12 @@ class JobStore:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 job = self._one("SELECT * FROM jobs WHERE pair = ?", (str(pair),))
-                if job is not None and legacy_fingerprint and job.fingerprint == legacy_fingerprint and job.state != "running":
+                if (
+                    job is not None
+                    and legacy_fingerprint
+                    and job.fingerprint == legacy_fingerprint
+                    and job.state != "running"
+                ):
                     self._db.execute("UPDATE jobs SET fingerprint=? WHERE id=?", (fingerprint, job.id))
                     job = job.model_copy(update={"fingerprint": fingerprint})
                 if job is None:
@@ -192,11 +204,14 @@ class JobStore:
                 self._db.execute("ROLLBACK")
                 raise
 
-    def record_failed(self, pair: Path, root: Path, out_dir: Path, fingerprint: str, message: str, now_s: float) -> None:
+    def record_failed(
+        self, pair: Path, root: Path, out_dir: Path, fingerprint: str, message: str, now_s: float
+    ) -> None:
         """A pair failed before it became a job (READY but incomplete): remember it as failed."""
         with self._lock:
             self._db.execute(
-                "INSERT INTO jobs (pair, root, out_dir, fingerprint, state, stage, message, created_s, updated_s, finished_s)"
+                "INSERT INTO jobs (pair, root, out_dir, fingerprint, state, stage, message,"
+                " created_s, updated_s, finished_s)"
                 " VALUES (?, ?, ?, ?, 'failed', 'check', ?, ?, ?, ?)"
                 " ON CONFLICT(pair) DO UPDATE SET state='failed', stage='check', fingerprint=excluded.fingerprint,"
                 " message=excluded.message, updated_s=excluded.updated_s, finished_s=excluded.finished_s",
@@ -212,7 +227,8 @@ class JobStore:
                 job = self._one("SELECT * FROM jobs WHERE state='queued' ORDER BY updated_s, id LIMIT 1")
                 if job is not None:
                     self._db.execute(
-                        "UPDATE jobs SET state='running', stage=NULL, attempts=attempts+1, started_s=?, updated_s=? WHERE id=?",
+                        "UPDATE jobs SET state='running', stage=NULL, attempts=attempts+1, started_s=?, updated_s=?"
+                        " WHERE id=?",
                         (now_s, now_s, job.id),
                     )
                     job = self._one("SELECT * FROM jobs WHERE id=?", (job.id,))
@@ -311,7 +327,8 @@ class JobStore:
     def set_pending(self, pair: Path, reason: str, stalled: bool, now_s: float) -> None:
         self._write(
             "INSERT INTO pending (pair, reason, stalled, since_s, updated_s) VALUES (?, ?, ?, ?, ?)"
-            " ON CONFLICT(pair) DO UPDATE SET reason=excluded.reason, stalled=excluded.stalled, updated_s=excluded.updated_s",
+            " ON CONFLICT(pair) DO UPDATE SET reason=excluded.reason, stalled=excluded.stalled,"
+            " updated_s=excluded.updated_s",
             (str(pair), reason, int(stalled), now_s, now_s),
         )
 

@@ -176,7 +176,11 @@ def find_pairs(
 
 
 def pairs_for_change(
-    change: Change, ignore: Callable[[Path], bool], *, follow_links: bool = False, refused: Refused = lambda p, why: None
+    change: Change,
+    ignore: Callable[[Path], bool],
+    *,
+    follow_links: bool = False,
+    refused: Refused = lambda p, why: None,
 ) -> list[Path]:
     """The pair(s) a change concerns: the nearest pair at or above the path, else pairs below a new directory."""
     root = change.root
@@ -198,7 +202,11 @@ def pairs_for_change(
 
 
 def scan_roots(
-    roots: list[Path], ignore: Callable[[Path], bool], *, follow_links: bool = False, refused: Refused = lambda p, why: None
+    roots: list[Path],
+    ignore: Callable[[Path], bool],
+    *,
+    follow_links: bool = False,
+    refused: Refused = lambda p, why: None,
 ) -> list[tuple[Path, Path]]:
     """(root, pair) for every pair below the roots: finds what arrived while the daemon was down."""
     found = []

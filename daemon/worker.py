@@ -24,9 +24,9 @@ from typing import Any, Protocol
 from daemon.logs import get_logger
 from daemon.store import Job, JobStore
 from models.atomic import write_text_atomic
-from pipeline.config import ProcessConfig
 from models.errors import Cancelled, ConfigError
 from models.events import CancelToken, ProgressEvent, fanout
+from pipeline.config import ProcessConfig
 from pipeline.pair.process import ProcessOutcome
 
 Processor = Callable[..., ProcessOutcome]
@@ -67,7 +67,13 @@ def output_problem(out_dir: Path, allowed_root: Path) -> str | None:
 
 
 def write_failed(
-    out_dir: Path, pair: Path, stage: str, message: str, problems: list[str] | None = None, *, allowed_root: Path | None = None
+    out_dir: Path,
+    pair: Path,
+    stage: str,
+    message: str,
+    problems: list[str] | None = None,
+    *,
+    allowed_root: Path | None = None,
 ) -> bool:
     """``FAILED.json`` in ``out_dir`` (atomically); best effort -- a full disk must not kill the daemon.
 
@@ -85,7 +91,9 @@ def write_failed(
 
 def failed_args(out_dir: Path, pair: Path, stage: str, message: str, problems: list[str] | None = None) -> str:
     """The arguments of a :func:`write_failed` call as JSON, kept in the store until it succeeds."""
-    return json.dumps({"out_dir": str(out_dir), "pair": str(pair), "stage": stage, "message": message, "problems": problems})
+    return json.dumps(
+        {"out_dir": str(out_dir), "pair": str(pair), "stage": stage, "message": message, "problems": problems}
+    )
 
 
 class RunningJob:
@@ -154,7 +162,9 @@ class JobRunner:
         """Fail ``job`` before or instead of processing (FAILED.json where that is safe)."""
         root = self.allowed_root(job) if self.allowed_root is not None else None
         if not write_failed(job.out_dir, job.pair, stage, message, allowed_root=root):
-            self.store.record_unwritten(job.pair, job.out_dir, failed_args(job.out_dir, job.pair, stage, message), self.clock())
+            self.store.record_unwritten(
+                job.pair, job.out_dir, failed_args(job.out_dir, job.pair, stage, message), self.clock()
+            )
         self.store.finish(job.id, "failed", message, self.clock())
 
     def _run(self, job: Job, config: ProcessConfig, cancel: CancelToken) -> None:

@@ -18,15 +18,23 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from models.errors import InputError
 from pipeline.acquisition import layout as names
 from pipeline.acquisition.contract import ScanMetadata
 from pipeline.acquisition.fingerprint import FingerprintCache, pair_fingerprint
 from pipeline.acquisition.reader import MAX_FRAME_PAGES, check_budget, read_metadata
 from pipeline.acquisition.tiffcheck import TiffLayout, inspect_tiff
-from models.errors import InputError
 
-__all__ = ["Completeness", "FingerprintCache", "HeaderCache", "check_pair", "check_scan", "find_pairs", "is_pair_dir",
-           "pair_fingerprint"]
+__all__ = [
+    "Completeness",
+    "FingerprintCache",
+    "HeaderCache",
+    "check_pair",
+    "check_scan",
+    "find_pairs",
+    "is_pair_dir",
+    "pair_fingerprint",
+]
 
 
 class Completeness(BaseModel):
@@ -45,7 +53,9 @@ class HeaderCache:
     def __init__(self) -> None:
         self._entries: dict[Path, tuple[tuple, TiffLayout | InputError]] = {}
 
-    def inspect(self, path: Path, *, max_pages: int, boundary: Path | None = None, blank_check: bool = True) -> TiffLayout:
+    def inspect(
+        self, path: Path, *, max_pages: int, boundary: Path | None = None, blank_check: bool = True
+    ) -> TiffLayout:
         try:
             stat = os.stat(path)
         except OSError as error:
@@ -54,8 +64,9 @@ class HeaderCache:
         cached = self._entries.get(path)
         if cached is None or cached[0] != key:
             try:
-                result: TiffLayout | InputError = inspect_tiff(path, max_pages=max_pages, boundary=boundary,
-                                                               blank_check=blank_check)
+                result: TiffLayout | InputError = inspect_tiff(
+                    path, max_pages=max_pages, boundary=boundary, blank_check=blank_check
+                )
             except InputError as error:
                 result = error
             self._entries[path] = (key, result)
@@ -73,14 +84,18 @@ class HeaderCache:
 BLANK = "data still all zeros (preallocated, not written yet?)"
 
 
-def _stack_problems(path: Path, meta: ScanMetadata, cache: HeaderCache, boundary: Path | None, budget: int | None) -> list[str]:
+def _stack_problems(
+    path: Path, meta: ScanMetadata, cache: HeaderCache, boundary: Path | None, budget: int | None
+) -> list[str]:
     count = meta.geometry.n_angles
     info = cache.inspect(path, max_pages=count, boundary=boundary)
     if budget is not None:
         check_budget(path, meta, info.dtype, budget)
     problems = []
     if info.shape != meta.geometry.detector_shape:
-        problems.append(f"{path.name}: page shape {info.shape} does not match detector_shape {meta.geometry.detector_shape}")
+        problems.append(
+            f"{path.name}: page shape {info.shape} does not match detector_shape {meta.geometry.detector_shape}"
+        )
     if info.pages < count:
         problems.append(f"{info.pages} of {count} projections in {path.name}")
     elif info.pages > count:
@@ -92,7 +107,9 @@ def _stack_problems(path: Path, meta: ScanMetadata, cache: HeaderCache, boundary
     return problems
 
 
-def _files_problems(scan_dir: Path, meta: ScanMetadata, cache: HeaderCache, boundary: Path | None, budget: int | None) -> list[str]:
+def _files_problems(
+    scan_dir: Path, meta: ScanMetadata, cache: HeaderCache, boundary: Path | None, budget: int | None
+) -> list[str]:
     count = meta.geometry.n_angles
     files = names.numbered_projections(scan_dir)
     present = [i for i in range(count) if i in files]
@@ -111,7 +128,10 @@ def _files_problems(scan_dir: Path, meta: ScanMetadata, cache: HeaderCache, boun
         if info.last_page_blank:
             return [f"projection {index} ({files[index].name}): {BLANK}"]
         if info.shape != meta.geometry.detector_shape:
-            return [f"projection {index} ({files[index].name}): shape {info.shape} does not match detector_shape {meta.geometry.detector_shape}"]
+            return [
+                f"projection {index} ({files[index].name}): shape {info.shape} does not match detector_shape "
+                f"{meta.geometry.detector_shape}"
+            ]
     return []
 
 
@@ -127,7 +147,9 @@ def check_scan(
     try:
         meta = read_metadata(scan_dir, boundary=boundary)
     except InputError as error:
-        return Completeness(complete=False, reasons=[f"{scan_dir.name}/{error.path.name if error.path else ''}: {error.problem}"])
+        return Completeness(
+            complete=False, reasons=[f"{scan_dir.name}/{error.path.name if error.path else ''}: {error.problem}"]
+        )
     try:
         stack = scan_dir / names.STACK
         if os.path.lexists(stack):
@@ -136,7 +158,9 @@ def check_scan(
             problems = _files_problems(scan_dir, meta, cache, boundary, budget_bytes)
         for optional in (names.FLAT, names.DARK):
             if os.path.lexists(scan_dir / optional):
-                info = cache.inspect(scan_dir / optional, max_pages=MAX_FRAME_PAGES, boundary=boundary, blank_check=False)
+                info = cache.inspect(
+                    scan_dir / optional, max_pages=MAX_FRAME_PAGES, boundary=boundary, blank_check=False
+                )
                 if info.complete_pages < info.pages:
                     problems.append(f"{optional} truncated")
         if meta.values == "intensity" and meta.role == "zoom" and not (scan_dir / names.FLAT).exists():

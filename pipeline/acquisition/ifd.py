@@ -23,11 +23,33 @@ MAX_TAGS = 4096  # per IFD; tifffile calls more "suspicious" as well
 MAX_SEGMENTS = 1 << 20  # strips or tiles per page
 _TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8, 13: 4, 16: 8, 17: 8, 18: 8}
 _INT_FORMATS = {1: "B", 3: "H", 4: "I", 6: "b", 8: "h", 9: "i", 13: "I", 16: "Q", 17: "q", 18: "Q"}
-_DTYPES = {(1, 8): "uint8", (1, 16): "uint16", (1, 32): "uint32", (1, 64): "uint64", (2, 8): "int8", (2, 16): "int16",
-           (2, 32): "int32", (2, 64): "int64", (3, 16): "float16", (3, 32): "float32", (3, 64): "float64"}
+_DTYPES = {
+    (1, 8): "uint8",
+    (1, 16): "uint16",
+    (1, 32): "uint32",
+    (1, 64): "uint64",
+    (2, 8): "int8",
+    (2, 16): "int16",
+    (2, 32): "int32",
+    (2, 64): "int64",
+    (3, 16): "float16",
+    (3, 32): "float32",
+    (3, 64): "float64",
+}
 WIDTH, LENGTH, BITS, COMPRESSION, STRIP_OFFSETS, SAMPLES, STRIP_COUNTS = 256, 257, 258, 259, 273, 277, 279
 TILE_OFFSETS, TILE_COUNTS, SAMPLE_FORMAT = 324, 325, 339
-_WANTED = {WIDTH, LENGTH, BITS, COMPRESSION, STRIP_OFFSETS, SAMPLES, STRIP_COUNTS, TILE_OFFSETS, TILE_COUNTS, SAMPLE_FORMAT}
+_WANTED = {
+    WIDTH,
+    LENGTH,
+    BITS,
+    COMPRESSION,
+    STRIP_OFFSETS,
+    SAMPLES,
+    STRIP_COUNTS,
+    TILE_OFFSETS,
+    TILE_COUNTS,
+    SAMPLE_FORMAT,
+}
 
 
 @dataclass(frozen=True)
@@ -86,7 +108,9 @@ def _values(path: Path, fd: int, fmt: _Format, entry: bytes, index: int) -> list
     if code is None:
         raise InputError(path, f"page {index}: tag {fmt.unpack('H', entry[:2])[0]} has non-integer type {tag_type}")
     if count > MAX_SEGMENTS:
-        raise InputError(path, f"page {index}: tag {fmt.unpack('H', entry[:2])[0]} has {count} values (max {MAX_SEGMENTS})")
+        raise InputError(
+            path, f"page {index}: tag {fmt.unpack('H', entry[:2])[0]} has {count} values (max {MAX_SEGMENTS})"
+        )
     nbytes = count * _TYPE_SIZES[tag_type]
     inline = entry[12:20] if fmt.big else entry[8:12]
     if nbytes <= len(inline):
@@ -103,11 +127,11 @@ def _page(path: Path, fd: int, fmt: _Format, offset: int, index: int) -> tuple[P
     head = read_range(fd, offset, 512)  # most directories fit: one read per page
     if len(head) < fmt.count_size:
         raise InputError(path, f"page {index}: directory beyond the end of the file")
-    (tags,) = fmt.unpack("Q" if fmt.big else "H", head[:fmt.count_size])
+    (tags,) = fmt.unpack("Q" if fmt.big else "H", head[: fmt.count_size])
     if tags == 0 or tags > MAX_TAGS:
         raise InputError(path, f"page {index}: directory claims {tags} tags")
     length = tags * fmt.entry_size + fmt.offset_size
-    body = head[fmt.count_size:fmt.count_size + length]
+    body = head[fmt.count_size : fmt.count_size + length]
     if len(body) < length:
         body = read_range(fd, offset + fmt.count_size, length)
         if len(body) < length:
@@ -117,8 +141,8 @@ def _page(path: Path, fd: int, fmt: _Format, offset: int, index: int) -> tuple[P
     for start in range(0, tags * fmt.entry_size, fmt.entry_size):
         (tag,) = struct.unpack_from(tag_code, body, start)
         if tag in _WANTED:
-            found[tag] = _values(path, fd, fmt, body[start:start + fmt.entry_size], index)
-    (next_offset,) = fmt.unpack("Q" if fmt.big else "I", body[-fmt.offset_size:])
+            found[tag] = _values(path, fd, fmt, body[start : start + fmt.entry_size], index)
+    (next_offset,) = fmt.unpack("Q" if fmt.big else "I", body[-fmt.offset_size :])
     if WIDTH not in found or LENGTH not in found:
         raise InputError(path, f"page {index}: no image width or length")
     shape = (int(found[LENGTH][0]), int(found[WIDTH][0]))
@@ -128,8 +152,13 @@ def _page(path: Path, fd: int, fmt: _Format, offset: int, index: int) -> tuple[P
     counts = found.get(TILE_COUNTS, found.get(STRIP_COUNTS, []))
     if len(offsets) != len(counts):
         raise InputError(path, f"page {index}: {len(offsets)} data offsets but {len(counts)} byte counts")
-    page = Page(shape=shape, samples=int(found.get(SAMPLES, [1])[0]), dtype=_DTYPES.get((sample_format, bits), "unknown"),
-                compression=int(found.get(COMPRESSION, [1])[0]), segments=tuple(zip(offsets, counts)))
+    page = Page(
+        shape=shape,
+        samples=int(found.get(SAMPLES, [1])[0]),
+        dtype=_DTYPES.get((sample_format, bits), "unknown"),
+        compression=int(found.get(COMPRESSION, [1])[0]),
+        segments=tuple(zip(offsets, counts)),
+    )
     return page, int(next_offset)
 
 

@@ -20,12 +20,12 @@ from pathlib import Path
 import numpy as np
 from pydantic import ValidationError
 
+from models.errors import InputError
 from pipeline.acquisition import layout as names
 from pipeline.acquisition.bounded import MAX_METADATA_BYTES, read_bounded
 from pipeline.acquisition.contract import ScanMetadata
 from pipeline.acquisition.scan import Scan
 from pipeline.acquisition.tiffcheck import inspect_tiff, read_tiff
-from models.errors import InputError
 
 MAX_FRAME_PAGES = 1000  # flat/dark: averaged frames; more is not a flat field
 WORKING_BYTES_PER_VALUE = 8  # the float32 line integrals, plus a stored-size copy (percentile of a scout without flat)
@@ -60,6 +60,7 @@ def _finite_float(text: str) -> float:
     if not np.isfinite(value):
         raise ValueError(text[:40])
     return value
+
 
 # Transmission is clipped to this floor before -ln, so zero counts give a large
 # but finite line integral instead of inf.
@@ -104,8 +105,11 @@ def check_budget(path: Path, meta: ScanMetadata, dtype: str, budget_bytes: int) 
     values = meta.geometry.n_angles * meta.geometry.detector_shape[0] * meta.geometry.detector_shape[1]
     needed = values * (_itemsize(path, dtype) + WORKING_BYTES_PER_VALUE)
     if needed > budget_bytes:
-        raise InputError(path, f"{meta.geometry.n_angles} projections of {meta.geometry.detector_shape} {dtype} need about "
-                               f"{needed / 2**20:.0f} MiB to read, more than the {budget_bytes / 2**20:.0f} MiB memory budget")
+        raise InputError(
+            path,
+            f"{meta.geometry.n_angles} projections of {meta.geometry.detector_shape} {dtype} need about "
+            f"{needed / 2**20:.0f} MiB to read, more than the {budget_bytes / 2**20:.0f} MiB memory budget",
+        )
 
 
 def _check_finite_raw(data: np.ndarray, where: Path, first_index: int = 0) -> None:
@@ -115,7 +119,9 @@ def _check_finite_raw(data: np.ndarray, where: Path, first_index: int = 0) -> No
     bad = ~np.isfinite(data)
     if bad.any():
         pages = np.unique(np.nonzero(bad)[0])
-        raise InputError(where, f"{int(bad.sum())} non-finite values (first in projection {first_index + int(pages[0])})")
+        raise InputError(
+            where, f"{int(bad.sum())} non-finite values (first in projection {first_index + int(pages[0])})"
+        )
 
 
 def read_raw_projections(scan_dir: Path, meta: ScanMetadata, limits: ReadLimits | None = None) -> np.ndarray:
@@ -138,7 +144,11 @@ def read_raw_projections(scan_dir: Path, meta: ScanMetadata, limits: ReadLimits 
         raise InputError(scan_dir, f"no projections ({names.STACK} or proj_00000.tif ...)")
     missing = [i for i in range(count) if i not in files]
     if missing:
-        raise InputError(scan_dir, f"{count - len(missing)} of {count} projections present (first missing: {names.projection_name(missing[0])})")
+        raise InputError(
+            scan_dir,
+            f"{count - len(missing)} of {count} projections present "
+            f"(first missing: {names.projection_name(missing[0])})",
+        )
     extra = sorted(set(files) - set(range(count)))
     if extra:
         raise InputError(files[extra[0]], f"projection number beyond geometry.angles_deg count {count}")
@@ -153,7 +163,7 @@ def read_raw_projections(scan_dir: Path, meta: ScanMetadata, limits: ReadLimits 
             raise InputError(files[index], f"pixel type {page.dtype} differs from proj_00000 ({first.dtype})")
         data[index] = page[0]
     for index in range(count):
-        _check_finite_raw(data[index:index + 1], files[index], index)
+        _check_finite_raw(data[index : index + 1], files[index], index)
     return data
 
 
@@ -167,7 +177,9 @@ def _itemsize(path: Path, dtype: str) -> int:
 def _mean_frame(path: Path, shape: tuple[int, int], limits: ReadLimits) -> np.ndarray:
     """A flat or dark image: the mean of its pages (at most 1000), float64."""
     budget = limits.budget()
-    frames = read_tiff(path, expected_shape=shape, max_pages=MAX_FRAME_PAGES, max_bytes=budget // 4, boundary=limits.boundary)
+    frames = read_tiff(
+        path, expected_shape=shape, max_pages=MAX_FRAME_PAGES, max_bytes=budget // 4, boundary=limits.boundary
+    )
     if not np.all(np.isfinite(frames)):
         raise InputError(path, "contains non-finite values")
     return frames.mean(axis=0, dtype=np.float64)
@@ -180,8 +192,9 @@ def _check_finite(data: np.ndarray, where: Path) -> None:
         raise InputError(where, f"{int(bad.sum())} non-finite values (first in projection {int(pages[0])})")
 
 
-def _intensity_frames(raw: np.ndarray, meta: ScanMetadata, scan_dir: Path, warnings: list[str],
-                      limits: ReadLimits) -> tuple[np.ndarray, np.ndarray, Path]:
+def _intensity_frames(
+    raw: np.ndarray, meta: ScanMetadata, scan_dir: Path, warnings: list[str], limits: ReadLimits
+) -> tuple[np.ndarray, np.ndarray, Path]:
     """Dark and flat-minus-dark (float32) for an intensity scan."""
     shape = meta.geometry.detector_shape
     dark_path, flat_path = scan_dir / names.DARK, scan_dir / names.FLAT
@@ -189,7 +202,9 @@ def _intensity_frames(raw: np.ndarray, meta: ScanMetadata, scan_dir: Path, warni
     if flat_path.exists():
         flat = _mean_frame(flat_path, shape, limits)
     elif meta.role == "zoom":
-        raise InputError(flat_path, "missing: an intensity zoom scan needs a flat field (no air in interior projections)")
+        raise InputError(
+            flat_path, "missing: an intensity zoom scan needs a flat field (no air in interior projections)"
+        )
     else:
         flat = np.broadcast_to(np.percentile(raw, 99.5, axis=(0, 1)), shape).astype(np.float64)
         warnings.append(f"{flat_path}: missing; I0 estimated from the brightest (air) values of the projections")
@@ -199,8 +214,9 @@ def _intensity_frames(raw: np.ndarray, meta: ScanMetadata, scan_dir: Path, warni
     return dark.astype(np.float32), denominator.astype(np.float32), flat_path
 
 
-def to_line_integrals(raw: np.ndarray, meta: ScanMetadata, scan_dir: Path, warnings: list[str],
-                      limits: ReadLimits | None = None) -> np.ndarray:
+def to_line_integrals(
+    raw: np.ndarray, meta: ScanMetadata, scan_dir: Path, warnings: list[str], limits: ReadLimits | None = None
+) -> np.ndarray:
     """Convert stored values to float32 line integrals, finite everywhere.
 
     Converted one projection at a time into one float32 array, so the peak is

@@ -68,7 +68,9 @@ def _check_page(path: Path, index: int, page: Page, first: Page | None) -> None:
     if min(page.shape) < 1 or page.shape[0] * page.shape[1] > MAX_PAGE_PIXELS:
         raise InputError(path, f"page {index}: header claims absurd dimensions {page.shape}")
     if first is not None and (page.shape, page.dtype) != (first.shape, first.dtype):
-        raise InputError(path, f"page {index}: shape {page.shape} {page.dtype} differs from page 0 ({first.shape} {first.dtype})")
+        raise InputError(
+            path, f"page {index}: shape {page.shape} {page.dtype} differs from page 0 ({first.shape} {first.dtype})"
+        )
 
 
 def inspect_tiff(
@@ -100,8 +102,9 @@ def inspect_tiff(
         blank = blank_check and pages[-1].data_inside(size) and _last_page_blank(fd, pages[-1])
     finally:
         os.close(fd)
-    return TiffLayout(pages=len(pages), shape=pages[0].shape, dtype=pages[0].dtype, complete_pages=complete,
-                      last_page_blank=blank)
+    return TiffLayout(
+        pages=len(pages), shape=pages[0].shape, dtype=pages[0].dtype, complete_pages=complete, last_page_blank=blank
+    )
 
 
 def decoded_bytes(info: TiffLayout) -> int:
@@ -137,8 +140,11 @@ def read_tiff(
     if info.dtype not in READABLE_DTYPES:
         raise InputError(path, f"unsupported pixel type {info.dtype} (contract v1: uint16 or float32)")
     if max_bytes is not None and decoded_bytes(info) > max_bytes:
-        raise InputError(path, f"decodes to {decoded_bytes(info) / 2**20:.0f} MiB ({info.pages} pages of {info.shape} "
-                               f"{info.dtype}), more than the {max_bytes / 2**20:.0f} MiB memory budget")
+        raise InputError(
+            path,
+            f"decodes to {decoded_bytes(info) / 2**20:.0f} MiB ({info.pages} pages of {info.shape} "
+            f"{info.dtype}), more than the {max_bytes / 2**20:.0f} MiB memory budget",
+        )
     data = np.empty((info.pages, *info.shape), dtype=info.dtype)
     tiff_logger = logging.getLogger("tifffile")
     previous_level = tiff_logger.level
@@ -151,7 +157,9 @@ def read_tiff(
             for index in range(info.pages):
                 page = pages[index]
                 if tuple(page.shape) != info.shape:
-                    raise InputError(path, f"page {index}: decoded shape {tuple(page.shape)} differs from its directory")
+                    raise InputError(
+                        path, f"page {index}: decoded shape {tuple(page.shape)} differs from its directory"
+                    )
                 data[index] = page.asarray()
     except InputError:
         raise

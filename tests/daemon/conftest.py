@@ -35,8 +35,17 @@ def wait_for(condition: Callable[[], object], timeout_s: float, what: str) -> No
 class DaemonProcess:
     """Config, state and ledger of one daemon under test; start/stop/kill it as often as needed."""
 
-    def __init__(self, base: Path, *, settle_s: float = 1.0, stop_timeout_s: float = 10.0, observer: str = "auto",
-                 state: Path | None = None, out: Path | None = None, **sections: dict) -> None:
+    def __init__(
+        self,
+        base: Path,
+        *,
+        settle_s: float = 1.0,
+        stop_timeout_s: float = 10.0,
+        observer: str = "auto",
+        state: Path | None = None,
+        out: Path | None = None,
+        **sections: dict,
+    ) -> None:
         self.base = base
         self.root = base / "in"
         self.state = state or base / "state"
@@ -62,6 +71,7 @@ class DaemonProcess:
 
     def write_config(self) -> None:
         """Write :attr:`settings` as TOML (strings, numbers, booleans, lists of strings, nested tables)."""
+
         def value(v: object) -> str:
             if isinstance(v, bool):
                 return "true" if v else "false"
@@ -71,7 +81,8 @@ class DaemonProcess:
                 return "[" + ", ".join(value(x) for x in v) + "]"
             return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
-        lines = [f'state_dir = {value(str(self.state))}']
+        lines = [f"state_dir = {value(str(self.state))}"]
+
         def table(prefix: str, body: dict) -> None:
             lines.append(f"[{prefix}]")
             nested = {}
@@ -82,6 +93,7 @@ class DaemonProcess:
                     lines.append(f"{key} = {value(v)}")
             for key, v in nested.items():
                 table(f"{prefix}.{key}", v)
+
         for name, body in self.settings.items():
             table(name, body)
         self.config.write_text("\n".join(lines) + "\n")
@@ -98,13 +110,18 @@ class DaemonProcess:
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "daemon.cli", "watch", "--config", str(self.config)],
-                cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+                cwd=REPO,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
         return self.proc
 
     def start(self) -> None:
         self.launch()
-        wait_for(lambda: b"daemon started" in self.log_path.read_bytes() or self.proc.poll() is not None, 30, "start-up")
+        wait_for(
+            lambda: b"daemon started" in self.log_path.read_bytes() or self.proc.poll() is not None, 30, "start-up"
+        )
         assert self.proc.poll() is None, self.log_path.read_text()
 
     def peak_rss_mib(self) -> float:

@@ -11,7 +11,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.daemon.pairs import metadata, make_pair
+from tests.daemon.pairs import make_pair, metadata
 from tests.pipeline.acquisition.hostile import chained_tiff, zlib_bomb
 
 

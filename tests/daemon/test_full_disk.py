@@ -28,7 +28,9 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
     mount_point.mkdir()
     if os.geteuid() != 0:
         pytest.skip("mounting a small tmpfs needs root")
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount_point)], capture_output=True, text=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount_point)], capture_output=True, text=True
+    )
     if done.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
     try:
@@ -58,7 +60,9 @@ def job_state(store: Path, pair: Path) -> str | None:
     return row[0] if row else None
 
 
-def test_a_pair_ready_while_the_store_disk_is_full_is_kept_and_processed_later(small_disk: Path, daemon_process, tmp_path: Path) -> None:
+def test_a_pair_ready_while_the_store_disk_is_full_is_kept_and_processed_later(
+    small_disk: Path, daemon_process, tmp_path: Path
+) -> None:
     daemon = daemon_process(state=small_disk / "state", out=tmp_path / "out")
     daemon.start()
     filler = fill(small_disk)
@@ -70,7 +74,9 @@ def test_a_pair_ready_while_the_store_disk_is_full_is_kept_and_processed_later(s
     assert job_state(daemon.state / "jobs.sqlite3", pair) in ("running", "done")
 
 
-def test_failed_json_that_cannot_be_written_is_kept_and_written_when_space_returns(small_disk: Path, daemon_process) -> None:
+def test_failed_json_that_cannot_be_written_is_kept_and_written_when_space_returns(
+    small_disk: Path, daemon_process
+) -> None:
     daemon = daemon_process(out=small_disk / "out")
     daemon.out.mkdir()
     filler = fill(small_disk)
@@ -78,8 +84,15 @@ def test_failed_json_that_cannot_be_written_is_kept_and_written_when_space_retur
     daemon.start()
     wait_for(lambda: job_state(daemon.state / "jobs.sqlite3", pair) == "failed", 20, "the job to fail on the full disk")
     assert not (daemon.out / "p" / "FAILED.json").exists()
-    wait_for(lambda: b"FAILED.json not written" in daemon.log_path.read_bytes()
-             or b"kept in the job store" in daemon.log_path.read_bytes() or _unwritten(daemon.state), 10, "the record")
+    wait_for(
+        lambda: (
+            b"FAILED.json not written" in daemon.log_path.read_bytes()
+            or b"kept in the job store" in daemon.log_path.read_bytes()
+            or _unwritten(daemon.state)
+        ),
+        10,
+        "the record",
+    )
     assert _unwritten(daemon.state) == [str(pair)]
     filler.unlink()
     wait_for(lambda: (daemon.out / "p" / "FAILED.json").exists(), 15, "FAILED.json written late")

@@ -56,7 +56,7 @@ def test_hostile_pair_fails_clearly_while_a_good_pair_is_processed(daemon_proces
     hostile = daemon.root / case
     staging.rename(hostile)
     before = snapshot(hostile)
-    good = make_pair(daemon.root / "good", fake={"stage_s": 0.05}, ready_file=True)
+    make_pair(daemon.root / "good", fake={"stage_s": 0.05}, ready_file=True)
 
     failed_file = daemon.out / case / "FAILED.json"
     wait_for(lambda: failed_file.exists(), CASE_TIMEOUT_S, f"FAILED.json of {case}")
@@ -69,13 +69,17 @@ def test_hostile_pair_fails_clearly_while_a_good_pair_is_processed(daemon_proces
     assert snapshot(hostile) == before  # nothing the user gave was modified, added or deleted
     assert daemon.peak_rss_mib() < PEAK_RSS_MIB
     assert elapsed_s < CASE_TIMEOUT_S
-    print(f"{case}: {elapsed_s:.1f} s to FAILED.json and DONE, peak RSS {daemon.peak_rss_mib():.0f} MiB, "
-          f"CPU {daemon.cpu_s():.1f} s")
+    print(
+        f"{case}: {elapsed_s:.1f} s to FAILED.json and DONE, peak RSS {daemon.peak_rss_mib():.0f} MiB, "
+        f"CPU {daemon.cpu_s():.1f} s"
+    )
     daemon.signal(signal.SIGTERM)
     assert daemon.wait_exit(10) == 0  # signals honoured: the loop never blocked
 
 
-def test_a_second_daemon_on_the_same_state_folder_exits_at_once_and_changes_nothing(daemon_process, tmp_path: Path) -> None:
+def test_a_second_daemon_on_the_same_state_folder_exits_at_once_and_changes_nothing(
+    daemon_process, tmp_path: Path
+) -> None:
     """Old code: the second re-queued the first's running job and processed the same pair at the same time."""
     first = daemon_process()
     pair = make_pair(first.root / "p", fake={"stage_s": 1.0}, ready_file=True)
@@ -150,7 +154,9 @@ def test_recovered_symlink_inside_a_pair_is_not_written_through(daemon_process, 
 
 
 @pytest.mark.parametrize("target", ["inside", "outside"])
-def test_symlinked_pairs_are_treated_the_same_at_start_and_at_run_time(daemon_process, tmp_path: Path, target: str) -> None:
+def test_symlinked_pairs_are_treated_the_same_at_start_and_at_run_time(
+    daemon_process, tmp_path: Path, target: str
+) -> None:
     """Old code: a linked pair was processed when created at run time but ignored when present at start."""
     daemon = daemon_process()
     home = daemon.root / "real" if target == "inside" else tmp_path / "elsewhere"
@@ -179,7 +185,11 @@ def _kill_loop(daemon_process, iterations: int, seed: int) -> None:
         daemon.kill()
     daemon.start()
     wait_for(lambda: all((daemon.out / p.name / "DONE").exists() for p in pairs), 60, "every pair done")
-    wait_for(lambda: all((job_row(daemon.state, p) or {}).get("state") in ("done", "failed") for p in pairs), 10, "jobs ended")
+    wait_for(
+        lambda: all((job_row(daemon.state, p) or {}).get("state") in ("done", "failed") for p in pairs),
+        10,
+        "jobs ended",
+    )
     for pair in pairs:
         assert len(daemon.ledger("done", pair)) == 1, pair  # processed to the end exactly once
         row = job_row(daemon.state, pair)
@@ -214,21 +224,28 @@ def test_check_config_style_refusal_lists_overlapping_roots(tmp_path: Path) -> N
     from daemon.config_checks import service_problems
 
     (tmp_path / "in" / "sub").mkdir(parents=True)
-    config = validate_config({"state_dir": str(tmp_path / "state"), "output": {"root": str(tmp_path / "in" / "out")},
-                              "watch": {"roots": [str(tmp_path / "in"), str(tmp_path / "in" / "sub")]}})
+    config = validate_config(
+        {
+            "state_dir": str(tmp_path / "state"),
+            "output": {"root": str(tmp_path / "in" / "out")},
+            "watch": {"roots": [str(tmp_path / "in"), str(tmp_path / "in" / "sub")]},
+        }
+    )
     problems = service_problems(config)
     assert any("output.root" in p and "is inside watch root" in p for p in problems)
     assert any("watch.roots.0" in p and "each pair would be seen twice" in p for p in problems)
 
 
 def test_watch_cli_is_importable_without_side_effects() -> None:
-    result = subprocess.run([sys.executable, "-c", "import daemon.lock, daemon.config_checks"], cwd=REPO, capture_output=True)
+    result = subprocess.run(
+        [sys.executable, "-c", "import daemon.lock, daemon.config_checks"], cwd=REPO, capture_output=True
+    )
     assert result.returncode == 0
 
 
 def _same_size_rewrite(path: Path, new_tail: bytes) -> None:
     data = bytearray(path.read_bytes())
-    data[-len(new_tail):] = new_tail
+    data[-len(new_tail) :] = new_tail
     path.write_bytes(bytes(data))
 
 

@@ -10,10 +10,22 @@ UINT16 = (16, 1)
 FLOAT32 = (32, 3)
 
 
-def _entries(rows: int, columns: int, strip_offset: int, strip_bytes: int, compression: int, pixel: tuple[int, int]) -> list[tuple[int, int, int, int]]:
+def _entries(
+    rows: int, columns: int, strip_offset: int, strip_bytes: int, compression: int, pixel: tuple[int, int]
+) -> list[tuple[int, int, int, int]]:
     bits, sample_format = pixel
-    return [(256, 4, 1, columns), (257, 4, 1, rows), (258, 3, 1, bits), (259, 3, 1, compression), (262, 3, 1, 1),
-            (273, 4, 1, strip_offset), (277, 3, 1, 1), (278, 4, 1, rows), (279, 4, 1, strip_bytes), (339, 3, 1, sample_format)]
+    return [
+        (256, 4, 1, columns),
+        (257, 4, 1, rows),
+        (258, 3, 1, bits),
+        (259, 3, 1, compression),
+        (262, 3, 1, 1),
+        (273, 4, 1, strip_offset),
+        (277, 3, 1, 1),
+        (278, 4, 1, rows),
+        (279, 4, 1, strip_bytes),
+        (339, 3, 1, sample_format),
+    ]
 
 
 def _ifd(entries: list[tuple[int, int, int, int]], next_offset: int) -> bytes:
@@ -26,8 +38,17 @@ def _ifd(entries: list[tuple[int, int, int, int]], next_offset: int) -> bytes:
 IFD_BYTES = 2 + 10 * 12 + 4
 
 
-def chained_tiff(path: Path, pages: int, *, rows: int = 8, columns: int = 8, loop_to: int | None = None,
-                 compression: int = 1, data: bytes | None = None, pixel: tuple[int, int] = UINT16) -> Path:
+def chained_tiff(
+    path: Path,
+    pages: int,
+    *,
+    rows: int = 8,
+    columns: int = 8,
+    loop_to: int | None = None,
+    compression: int = 1,
+    data: bytes | None = None,
+    pixel: tuple[int, int] = UINT16,
+) -> Path:
     """``pages`` IFDs sharing one strip of ``data``; the last IFD points back to page ``loop_to`` if given."""
     strip = data if data is not None else b"\x01" * (rows * columns * pixel[0] // 8)
     strip_offset = 8

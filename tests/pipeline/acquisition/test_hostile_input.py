@@ -58,7 +58,9 @@ def test_a_huge_scan_json_is_refused_without_reading_it(tmp_path: Path) -> None:
         read_metadata(tmp_path)
 
 
-@pytest.mark.parametrize("text", ['{"recon_voxel_mm": Infinity}', '{"recon_voxel_mm": NaN}', '{"recon_voxel_mm": 1e999}'])
+@pytest.mark.parametrize(
+    "text", ['{"recon_voxel_mm": Infinity}', '{"recon_voxel_mm": NaN}', '{"recon_voxel_mm": 1e999}']
+)
 def test_non_finite_numbers_in_scan_json_are_refused(tmp_path: Path, text: str) -> None:
     (tmp_path / "scan.json").write_text(text)
     with pytest.raises(InputError, match=r"scan.json: non-finite number"):
@@ -105,7 +107,9 @@ def test_zlib_bomb_is_refused_from_its_headers(tmp_path: Path) -> None:
     zlib_bomb(tmp_path / "projections.tif")  # 8 x 8192^2 uint16 declared; old code: 9.1 GB peak
     assert (tmp_path / "projections.tif").stat().st_size < 100_000
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    expected = r"projections.tif: 8 projections of \(8192, 8192\) uint16 need about 5120 MiB to read, more than the 1024 MiB"
+    expected = (
+        r"projections.tif: 8 projections of \(8192, 8192\) uint16 need about 5120 MiB to read, more than the 1024 MiB"
+    )
     with pytest.raises(InputError, match=expected):
         read_scan(tmp_path, ReadLimits(memory_budget_bytes=1 << 30))
     assert "need about 5120 MiB" in str(check_scan(tmp_path, budget_bytes=1 << 30))  # the daemon's check says so first
@@ -182,7 +186,9 @@ def test_preallocated_projection_is_not_complete_until_written(tmp_path: Path, p
 def test_fingerprint_sees_same_size_rewrites(tmp_path: Path, projections: np.ndarray) -> None:
     pair = tmp_path / "pair"
     for role in ("scout", "zoom"):
-        write_scan(pair / role, ScanMetadata.model_validate(metadata_dict(role=role)), projections, flat=FLAT, layout="files")
+        write_scan(
+            pair / role, ScanMetadata.model_validate(metadata_dict(role=role)), projections, flat=FLAT, layout="files"
+        )
     before, legacy_before = pair_fingerprint(pair), legacy_fingerprint(pair)
     victim = pair / "zoom" / "proj_00003.tif"
     stat = victim.stat()
