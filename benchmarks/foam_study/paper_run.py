@@ -325,3 +325,30 @@ def run_paper_study(
     results["complete"] = all(r in results["methods"].get(n, {}) for r, n in planned)
     results["seconds"] = elapsed()
     return write_outputs(results, slices, maps, directory)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m benchmarks.foam_study.paper_run merge SRC... [--into DIR]``: fold side runs into the main one."""
+    import argparse
+
+    from benchmarks.foam_study.summary import write_summary
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("command", choices=["merge"])
+    parser.add_argument(
+        "sources", type=Path, nargs="+", help="paper_<size> folders of side runs (same size, settings, seeds)"
+    )
+    parser.add_argument(
+        "--into", type=Path, default=Path(__file__).resolve().parents[1] / "results" / "foam_study" / "paper_cpu"
+    )
+    args = parser.parse_args(argv)
+    for source in args.sources:
+        merged = merge_runs(args.into, source)
+        rows = sum(len(v) for v in merged["methods"].values())
+        print(f"merged {source} into {args.into}: {rows} rows, complete: {merged['complete']}")
+    print(f"wrote {write_summary(args.into.parents[1])}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
