@@ -87,15 +87,17 @@ PRESETS: dict[str, dict[str, Any]] = {
         "inference": {"tile_px": 128, "overlap_px": 16, "batch_size": 4},
         "output": {"region": {"voxel_budget": 160**3}},
     },
-    # CPU that learns: the best held-out fidelity in about 15 minutes of training on 2 cores for a 128^3 pair.
-    # PROVISIONAL (independent 3:1 foam check: 486 k parameters, 3,000 iterations, ~12 min on 2 cores, pore
-    # recall 0.96 vs 0.91 for the scout FDK); benchmarks/capacity_sweep.py measures the choice.
+    # CPU that learns: the best held-out fidelity in about 15 minutes of training on 2 cores for a 128^3 pair,
+    # chosen by benchmarks/capacity_sweep.py (results/capacity_sweep.{json,md,png}): the 486 k net beat 122 k and
+    # 30 k at equal training time and still gained at 1,000 iterations; the masked edge (finite-difference) term
+    # gained 0.1-0.3 dB at every checkpoint on two training seeds; ~2,800 iterations fit 15 quiet minutes.
     "medium": {
         "network": {"depth": 3, "base_filters": 16, "head_layers": 2},
         "training": {
-            "iterations": 3000,
+            "iterations": 2800,
             "batch_size": 4,
             "tile_px": 64,
+            "gradient_weight": 1.0,
             "validation_interval": 250,
             "patience": 4,
             "min_iterations": 1500,
