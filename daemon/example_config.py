@@ -38,6 +38,8 @@ EXAMPLES: dict[str, Any] = {  # keys without a default value (None): an example 
     "centre_mm": [0.0, 0.0, 0.0],
     "size_mm": [4.0, 4.0, 4.0],
     "sample_class": "foam",
+    "memory_budget_mb": 16384,
+    "pyramid_levels": 4,
 }
 
 

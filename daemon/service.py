@@ -32,8 +32,10 @@ from daemon.lock import StateLock
 from daemon.logs import JobLogs, configure_logging, get_logger
 from daemon.metrics import Metrics
 from daemon.readiness import PairTracker, Verdict
+from daemon.status_notify import StatusNotifier
 from daemon.store import Job, JobStore
 from daemon.watcher import Watcher, pairs_for_change, scan_roots
+from daemon.web.wiring import attach as attach_status_page
 from daemon.worker import JobRunner, Processor, RunningJob, failed_args, load_processor, write_failed
 from models.errors import ConfigError
 from pipeline.acquisition.completeness import is_pair_dir
@@ -81,10 +83,11 @@ class Daemon:
             raise
         self.metrics = Metrics(clock=clock)
         self.logs = JobLogs()
+        self.status_notify = StatusNotifier()
         self.runner = JobRunner(
             self.store,
             processor or load_processor(config.advanced.processor),
-            [self.metrics, self.logs],
+            [self.metrics, self.logs, self.status_notify],
             clock=clock,
             wake=self.wake,
             allowed_root=self.allowed_root,
@@ -180,7 +183,7 @@ class Daemon:
             self._write_failed(job.out_dir, job.pair, job.stage or "unknown", job.message, None, now)
             self.metrics.pair_failed(job, [job.message])
         if self.serve_metrics and self.config.metrics.enabled:
-            self._server = self.metrics.serve(self.config.metrics.address, self.config.metrics.port)
+            self._server = attach_status_page(self)  # /metrics, /status, /status.json on one read-only listener
         self._start_intake(now)
         sdnotify.notify("READY=1\nSTATUS=watching " + ", ".join(str(r) for r in self.config.watch.roots))
         self.log.info(

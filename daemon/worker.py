@@ -23,14 +23,13 @@ from typing import Any, Protocol
 
 from daemon.logs import get_logger
 from daemon.store import Job, JobStore
-from models.atomic import write_text_atomic
 from models.errors import Cancelled, ConfigError
 from models.events import CancelToken, ProgressEvent, fanout
 from pipeline.config import ProcessConfig
 from pipeline.pair.process import ProcessOutcome
+from pipeline.pair.report import FailureReport, write_failure
 
 Processor = Callable[..., ProcessOutcome]
-FAILED_FILE = "FAILED.json"
 
 
 class JobListener(Protocol):
@@ -79,11 +78,11 @@ def write_failed(
 
     False when it could not be written (the caller records it); never written through a link leaving ``allowed_root``.
     """
-    body = {"pair": str(pair), "stage": stage, "message": message, "problems": problems or [message]}
     if allowed_root is not None and output_problem(out_dir, allowed_root) is not None:
         return False
+    report = FailureReport(pair=str(pair), stage=stage, message=message, problems=problems or [message])
     try:
-        write_text_atomic(out_dir / FAILED_FILE, json.dumps(body, indent=2) + "\n")
+        write_failure(out_dir, report)  # the pipeline's own writer and schema: one FAILED.json
     except OSError:
         return False
     return True

@@ -22,14 +22,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def problems_in(path: Path) -> list[str]:
     """Every problem with the config at ``path``: schema, then filesystem and processor checks."""
-    from daemon.config import filesystem_problems, load_config
+    from daemon.config import load_config
+    from daemon.config_checks import service_problems
     from models.errors import ConfigError
 
     try:
         config = load_config(path)
     except ConfigError as error:
         return error.problems
-    problems = filesystem_problems(config)
+    problems = service_problems(config)
     module = config.advanced.processor.partition(":")[0]
     try:
         found = importlib.util.find_spec(module) is not None

@@ -22,7 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", type=Path, help="output root (output.root)")
     parser.add_argument("--state-dir", type=Path, help="job store, model cache and default outputs (state_dir)")
     parser.add_argument("--metrics-port", type=int, help="Prometheus endpoint port (metrics.port)")
-    parser.add_argument("--preset", choices=["small", "standard"], help="network preset (pipeline.preset)")
+    parser.add_argument("--preset", choices=["small", "medium", "standard"], help="network preset (pipeline.preset)")
     parser.add_argument("--settle-s", type=float, help="quiet time before a complete pair is ready (watch.settle_s)")
     parser.set_defaults(func=run)
 
