@@ -10,7 +10,16 @@ edge; a voxel that projects farther out gains nothing at that angle (RTK's
 
 Any grid centre, spacing and direction: the matrix carries them. The work is
 split into tiles of a few x rows, each accumulated over all angles in a small
-buffer that stays in the L1/L2 cache.
+buffer that stays in the L1 cache. Each row of voxels takes two passes: the
+projection arithmetic (one division per voxel) vectorised over the row, then
+the four samples per voxel with scalar loads (this core has no gather worth
+using): about 6.5 cycles per voxel-update with everything in L1, 2 to 2.5x
+the 2 cycles the four sample loads alone need (``benchmarks/recon_fdk.py``).
+Whether a voxel projects onto the detector is decided in float64 (RTK
+computes in double: a float32 test put a few voxels exactly at the detector's
+edge on the other side, 2e-3 of the range on a 128^3 field of view); the
+interpolation itself is float32. Voxels behind the source (``w <= 0``) gain nothing; RTK back-projects them
+through the source, outside any field of view.
 """
 
 from __future__ import annotations
@@ -65,6 +74,8 @@ def _backproject(projections: np.ndarray, matrices: np.ndarray, rows: int, colum
     n_angles = projections.shape[0]
     row_hi = np.float32(rows - 0.5)
     col_hi = np.float32(columns - 0.5)
+    row_hid = rows - 0.5
+    col_hid = columns - 0.5
     row_max = np.float32(rows - 1)
     col_max = np.float32(columns - 1)
     row_base_max = np.int32(max(rows - 2, 0))
@@ -82,6 +93,7 @@ def _backproject(projections: np.ndarray, matrices: np.ndarray, rows: int, colum
         j1 = min(ny, j0 + TILE_ROWS)
         acc = np.zeros((TILE_ROWS, nx), dtype=np.float32)
         xs = np.arange(nx).astype(np.float32)
+        xds = np.arange(nx).astype(np.float64)
         at = np.empty(nx, dtype=np.uint32)
         fus = np.empty(nx, dtype=np.float32)
         fvs = np.empty(nx, dtype=np.float32)
@@ -92,18 +104,30 @@ def _backproject(projections: np.ndarray, matrices: np.ndarray, rows: int, colum
             mu = np.float32(m[0, 0])
             mv = np.float32(m[1, 0])
             mw = np.float32(m[2, 0])
+            mud = m[0, 0]
+            mvd = m[1, 0]
+            mwd = m[2, 0]
             for j in range(j0, j1):
                 bu = np.float32(m[0, 1] * j + m[0, 2] * k + m[0, 3])
                 bv = np.float32(m[1, 1] * j + m[1, 2] * k + m[1, 3])
                 bw = np.float32(m[2, 1] * j + m[2, 2] * k + m[2, 3])
+                bud = m[0, 1] * j + m[0, 2] * k + m[0, 3]
+                bvd = m[1, 1] * j + m[1, 2] * k + m[1, 3]
+                bwd = m[2, 1] * j + m[2, 2] * k + m[2, 3]
                 # pass 1 (vectorised): where each voxel of the row lands, and its weight
                 for i in range(nx):
                     x = xs[i]
+                    xd = xds[i]
+                    wd = bwd + mwd * xd
+                    nud = bud + mud * xd
+                    nvd = bvd + mvd * xd
+                    # in or out as RTK decides, in float64 (no division needed)
+                    inside = (wd > 0.0) & (nud >= -0.5 * wd) & (nud < col_hid * wd)
+                    inside &= (nvd >= -0.5 * wd) & (nvd < row_hid * wd)
                     w = bw + mw * x
                     inv = one / w
                     u = (bu + mu * x) * inv
                     v = (bv + mv * x) * inv
-                    inside = (w > zero) & (u >= half) & (u < col_hi) & (v >= half) & (v < row_hi)
                     weights[i] = inv * inv if inside else zero
                     uc = min(max(u, zero), col_max)
                     vc = min(max(v, zero), row_max)

@@ -12,6 +12,7 @@ from pipeline.errors import ReconstructionError
 from models.events import CancelToken, ProgressCallback, step
 from pipeline.grid import VolumeGrid
 from pipeline.reconstruct.backends import RTKBackend, SlabJob, make_backend
+from pipeline.reconstruct.backends.base import PrefilteredBackend
 from pipeline.reconstruct.checks import check_finite, is_truncated, scan_kind
 from pipeline.reconstruct.config import ReconConfig
 from pipeline.reconstruct.filtered import FilteredProjections
@@ -116,8 +117,8 @@ def reconstruct(
     if reason is not None:
         warnings.append(f"{backend.name} not used: {reason}; using rtk")
         backend = RTKBackend()
-    backproject_slab = getattr(backend, "backproject_slab", None) if filtered is not None else None
-    if filtered is not None and backproject_slab is None:
+    prefiltered = filtered if isinstance(backend, PrefilteredBackend) else None
+    if filtered is not None and prefiltered is None:
         warnings.append(f"filtered projections not used: the {backend.name} backend filters them itself")
     volume = _check_out(out, grid)
     slabs, peak = plan_slabs(geometry, grid, config.memory_budget_gb * _GB, parker=kind == "short")
@@ -140,8 +141,8 @@ def reconstruct(
                 hann_cut_frequency=config.hann_cut_frequency,
                 parker=kind == "short",
             )
-            if backproject_slab is not None:
-                backproject_slab(job, filtered.data[:, slab.row0 : slab.row1], target)
+            if prefiltered is not None:
+                backend.backproject_slab(job, prefiltered.data[:, slab.row0 : slab.row1], target)
             else:
                 backend.reconstruct_slab(job, target)
         step(progress, STAGE, done + 1, len(slabs))

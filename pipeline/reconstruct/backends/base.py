@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -41,4 +41,13 @@ class FDKBackend(Protocol):
 
     def reconstruct_slab(self, job: SlabJob, out: np.ndarray) -> None:
         """Write the FDK volume of ``job.grid`` (float32 ``[z, y, x]``) into ``out``."""
+        ...
+
+
+@runtime_checkable
+class PrefilteredBackend(FDKBackend, Protocol):
+    """A backend that can also start from projections filtered once per scan (the numba one)."""
+
+    def backproject_slab(self, job: SlabJob, filtered_rows: np.ndarray, out: np.ndarray) -> None:
+        """Back-project rows ``[job.row0, job.row1)`` of already filtered projections onto ``job.grid`` into ``out``."""
         ...

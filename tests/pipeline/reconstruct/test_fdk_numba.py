@@ -128,6 +128,12 @@ def test_filtered_projections_of_other_settings_are_refused(sphere_scan: Scan) -
         reconstruct(sphere_scan, grid, interior=True, filtered=shared)
 
 
+def test_a_backend_that_filters_itself_says_it_did_not_use_them(sphere_scan: Scan) -> None:
+    grid = VolumeGrid.isotropic((8, 8, 8), 0.02)
+    result = reconstruct(sphere_scan, grid, ReconConfig(backend="rtk"), filtered=filter_scan(sphere_scan))
+    assert result.backend == "rtk" and any("filtered projections not used" in w for w in result.warnings)
+
+
 def test_a_grid_reaching_past_the_source_circle_stays_finite(sphere_scan: Scan) -> None:
     """Voxels farther from the axis than the source are behind it at some angles.
 
