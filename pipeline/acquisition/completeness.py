@@ -135,6 +135,18 @@ def _files_problems(
     return []
 
 
+def _vendor_completeness(scan_dir: Path) -> Completeness | None:
+    """A scan folder holding a scanner's own file (.txrm, .xtekct, NXtomo) instead of scan.json: that format's own
+    completeness rules (e.g. an OLE file still being written); None when the folder holds none."""
+    from pipeline.acquisition.formats.completeness import check_source
+    from pipeline.acquisition.formats.registry import detect
+
+    source = detect(scan_dir)
+    if source is None or source.kind == "contract":
+        return None
+    return check_source(source)
+
+
 def check_scan(
     scan_dir: Path, cache: HeaderCache | None = None, *, boundary: Path | None = None, budget_bytes: int | None = None
 ) -> Completeness:
@@ -144,6 +156,10 @@ def check_scan(
     cache = cache or HeaderCache()
     if not scan_dir.is_dir():
         return Completeness(complete=False, reasons=[f"{scan_dir.name}/ missing"])
+    if not os.path.lexists(scan_dir / names.METADATA):
+        vendor = _vendor_completeness(scan_dir)
+        if vendor is not None:
+            return vendor
     try:
         meta = read_metadata(scan_dir, boundary=boundary)
     except InputError as error:
