@@ -39,7 +39,9 @@ def test_check_config_lists_every_problem(tmp_path: Path, scoutzoom) -> None:
     result = scoutzoom("check-config", str(config))
     assert result.returncode == 2 and "watch.roots.0: /nonexistent/scans is not a directory" in result.stderr
 
-    config.write_text(f'state_dir = "{tmp_path}"\n[watch]\nroots = ["{tmp_path}"]\n')
+    scans = tmp_path / "scans"
+    scans.mkdir()
+    config.write_text(f'state_dir = "{tmp_path}"\n[watch]\nroots = ["{scans}"]\n')  # output root beside, not inside
     result = scoutzoom("check-config", str(config))
     assert result.returncode == 0, result.stderr
 
