@@ -89,8 +89,9 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
     # CPU that learns: the best held-out fidelity in about 15 minutes of training on 2 cores for a 128^3 pair,
     # chosen by benchmarks/capacity_sweep.py (results/capacity_sweep.{json,md,png}): the 486 k net beat 122 k and
-    # 30 k at equal training time and still gained at 1,000 iterations; the masked edge (finite-difference) term
-    # gained 0.1-0.3 dB at every checkpoint on two training seeds; ~2,800 iterations fit 15 quiet minutes.
+    # 30 k from ~2.5 min of training on and still gained at 1,000 iterations; the masked edge (finite-difference)
+    # loss term gained 0.0-0.3 dB PSNR at all 5 paired checkpoints (2 training seeds), pore recall mixed (-3 to +6
+    # pores of 104); ~2,800 iterations of it fit 15 quiet minutes (CPU-time estimate, +10 % per step).
     "medium": {
         "network": {"depth": 3, "base_filters": 16, "head_layers": 2},
         "training": {
