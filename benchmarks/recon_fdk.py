@@ -100,7 +100,11 @@ def kernel_halves_per_core() -> dict[str, float]:
     _, _, cpu_s = timed(samples, flat, at, fus, fvs, ws, acc, reps, columns)
     _, _, cpu_a = timed(arithmetic, xs, acc, reps)
     n = reps * nx
-    return {"sample_pass_per_core": n / cpu_s, "arithmetic_pass_per_core": n / cpu_a, "both_passes_per_core": n / (cpu_s + cpu_a)}
+    return {
+        "sample_pass_per_core": n / cpu_s,
+        "arithmetic_pass_per_core": n / cpu_a,
+        "both_passes_per_core": n / (cpu_s + cpu_a),
+    }
 
 
 def make_scan(detector: int, angles: int):  # noqa: ANN201
@@ -117,7 +121,9 @@ def fov_grid(scan, n: int):  # noqa: ANN001, ANN201
 
     geometry = scan.meta.geometry
     radius = geometry.field_of_view_radius_mm()
-    return VolumeGrid(shape_zyx=(n, n, n), spacing_mm=(2 * radius / n, 2 * radius / n, geometry.field_of_view_height_mm() / n))
+    return VolumeGrid(
+        shape_zyx=(n, n, n), spacing_mm=(2 * radius / n, 2 * radius / n, geometry.field_of_view_height_mm() / n)
+    )
 
 
 def one_case(scan, n: int, label: str) -> dict:  # noqa: ANN001
@@ -125,18 +131,34 @@ def one_case(scan, n: int, label: str) -> dict:  # noqa: ANN001
 
     grid = fov_grid(scan, n)
     updates = grid.n_voxels * scan.meta.geometry.n_angles
-    row: dict = {"case": label, "output_zyx": list(grid.shape_zyx), "angles": scan.meta.geometry.n_angles,
-                 "detector": list(scan.meta.geometry.detector_shape), "voxel_updates": updates}
+    row: dict = {
+        "case": label,
+        "output_zyx": list(grid.shape_zyx),
+        "angles": scan.meta.geometry.n_angles,
+        "detector": list(scan.meta.geometry.detector_shape),
+        "voxel_updates": updates,
+    }
     volumes = {}
     for backend in ("rtk", "numba"):
         result, wall, cpu = timed(reconstruct, scan, grid, ReconConfig(backend=backend, memory_budget_gb=16))
         volumes[backend], mask = result.volume, result.mask
-        row[backend] = {"seconds": wall, "cpu_seconds": cpu, "updates_per_s": updates / wall, "updates_per_cpu_s": updates / cpu}
+        row[backend] = {
+            "seconds": wall,
+            "cpu_seconds": cpu,
+            "updates_per_s": updates / wall,
+            "updates_per_cpu_s": updates / cpu,
+        }
         print(f"{label} {backend}: {wall:.1f} s wall, {cpu:.1f} s cpu", file=sys.stderr, flush=True)
     filtered, filter_wall, filter_cpu = timed(filter_scan, scan)
-    _, bp_wall, bp_cpu = timed(reconstruct, scan, grid, ReconConfig(backend="numba", memory_budget_gb=16), filtered=filtered)
-    row["numba_filter_once"] = {"filter_seconds": filter_wall, "filter_cpu_seconds": filter_cpu,
-                                "backproject_seconds": bp_wall, "backproject_updates_per_cpu_s": updates / bp_cpu}
+    _, bp_wall, bp_cpu = timed(
+        reconstruct, scan, grid, ReconConfig(backend="numba", memory_budget_gb=16), filtered=filtered
+    )
+    row["numba_filter_once"] = {
+        "filter_seconds": filter_wall,
+        "filter_cpu_seconds": filter_cpu,
+        "backproject_seconds": bp_wall,
+        "backproject_updates_per_cpu_s": updates / bp_cpu,
+    }
     row["ratio_wall"] = row["rtk"]["seconds"] / row["numba"]["seconds"]
     row["ratio_cpu"] = row["rtk"]["cpu_seconds"] / row["numba"]["cpu_seconds"]
     rtk = volumes["rtk"]
@@ -160,13 +182,24 @@ def plot(rows: list[dict], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    rows = sorted(rows, key=lambda r: r["voxel_updates"])
     fig, ax = plt.subplots(figsize=(6, 4))
     for backend, marker in (("rtk", "o"), ("numba", "s")):
         for key, style in (("updates_per_s", "-"), ("updates_per_cpu_s", "--")):
-            ax.plot([r["voxel_updates"] for r in rows], [r[backend][key] / 1e6 for r in rows], style, marker=marker,
-                    label=f"{backend}, per {'wall' if key == 'updates_per_s' else 'CPU'} second")
-    ax.set(xscale="log", yscale="log", xlabel="voxel-updates (voxels x angles)", ylabel="M voxel-updates / s",
-           title="CPU FDK throughput, same run")
+            ax.plot(
+                [r["voxel_updates"] for r in rows],
+                [r[backend][key] / 1e6 for r in rows],
+                style,
+                marker=marker,
+                label=f"{backend}, per {'wall' if key == 'updates_per_s' else 'CPU'} second",
+            )
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel="voxel-updates (voxels x angles)",
+        ylabel="M voxel-updates / s",
+        title="CPU FDK throughput, same run",
+    )
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -177,8 +210,14 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[96, 128, 192])
     parser.add_argument("--detector", type=int, default=256)
     parser.add_argument("--angles", type=int, default=360)
-    parser.add_argument("--demo", action=argparse.BooleanOptionalAction, default=True, help="add 180 x 128^2 onto 128^3")
+    parser.add_argument(
+        "--demo", action=argparse.BooleanOptionalAction, default=True, help="add 180 x 128^2 onto 128^3"
+    )
+    parser.add_argument("--replot", action="store_true", help="only redraw the plot from the JSON")
     args = parser.parse_args()
+    if args.replot:
+        plot(json.loads((RESULTS / "recon_fdk.json").read_text())["cases"], RESULTS / "recon_fdk.png")
+        return
 
     from pipeline.grid import VolumeGrid
     from pipeline.reconstruct import ReconConfig, reconstruct
@@ -199,7 +238,12 @@ def main() -> None:
     roofline = clock * 1e9 / 2.0  # one update per 2 cycles: 4 samples at 2 loads/cycle
     best = max(r["numba_filter_once"]["backproject_updates_per_cpu_s"] for r in rows)
     result = {
-        "machine": {"cpus": os.cpu_count(), "load_average_at_end": os.getloadavg(), "clock_ghz_measured": clock, "gpu": None},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "load_average_at_end": os.getloadavg(),
+            "clock_ghz_measured": clock,
+            "gpu": None,
+        },
         "cases": rows,
         "time_exponent_vs_voxels": {"rtk": exponent(sweep, "rtk"), "numba": exponent(sweep, "numba")},
         "roofline": {
@@ -215,8 +259,11 @@ def main() -> None:
     (RESULTS / "recon_fdk.json").write_text(json.dumps(result, indent=2) + "\n")
     plot(rows, RESULTS / "recon_fdk.png")
     for r in rows:
-        print(f"{r['case']}: rtk {r['rtk']['seconds']:.1f} s, numba {r['numba']['seconds']:.1f} s, x{r['ratio_wall']:.1f} wall "
-              f"(x{r['ratio_cpu']:.1f} cpu), max diff {r['max_abs_diff_over_range']:.1e} of range", file=sys.stderr)
+        print(
+            f"{r['case']}: rtk {r['rtk']['seconds']:.1f} s, numba {r['numba']['seconds']:.1f} s, x{r['ratio_wall']:.1f} wall "
+            f"(x{r['ratio_cpu']:.1f} cpu), max diff {r['max_abs_diff_over_range']:.1e} of range",
+            file=sys.stderr,
+        )
     print(json.dumps(result["roofline"], indent=2), file=sys.stderr)
 
 
