@@ -220,7 +220,7 @@ def summarise(labels: list[str]) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    markers = {"tune": "o", "holdout": "s"}
+    markers = {"tune": "o", "holdout": "s", "tune_cpu": "^", "holdout_cpu": "v", "tune_large": "<", "holdout_large": ">"}
     for offset, (label, result) in enumerate(runs.items()):
         for name, data in result["sets"].items():
             xs = [c["ratio"] + 0.15 * (offset - 0.5) for c in data["cases"]]
@@ -229,7 +229,7 @@ def summarise(labels: list[str]) -> None:
             axes[0].scatter(xs, errors, marker=markers[name], label=f"{label} ({name})", color=f"C{offset}", alpha=0.8)
             axes[0].scatter(failed, [3.0] * len(failed), marker="x", color=f"C{offset}")
             axes[1].scatter(xs, [c["total_s"] for c in data["cases"]], marker=markers[name], color=f"C{offset}", alpha=0.8)
-    axes[0].step([2, 4, 6, 8, 10], [0.1, 0.1, 0.25, 0.5, 0.5], where="mid", color="k", linestyle="--", label="target")
+    axes[0].plot([2.5, 3.5, 4.5, 5.5, 6.5, 9.5], [0.1, 0.1, 0.25, 0.25, 0.5, 0.5], color="k", linestyle="--", label="target")
     axes[0].set(yscale="log", xlabel="resolution ratio", ylabel="residual RMS (zoom voxels); x at 3: failed", title="registration error")
     axes[1].set(xlabel="resolution ratio", ylabel="seconds", title="registration time")
     axes[0].legend(fontsize=7)

@@ -21,7 +21,7 @@ from pipeline.register.mattes import StepOutcome
 from pipeline.register.resample import masked_ncc, resample_onto
 from pipeline.register.steps import Source
 
-NAMES = {"affine": "9-parameter", "translation": "translation", "fft": "FFT"}
+NAMES = {"affine": "rotation-and-scale (step 3)", "translation": "translation", "fft": "FFT"}
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ class Resolution:
     judge_smoothing_voxels: float
     structure_ncc: float
     highpass_voxels: float
+    metric_sigma_voxels: float = 0.0
 
 
 MATCH_EDGE_VOXELS = 64  # larger volumes are block-averaged to about this edge to estimate the blur
@@ -84,13 +85,15 @@ def estimate_resolution(
     far below the scout's voxel, whatever the smoothing would suggest).
     """
     sigma, ncc = matching_sigma_voxels(zoom, scout, mask, candidates)
+    metric_sigma = sigma  # measured at 3:1: this first, unfiltered estimate makes the better metric data
     if highpass_factor > 0:  # again without the smooth biases, which pull a coarse scout's estimate down
         first = highpass_factor * max(sigma, 1.0)
         sigma, ncc = matching_sigma_voxels(highpass(zoom, mask, first), highpass(scout, mask, first), mask, candidates)
     judge = max(smoothing_voxels, sigma)
     hp = highpass_factor * max(sigma, 1.0)
     return Resolution(sigma_voxels=sigma, matched_ncc=ncc, achievable_ncc=achievable_ncc(highpass(zoom, mask, hp), mask, sigma, judge),
-                      judge_smoothing_voxels=judge, structure_ncc=achievable_ncc(zoom, mask, sigma, 0.0), highpass_voxels=hp)
+                      judge_smoothing_voxels=judge, structure_ncc=achievable_ncc(zoom, mask, sigma, 0.0), highpass_voxels=hp,
+                      metric_sigma_voxels=metric_sigma)
 
 
 def smooth(volume: np.ndarray, sigma_voxels: float) -> np.ndarray:

@@ -95,8 +95,10 @@ def match_step(
     overlap = ndimage.binary_erosion(aligned_mask, iterations=2) if np.count_nonzero(aligned_mask) > 8000 else aligned_mask
     candidates = config.match_sigmas_voxels if config.match_resolution else (0.0,)
     resolution = estimate_resolution(zoom, aligned, aligned_mask, candidates, config.ncc_smoothing_voxels, config.highpass_factor)
-    sigma = resolution.sigma_voxels * config.match_fraction if resolution.sigma_voxels >= config.match_min_sigma_voxels else 0.0
-    hp = resolution.highpass_voxels
+    # the metric data use the first (unfiltered) blur estimate; coarse detection and the floor the band-passed one
+    metric_sigma = resolution.metric_sigma_voxels
+    sigma = metric_sigma * config.match_fraction if metric_sigma >= config.match_min_sigma_voxels else 0.0
+    hp = config.highpass_factor * max(metric_sigma, 1.0)
     images = mattes.make_images(frames, highpass(smooth(zoom, sigma), zoom_mask, hp), overlap, highpass(scout, scout_mask, hp), scout_mask)
     return MatchStep(resolution=resolution, zoom_smoothing_voxels=sigma, highpass_voxels=hp, images=images, seconds=time.perf_counter() - start)
 
