@@ -60,6 +60,10 @@ CONFIGS: dict[str, dict[str, dict[str, Any]]] = {
         "network": {"depth": 3, "base_filters": 16, "head_layers": 2},
         "training": {"tile_px": 64, "edge_tile_fraction": 0.5},
     },
+    "d3f16t64_grad_edge": {
+        "network": {"depth": 3, "base_filters": 16, "head_layers": 2},
+        "training": {"tile_px": 64, "gradient_weight": 1.0, "edge_tile_fraction": 0.5},
+    },
 }
 
 
@@ -332,11 +336,18 @@ def report_points(results: dict, report: Prepared, out: Path, log=print) -> None
 
     truth_analysis, _ = truth_figures(report.pair)
     for key, point in sorted(results["points"].items()):
+        if key.split("/")[0] == report.name:
+            continue  # trained on this pair: its own checkpoints already score it
+        done = {c["iteration"] for c in results.get("report", {}).get(f"{report.name}<-{key}", [])}
+        if point["checkpoints"][-1]["iteration"] in done:
+            continue  # already scored (reports run again as checkpoints arrive)
         weights_dir = ROOT / point["weights"]
         network = NetworkConfig(**point["network"])
         norm = Normalisation.model_validate_json((weights_dir / "normalisation.json").read_text())
-        scored = []
+        scored = list(results.get("report", {}).get(f"{report.name}<-{key}", []))
         for check in point["checkpoints"]:
+            if check["iteration"] in done or check is not point["checkpoints"][-1]:
+                continue  # the last checkpoint of each point (and any scored before)
             model = build_unet25d(network)
             model.load_weights(weights_dir / f"it{check['iteration']}.weights.h5")
             scored.append({"iteration": check["iteration"], **evaluate(model, network, norm, report, truth_analysis)})
@@ -361,7 +372,9 @@ def load_results(path: Path) -> dict:
 
 
 def _quiet_s_per_it(results: dict, config: str) -> float | None:
-    entry = results.get("speed", {}).get(config)
+    """Estimated quiet seconds per iteration; edge-picked tiles cost no step time (numpy, outside the step)."""
+    speeds = results.get("speed", {})
+    entry = speeds.get(config) or speeds.get(config.replace("_edge", ""))
     return entry["seconds_per_iteration_quiet"] if entry else None
 
 
@@ -373,7 +386,10 @@ def plot(results: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    dev = [k for k, info in results["pairs"].items() if info.get("role") == "dev"]
     for key, point in sorted(results["points"].items()):
+        if key.split("/")[0] not in dev:
+            continue
         its = np.array([c["iteration"] for c in point["checkpoints"]])
         label = f"{key} ({point['parameters'] / 1e3:.0f} k)"
         recall = [c["recovered_fraction"] for c in point["checkpoints"]]
@@ -401,32 +417,39 @@ def plot(results: dict, path: Path) -> None:
 
 
 def table(results: dict) -> str:
-    """The sweep as a Markdown table (one row per checkpoint)."""
-    rows = [
-        "| pair | config | parameters | iterations | train s (shared) | est. s (2 quiet cores) | PSNR dB | SSIM | "
-        "pore recall | false pores | porosity err |",
-        "|" + " --- |" * 11,
-    ]
+    """The sweep as a Markdown table (one row per checkpoint; report rows: dev-trained nets on the report pair)."""
+    head = "| pair | config | train seed | parameters | iterations | train s (shared) | est. s (2 quiet cores) | "
+    rows = [head + "PSNR dB | SSIM | pore recall | false pores | porosity err |", "|" + " --- |" * 12]
+
+    def figures(c: dict) -> str:
+        return (
+            f"{c['psnr_db']:.2f} | {c['ssim']:.3f} | {c['recovered_fraction']:.3f} | {c['false_pores']} | "
+            f"{c['porosity_error']:+.3f} |"
+        )
+
     for info_key, info in sorted(results["pairs"].items()):
-        b = info["baselines"]["subvoxel_fdk"]
         rows.append(
-            f"| {info_key} ({info.get('role')}) | scout FDK | - | - | - | - | {b['psnr_db']:.2f} | {b['ssim']:.3f} | "
-            f"{b['recovered_fraction']:.3f} | {b['false_pores']} | {b['porosity_error']:+.3f} |"
+            f"| {info_key} ({info.get('role')}) | scout FDK | - | - | - | - | - | "
+            + figures(info["baselines"]["subvoxel_fdk"])
         )
     for key, point in sorted(results["points"].items()):
         quiet = _quiet_s_per_it(results, point["config"])
+        pair, _, seed, _ = key.split("/")
         for c in point["checkpoints"]:
             est = f"{c['iteration'] * quiet:.0f}" if quiet else "-"
             rows.append(
-                f"| {key.split('/')[0]} | {point['config']} | {point['parameters']} | {c['iteration']} | "
-                f"{c['train_seconds']:.0f} | {est} | {c['psnr_db']:.2f} | {c['ssim']:.3f} | "
-                f"{c['recovered_fraction']:.3f} | {c['false_pores']} | {c['porosity_error']:+.3f} |"
+                f"| {pair} | {point['config']} | {seed} | {point['parameters']} | {c['iteration']} | "
+                f"{c['train_seconds']:.0f} | {est} | " + figures(c)
             )
     for key, scored in sorted(results.get("report", {}).items()):
+        report, trained = key.split("<-")
+        if trained.split("/")[0] == report:
+            continue  # trained on the report pair itself: already in its own rows
+        _, config, seed, _ = trained.split("/")
         for c in scored:
             rows.append(
-                f"| {key} | (report) | - | {c['iteration']} | - | - | {c['psnr_db']:.2f} | {c['ssim']:.3f} | "
-                f"{c['recovered_fraction']:.3f} | {c['false_pores']} | {c['porosity_error']:+.3f} |"
+                f"| {report} <- {trained.split('/')[0]} | {config} | {seed} | - | {c['iteration']} | - | - | "
+                + figures(c)
             )
     return "\n".join(rows) + "\n"
 
