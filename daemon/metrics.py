@@ -54,7 +54,9 @@ class Metrics:
         )
         self.queue_depth = Gauge("scoutzoom_queue_depth", "Jobs queued and not yet running", registry=r)
         self.in_progress = Gauge("scoutzoom_jobs_in_progress", "Jobs running now", registry=r)
-        self.pairs_waiting = Gauge("scoutzoom_pairs_waiting", "Watched pairs not ready yet, stalled or not", ["stalled"], registry=r)
+        self.pairs_waiting = Gauge(
+            "scoutzoom_pairs_waiting", "Watched pairs not ready yet, stalled or not", ["stalled"], registry=r
+        )
         self.model_cache = Counter("scoutzoom_model_cache", "Model cache look-ups, by result", ["result"], registry=r)
         self.voxels = Counter("scoutzoom_voxels_recovered", "Voxels of recovered volume written", registry=r)
         self.training_loss = Gauge("scoutzoom_training_loss", "Latest training loss of the current job", registry=r)
@@ -62,13 +64,19 @@ class Metrics:
             "scoutzoom_last_success_timestamp_seconds", "When a job last ended done (Unix time)", registry=r
         )
         self.flagged = Counter(
-            "scoutzoom_recovered_flagged", "Recovered volumes flagged by the trust report (figures below thresholds)", registry=r
+            "scoutzoom_recovered_flagged",
+            "Recovered volumes flagged by the trust report (figures below thresholds)",
+            registry=r,
         )
         self.psnr_gain = Gauge(
-            "scoutzoom_heldout_psnr_gain_db", "Held-out PSNR gain over cubic upsampling of the last assessed job (dB)", registry=r
+            "scoutzoom_heldout_psnr_gain_db",
+            "Held-out PSNR gain over cubic upsampling of the last assessed job (dB)",
+            registry=r,
         )
         self.build = Info("scoutzoom_build", "Version of the running code", registry=r)
-        ProcessCollector(registry=r)  # process_resident_memory_bytes, process_cpu_seconds_total (the dashboard's panels)
+        ProcessCollector(
+            registry=r
+        )  # process_resident_memory_bytes, process_cpu_seconds_total (the dashboard's panels)
         self.build.info({"version": build_version()})
         for outcome in JOB_OUTCOMES:
             self.jobs.labels(outcome)

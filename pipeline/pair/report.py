@@ -16,7 +16,6 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from models.atomic import write_text_atomic
-
 from models.cache.select import CacheDecision
 from models.clock import utc_now
 from models.trained import CurvePoint, ValidationFigures
@@ -25,7 +24,19 @@ from pipeline.infer.stream import InferenceStats
 
 REPORT_VERSION = 1
 FAILED_FILE = "FAILED.json"
-VERSIONED_PACKAGES = ("scoutzoom", "numpy", "scipy", "SimpleITK", "itk-rtk", "tensorflow-cpu", "tensorflow", "keras", "onnxruntime", "tifffile", "scikit-image")
+VERSIONED_PACKAGES = (
+    "scoutzoom",
+    "numpy",
+    "scipy",
+    "SimpleITK",
+    "itk-rtk",
+    "tensorflow-cpu",
+    "tensorflow",
+    "keras",
+    "onnxruntime",
+    "tifffile",
+    "scikit-image",
+)
 
 
 def software_versions() -> dict[str, str]:
@@ -47,7 +58,8 @@ class StageTiming(BaseModel):
 class OutputInfo(BaseModel):
     """The recovered volume's files and grid; origin is the centre of voxel [0,0,0], [x, y, z] mm, scout frame.
 
-    ``file`` is the first of ``files`` (``recovered.ome.tif`` and/or ``recovered.ome.zarr``, by ``pipeline.output.format``).
+    ``file`` is the first of ``files`` (``recovered.ome.tif`` and/or ``recovered.ome.zarr``, by
+    ``pipeline.output.format``).
     """
 
     file: str = "recovered.ome.tif"
@@ -126,8 +138,10 @@ class ReportSummary(BaseModel):
     psnr_gain_db: float = Field(description="PSNR of the recovered volume minus that of cubic upsampling (dB)")
     psnr_recovered_db: float = Field(description="PSNR of the recovered volume against the zoom (dB)")
     psnr_cubic_db: float = Field(description="PSNR of cubic upsampling of the scout against the zoom (dB)")
-    resolution_before_um: float = Field(description="effective resolution of cubic upsampling: FWHM of the extra blur "
-                                        "relative to the zoom (µm; lower is sharper)")
+    resolution_before_um: float = Field(
+        description="effective resolution of cubic upsampling: FWHM of the extra blur "
+        "relative to the zoom (µm; lower is sharper)"
+    )
     resolution_after_um: float = Field(description="the same for the recovered volume (µm)")
     feature_recall: float | None = Field(None, description="share of the zoom's pores found in the recovered volume")
     feature_recall_cubic: float | None = Field(None, description="the same for cubic upsampling")
@@ -143,13 +157,18 @@ def summarize(report: ProcessReport) -> ReportSummary:
     features = trust.features
     cubic = features.baselines.get("cubic") if features is not None else None
     return ReportSummary(
-        verdict="flagged" if trust.flagged else "trusted", reasons=list(trust.reasons), psnr_gain_db=trust.psnr_gain_db,
-        psnr_recovered_db=trust.heldout_psnr_db, psnr_cubic_db=trust.heldout_psnr_cubic_db,
+        verdict="flagged" if trust.flagged else "trusted",
+        reasons=list(trust.reasons),
+        psnr_gain_db=trust.psnr_gain_db,
+        psnr_recovered_db=trust.heldout_psnr_db,
+        psnr_cubic_db=trust.heldout_psnr_cubic_db,
         resolution_before_um=1000.0 * trust.effective_resolution_mm.before,
         resolution_after_um=1000.0 * trust.effective_resolution_mm.after,
         feature_recall=features.recovered.recall if features is not None else None,
         feature_recall_cubic=cubic.recall if cubic is not None else None,
-        model_id=report.model.id, model_reused=report.model.reused, warnings=len(report.warnings),
+        model_id=report.model.id,
+        model_reused=report.model.reused,
+        warnings=len(report.warnings),
         total_seconds=sum(timing.seconds for timing in report.stages.values()),
     )
 
@@ -170,9 +189,13 @@ class ProcessReport(BaseModel):
     model: ModelInfo
     quality: QualityFigures
     trust: TrustReport
-    reconstruction: dict[str, ReconstructionInfo] = Field(default_factory=dict, description="each reconstruction, by what it produced")
+    reconstruction: dict[str, ReconstructionInfo] = Field(
+        default_factory=dict, description="each reconstruction, by what it produced"
+    )
     inference: InferenceStats | None = None
-    calibration: dict[str, Any] | None = Field(None, description="zoom intensity calibration against the scout (pipeline.calibrate)")
+    calibration: dict[str, Any] | None = Field(
+        None, description="zoom intensity calibration against the scout (pipeline.calibrate)"
+    )
     warnings: list[str] = []
     previews: list[str] = []
     intermediates: list[str] = []

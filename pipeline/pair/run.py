@@ -27,6 +27,7 @@ from pipeline.output.zarr_volume import OmeZarrVolume
 from pipeline.pair import steps as pair_steps
 from pipeline.pair.heldout import HeldoutSlabs, split_heldout
 from pipeline.pair.stages import StageRunner
+from pipeline.reconstruct.filtered import FilteredProjections
 from pipeline.region import OutputPlacement, output_placement
 from pipeline.register.result import Registered
 
@@ -87,10 +88,11 @@ def run_pair(
         zoom = reconstruct_zoom(scans, config, runner)
         warnings.add(zoom.warnings)
     with runner.stage("reconstruct_scout"):
-        scout_box, scout_native = reconstruct_scout(scans, zoom.grid, config, runner, work_dir)
+        scout_filtered = pair_steps.prefilter(scans.scout, config, work_dir, "scout")  # once, for every scout grid
+        scout_box, scout_native = reconstruct_scout(scans, zoom.grid, config, runner, work_dir, scout_filtered)
         warnings.add(scout_box.warnings)
     with runner.stage("register"):
-        registered = register(scans, zoom, scout_box, config, runner)
+        registered = register(scans, zoom, scout_box, config, runner, scout_filtered)
     with runner.stage("calibrate"):
         zoom_data = calibrate(scans, zoom, registered, config)
     with runner.stage("baseline"):
@@ -104,7 +106,7 @@ def run_pair(
     )
     model = obtain_model(model_inputs, scans, config, runner, work_dir)  # its own stages: cache, train
     with runner.stage("reconstruct_output"):
-        output = reconstruct_output(scans, registered, config, runner, work_dir)
+        output = reconstruct_output(scans, registered, config, runner, work_dir, scout_filtered)
     with runner.stage("infer"):
         recover(output, model, config, runner, out_dir, work_dir)
     with runner.stage("assess"):
@@ -177,16 +179,22 @@ def reconstruct_scout(
     config: ProcessConfig,
     runner: StageRunner,
     work_dir: Path,
+    filtered: FilteredProjections | None = None,
 ) -> tuple[pair_steps.VolumeWithMask, pair_steps.VolumeWithMask]:
     """The scout onto the zoom box placed by the stage prior (for registration), and onto its whole native
     field of view (streamed to a scratch memmap; the cubic baseline's input)."""
     box = pair_steps.reconstruct_on(
-        scans.scout, pair_steps.scout_box_grid(scans, zoom_grid), config, progress=runner.inner, cancel=runner.cancel
+        scans.scout,
+        pair_steps.scout_box_grid(scans, zoom_grid),
+        config,
+        progress=runner.inner,
+        cancel=runner.cancel,
+        filtered=filtered,
     )
     native_grid = scans.scout.meta.native_grid()
     native_out = scratch_volume(work_dir / "scout_native.npy", native_grid.shape_zyx)
     native = pair_steps.reconstruct_on(
-        scans.scout, native_grid, config, out=native_out, progress=runner.inner, cancel=runner.cancel
+        scans.scout, native_grid, config, out=native_out, progress=runner.inner, cancel=runner.cancel, filtered=filtered
     )
     return box, native
 
@@ -197,12 +205,13 @@ def register(
     scout_box: pair_steps.VolumeWithMask,
     config: ProcessConfig,
     runner: StageRunner,
+    filtered: FilteredProjections | None = None,
 ) -> Registered:
     """Scout onto zoom; the scout is re-reconstructed straight onto the registered zoom grid."""
     from pipeline.register import register_scout_to_zoom
 
     def reconstruct_scout_on(grid: VolumeGrid) -> tuple[np.ndarray, np.ndarray]:
-        result = pair_steps.reconstruct_on(scans.scout, grid, config, cancel=runner.cancel)
+        result = pair_steps.reconstruct_on(scans.scout, grid, config, cancel=runner.cancel, filtered=filtered)
         return result.volume, result.mask
 
     registered = register_scout_to_zoom(
@@ -255,6 +264,7 @@ def reconstruct_output(
     config: ProcessConfig,
     runner: StageRunner,
     work_dir: Path,
+    filtered: FilteredProjections | None = None,
 ) -> OutputVolumes:
     """The output region (default: the scout's whole field of view, on the registered zoom grid extended by
     whole voxels), with the scout reconstructed straight onto it into a scratch memmap. Fails first, clearly,
@@ -271,7 +281,7 @@ def reconstruct_output(
     check_disk_space(plan, work_dir)
     source = scratch_volume(work_dir / "scout_output_region.npy", placement.grid.shape_zyx)
     scout = pair_steps.reconstruct_on(
-        scans.scout, placement.grid, config, out=source, progress=runner.inner, cancel=runner.cancel
+        scans.scout, placement.grid, config, out=source, progress=runner.inner, cancel=runner.cancel, filtered=filtered
     )
     source.flush()
     return OutputVolumes(placement=placement, plan=plan, scout=scout)

@@ -19,6 +19,7 @@ from pipeline.acquisition.scan import Scan
 from pipeline.config import ProcessConfig
 from pipeline.grid import VolumeGrid
 from pipeline.pair.report import ReconstructionInfo
+from pipeline.reconstruct.filtered import FilteredProjections
 
 
 @dataclass
@@ -36,6 +37,21 @@ class VolumeWithMask:
     grid: VolumeGrid
     warnings: list[str]
     info: ReconstructionInfo | None = None
+
+
+def prefilter(scan: Scan, config: ProcessConfig, work_dir: Path, name: str) -> FilteredProjections | None:
+    """The scan's projections weighted and ramp-filtered once (a scratch memmap), for every grid it is reconstructed
+    on, when the configured backend can start from them (the numba CPU backend); None otherwise."""
+    from pipeline.output.volumes import scratch_volume
+    from pipeline.reconstruct import filter_scan
+    from pipeline.reconstruct.backends import make_backend
+    from pipeline.reconstruct.backends.base import PrefilteredBackend
+
+    backend = make_backend(config.reconstruction.backend, config.reconstruction.cpu_threads)
+    if not isinstance(backend, PrefilteredBackend):
+        return None
+    out = scratch_volume(work_dir / f"{name}_filtered.npy", tuple(scan.line_integrals.shape))  # type: ignore[arg-type]
+    return filter_scan(scan, config.reconstruction, interior=None, out=out)  # truncation detected as reconstruct() does
 
 
 def read_scan_source(scan_dir: Path, role: str) -> Scan:

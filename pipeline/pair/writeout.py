@@ -17,7 +17,14 @@ from pipeline.output.volumes import VALUE_UNIT, write_ome_tiff
 from pipeline.output.zarr_volume import OmeZarrVolume
 from pipeline.pair.assess import Assessment
 from pipeline.pair.model_step import ModelChoice
-from pipeline.pair.report import ModelInfo, OutputInfo, ProcessReport, ReconstructionInfo, RegistrationInfo, software_versions
+from pipeline.pair.report import (
+    ModelInfo,
+    OutputInfo,
+    ProcessReport,
+    ReconstructionInfo,
+    RegistrationInfo,
+    software_versions,
+)
 from pipeline.pair.stages import StageRunner
 from pipeline.pair.steps import PairScans, VolumeWithMask
 from pipeline.region import OutputPlacement
@@ -63,10 +70,26 @@ def _write_previews(out_dir: Path, p: PairProducts, ms_ssim_scales: int) -> list
     ymid_box = p.zoom.shape[1] // 2
     trio = ("scout (cubic)", "recovered", "zoom")
     panels = {
-        "zoom_region_axial.png": ([a.cubic_zoom_box[zmid_box], a.recovered_zoom_box[zmid_box], p.zoom[zmid_box]], trio, f"zoom region, axial slice z={zmid_box}"),
-        "heldout_axial.png": ([a.cubic_zoom_box[(z0 + z1) // 2], a.recovered_zoom_box[(z0 + z1) // 2], p.zoom[(z0 + z1) // 2]], trio, f"test slab (never trained on, not used to choose the model), z={(z0 + z1) // 2}"),
-        "zoom_region_xz.png": ([a.cubic_zoom_box[:, ymid_box], a.recovered_zoom_box[:, ymid_box], p.zoom[:, ymid_box]], trio, f"zoom region, orthogonal slice y={ymid_box}"),
-        "output_axial.png": ([a.cubic_output_slice, np.asarray(p.recovered[a.output_slice_z])], ("scout (cubic)", "recovered"), f"whole output region, axial slice z={a.output_slice_z}"),
+        "zoom_region_axial.png": (
+            [a.cubic_zoom_box[zmid_box], a.recovered_zoom_box[zmid_box], p.zoom[zmid_box]],
+            trio,
+            f"zoom region, axial slice z={zmid_box}",
+        ),
+        "heldout_axial.png": (
+            [a.cubic_zoom_box[(z0 + z1) // 2], a.recovered_zoom_box[(z0 + z1) // 2], p.zoom[(z0 + z1) // 2]],
+            trio,
+            f"test slab (never trained on, not used to choose the model), z={(z0 + z1) // 2}",
+        ),
+        "zoom_region_xz.png": (
+            [a.cubic_zoom_box[:, ymid_box], a.recovered_zoom_box[:, ymid_box], p.zoom[:, ymid_box]],
+            trio,
+            f"zoom region, orthogonal slice y={ymid_box}",
+        ),
+        "output_axial.png": (
+            [a.cubic_output_slice, np.asarray(p.recovered[a.output_slice_z])],
+            ("scout (cubic)", "recovered"),
+            f"whole output region, axial slice z={a.output_slice_z}",
+        ),
     }
     for name, (images, titles, title) in panels.items():
         previews.side_by_side(pdir / name, images, titles, title)
@@ -74,11 +97,22 @@ def _write_previews(out_dir: Path, p: PairProducts, ms_ssim_scales: int) -> list
     from pipeline.evaluate.trust import write_disagreement_png
 
     held = slice(z0, z1)
-    write_disagreement_png(pdir / "heldout_disagreement.png", a.recovered_zoom_box[held], p.zoom[held],
-                           a.test_mask, cubic=a.cubic_zoom_box[held], scales=ms_ssim_scales)
+    write_disagreement_png(
+        pdir / "heldout_disagreement.png",
+        a.recovered_zoom_box[held],
+        p.zoom[held],
+        a.test_mask,
+        cubic=a.cubic_zoom_box[held],
+        scales=ms_ssim_scales,
+    )
     written.append("previews/heldout_disagreement.png")
     if p.model.curve:
-        previews.loss_curve(pdir / "loss_curve.png", [c.iteration for c in p.model.curve], [c.train_loss for c in p.model.curve], [c.val_loss for c in p.model.curve])
+        previews.loss_curve(
+            pdir / "loss_curve.png",
+            [c.iteration for c in p.model.curve],
+            [c.train_loss for c in p.model.curve],
+            [c.val_loss for c in p.model.curve],
+        )
         written.append("previews/loss_curve.png")
     return written
 
@@ -105,12 +139,17 @@ def _write_recovered(out_dir: Path, p: PairProducts) -> list[str]:
         if not isinstance(p.recovered, OmeZarrVolume):
             raise TypeError("the plan has an OME-Zarr but inference did not write one")
         trust = p.assessment.trust
-        p.recovered.finish(mask=p.output.mask, attributes={
-            "value_unit": VALUE_UNIT, "model_id": p.model.id, "software_version": software_versions().get("scoutzoom", "unknown"),
-            "trust": {"flagged": trust.flagged, "reasons": trust.reasons},
-            "zoom_grid_in_scout": p.registered.result.zoom_grid_in_scout.model_dump(mode="json"),
-            "registration": p.registered.result.model_dump(mode="json", exclude={"zoom_grid_in_scout"}),
-        })
+        p.recovered.finish(
+            mask=p.output.mask,
+            attributes={
+                "value_unit": VALUE_UNIT,
+                "model_id": p.model.id,
+                "software_version": software_versions().get("scoutzoom", "unknown"),
+                "trust": {"flagged": trust.flagged, "reasons": trust.reasons},
+                "zoom_grid_in_scout": p.registered.result.zoom_grid_in_scout.model_dump(mode="json"),
+                "registration": p.registered.result.model_dump(mode="json", exclude={"zoom_grid_in_scout"}),
+            },
+        )
         written.append(RECOVERED_ZARR)
     return written
 
@@ -124,30 +163,65 @@ def runtime_family(name: str) -> str:
 
 
 def build_report(
-    p: PairProducts, config: ProcessConfig, runner: StageRunner, preview_files: list[str], intermediates: list[str],
+    p: PairProducts,
+    config: ProcessConfig,
+    runner: StageRunner,
+    preview_files: list[str],
+    intermediates: list[str],
     files: list[str],
 ) -> ProcessReport:
     grid = p.placement.grid
     result = p.registered.result
-    registration = RegistrationInfo.model_validate(result.model_dump(mode="json", exclude={"zoom_grid_in_scout"}) | {"zoom_grid_in_scout": result.zoom_grid_in_scout.model_dump(mode="json")})
+    registration = RegistrationInfo.model_validate(
+        result.model_dump(mode="json", exclude={"zoom_grid_in_scout"})
+        | {"zoom_grid_in_scout": result.zoom_grid_in_scout.model_dump(mode="json")}
+    )
     model = ModelInfo(
-        id=p.model.id, reused=p.model.reused, runtime=runtime_family(p.model.runtime.name), runtime_detail=p.model.runtime.name,
-        decision=p.model.decision, training_curve=p.model.curve, validation=p.model.validation, parameters=p.model.parameters,
+        id=p.model.id,
+        reused=p.model.reused,
+        runtime=runtime_family(p.model.runtime.name),
+        runtime_detail=p.model.runtime.name,
+        decision=p.model.decision,
+        training_curve=p.model.curve,
+        validation=p.model.validation,
+        parameters=p.model.parameters,
         cache=p.model.cache_decision,
     )
-    volumes = {"zoom": p.zoom_fdk, "scout_zoom_box": p.scout_box, "scout_native": p.scout_native, "output_region": p.output}
+    volumes = {
+        "zoom": p.zoom_fdk,
+        "scout_zoom_box": p.scout_box,
+        "scout_native": p.scout_native,
+        "output_region": p.output,
+    }
     reconstruction: dict[str, ReconstructionInfo] = {name: v.info for name, v in volumes.items() if v.info is not None}
     return ProcessReport(
-        pair=str(p.pair_dir), sample_id=p.scans.zoom.meta.sample_id, fingerprint=p.fingerprint, preset=config.preset,
-        config=config.model_dump(mode="json"), stages=dict(runner.timings),
+        pair=str(p.pair_dir),
+        sample_id=p.scans.zoom.meta.sample_id,
+        fingerprint=p.fingerprint,
+        preset=config.preset,
+        config=config.model_dump(mode="json"),
+        stages=dict(runner.timings),
         output=OutputInfo(
-            file=files[0], files=files, shape_zyx=grid.shape_zyx, voxel_mm=p.scans.zoom.meta.voxel_mm, spacing_mm=grid.spacing_mm, origin_mm=grid.origin_mm,
-            centre_mm=grid.centre_mm, direction=grid.direction, clipped_by_budget=p.placement.clipped_by_budget,
+            file=files[0],
+            files=files,
+            shape_zyx=grid.shape_zyx,
+            voxel_mm=p.scans.zoom.meta.voxel_mm,
+            spacing_mm=grid.spacing_mm,
+            origin_mm=grid.origin_mm,
+            centre_mm=grid.centre_mm,
+            direction=grid.direction,
+            clipped_by_budget=p.placement.clipped_by_budget,
             zoom_offset_xyz=p.placement.zoom_offset_xyz,
         ),
-        registration=registration, model=model, quality=p.assessment.quality, trust=p.assessment.trust,
-        reconstruction=reconstruction, inference=p.inference,
-        warnings=p.warnings, previews=preview_files, intermediates=intermediates,
+        registration=registration,
+        model=model,
+        quality=p.assessment.quality,
+        trust=p.assessment.trust,
+        reconstruction=reconstruction,
+        inference=p.inference,
+        warnings=p.warnings,
+        previews=preview_files,
+        intermediates=intermediates,
         calibration=p.calibration.model_dump() if p.calibration is not None else None,
     )
 
@@ -159,8 +233,14 @@ def _write_report_html(out_dir: Path, p: PairProducts, report: ProcessReport, wi
     images = None
     if with_images:
         a = p.assessment
-        images = report_images(a.cubic_zoom_box, a.recovered_zoom_box, p.zoom, p.registered.scout,
-                               report.quality.test_slab_z, p.scans.zoom.meta.voxel_mm)
+        images = report_images(
+            a.cubic_zoom_box,
+            a.recovered_zoom_box,
+            p.zoom,
+            p.registered.scout,
+            report.quality.test_slab_z,
+            p.scans.zoom.meta.voxel_mm,
+        )
     try:
         write_report_html(out_dir, report, images)
     except (ValueError, RuntimeError, MemoryError):
