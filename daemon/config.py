@@ -16,8 +16,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from models.errors import ConfigError, validation_problems
 from pipeline.config import ProcessConfig, deep_merge, with_preset
-from models.errors import ConfigError
 
 DEFAULT_PROCESSOR = "pipeline.pair.process:process_pair"
 
@@ -40,10 +40,18 @@ class WatchSection(_Section):
     roots: list[Path] = Field(default_factory=list, description="folders watched recursively for pairs")
     observer: Literal["auto", "inotify", "polling"] = Field("auto", description="polling for network shares")
     poll_interval_s: float = Field(5.0, gt=0, description="polling observer period and periodic re-check period")
-    settle_s: float = Field(60.0, ge=0, description="a complete pair must be unchanged this long (a READY file skips it)")
-    stalled_after_s: float = Field(3600.0, gt=0, description="an incomplete pair unchanged this long is reported stalled")
-    follow_links: bool = Field(False, description="follow symbolic links (pairs, input files) that lead outside their watch root")
-    check_budget_s: float = Field(2.0, gt=0, description="longest the main loop spends checking pairs per pass (the rest wait for the next pass)")
+    settle_s: float = Field(
+        60.0, ge=0, description="a complete pair must be unchanged this long (a READY file skips it)"
+    )
+    stalled_after_s: float = Field(
+        3600.0, gt=0, description="an incomplete pair unchanged this long is reported stalled"
+    )
+    follow_links: bool = Field(
+        False, description="follow symbolic links (pairs, input files) that lead outside their watch root"
+    )
+    check_budget_s: float = Field(
+        2.0, gt=0, description="longest the main loop spends checking pairs per pass (the rest wait for the next pass)"
+    )
 
     @field_validator("roots")
     @classmethod
@@ -53,7 +61,9 @@ class WatchSection(_Section):
 
 
 class OutputSection(_Section):
-    root: Path | None = Field(None, description="outputs go to <root>/<pair path relative to its watch root>/; default <state_dir>/output")
+    root: Path | None = Field(
+        None, description="outputs go to <root>/<pair path relative to its watch root>/; default <state_dir>/output"
+    )
 
 
 class JobsSection(_Section):
@@ -61,7 +71,11 @@ class JobsSection(_Section):
     concurrency: int = Field(1, ge=1, le=64, description="jobs run at the same time (one GPU job by default)")
     max_attempts: int = Field(3, ge=1, description="a job interrupted (crash, kill) this many times is failed")
     stop_timeout_s: float = Field(60.0, gt=0, description="on SIGTERM, wait this long for the running stage to stop")
-    memory_budget_mb: int | None = Field(None, gt=0, description="a pair whose projections need more memory to read fails at the check (MiB); default half the RAM; keep it below the unit's MemoryMax")
+    memory_budget_mb: int | None = Field(
+        None,
+        gt=0,
+        description="a pair whose projections need more memory to read fails at the check (MiB); default half the RAM; keep it below the unit's MemoryMax",
+    )
 
 
 class MetricsSection(_Section):
@@ -71,7 +85,9 @@ class MetricsSection(_Section):
 
 
 class LogSection(_Section):
-    format: Literal["auto", "json", "console"] = Field("auto", description="auto: console on a terminal, JSON lines otherwise")
+    format: Literal["auto", "json", "console"] = Field(
+        "auto", description="auto: console on a terminal, JSON lines otherwise"
+    )
     level: Literal["debug", "info", "warning", "error"] = "info"
 
 
@@ -126,17 +142,6 @@ class DaemonConfig(_Section):
         return self.jobs.store
 
 
-def _problems(error: ValidationError) -> list[str]:
-    lines = []
-    for item in error.errors():
-        path = ".".join(str(part) for part in item["loc"]) or "(top level)"
-        message = item["msg"]
-        if item["type"] == "extra_forbidden":
-            message = "unknown key"
-        lines.append(f"{path}: {message}")
-    return lines
-
-
 def read_table(path: Path) -> dict[str, Any]:
     """The raw TOML table of a config file; a :class:`ConfigError` if unreadable."""
     try:
@@ -167,7 +172,7 @@ def validate_config(table: dict[str, Any], source: str = "config") -> DaemonConf
     try:
         return DaemonConfig.model_validate(table)
     except ValidationError as error:
-        raise ConfigError(source, _problems(error)) from None
+        raise ConfigError(source, validation_problems(error)) from None
 
 
 def load_config(path: Path | None, overrides: dict[str, Any] | None = None) -> DaemonConfig:
