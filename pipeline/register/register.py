@@ -26,7 +26,8 @@ from pipeline.register.frames import WorkingFrames, displacement_rms_voxels, gri
 from pipeline.register.matching import Resolution, highpass
 from pipeline.register.resample import is_covered, masked_ncc
 from pipeline.register.result import Confidence, Registered, RegistrationResult, StepSeconds
-from pipeline.register.steps import AffineStep, FftStep, MatchStep, TranslationStep, affine_step, fft_step, match_step, translation_step
+from pipeline.register import mattes
+from pipeline.register.steps import AffineStep, FftStep, MatchStep, TranslationStep, affine_step, fft_step, match_step, metric_or_nan, translation_step
 
 STAGE = "register"
 STEPS = 5
@@ -71,7 +72,7 @@ def refine_step(
     return RefineStep(volume, mask, refined_by, ncc, judged, time.perf_counter() - start, warnings)
 
 
-def _candidates(frames: WorkingFrames, translation: TranslationStep, affine: AffineStep, fft: FftStep) -> list[Candidate]:
+def _candidates(frames: WorkingFrames, translation: TranslationStep, affine: AffineStep, fft: FftStep, match: MatchStep, config: RegistrationConfig) -> list[Candidate]:
     """Maps in order of preference: 9 parameters (if it ran), translation, FFT (if the translation moved away from it)."""
     found = []
     if affine.outcome is not None:
@@ -81,7 +82,8 @@ def _candidates(frames: WorkingFrames, translation: TranslationStep, affine: Aff
             pass  # a mirroring map: not a candidate
     found.append(candidate(translation.source, translation.outcome, frames))
     if translation.source != "fft":
-        fft_outcome = translation.outcome.__class__(np.eye(3), fft.tau, float("nan"), 0, "fft", fft.seconds)
+        metric = metric_or_nan(match.images, config, mattes.translation_transform(fft.tau))
+        fft_outcome = mattes.StepOutcome(np.eye(3), fft.tau, metric, 0, "fft", fft.seconds)
         found.append(candidate("fft", fft_outcome, frames))
     return found
 
@@ -143,7 +145,7 @@ def register_scout_to_zoom(
     affine_seconds = affine.outcome.seconds if affine.outcome is not None else 0.0
     _progress(progress, cancel, 4, "9 parameters", seconds=affine_seconds)
 
-    choice = choose(_candidates(frames, translation, affine, fft), zoom, zoom_mask, scout, scout_mask, frames, config,
+    choice = choose(_candidates(frames, translation, affine, fft, match, config), zoom, zoom_mask, scout, scout_mask, frames, config,
                     match.resolution, translation.metric_prior, figures)
     warnings += list(choice.warnings)
     for name, outcome in (("translation", translation.outcome), ("affine", affine.outcome)):

@@ -119,12 +119,13 @@ def translation_step(match: MatchStep, fft: FftStep, frames: WorkingFrames, conf
             raise
         failure = f"the translation step failed ({itk_message(exc)}): the FFT shift is used"
         tau = np.clip(fft.tau, -bound, bound)
-        fallback = mattes.StepOutcome(np.eye(3), tau, _metric_or_nan(images, config, mattes.translation_transform(tau)), 0, failure, 0.0)
+        fallback = mattes.StepOutcome(np.eye(3), tau, metric_or_nan(images, config, mattes.translation_transform(tau)), 0, failure, 0.0)
         return TranslationStep(outcome=fallback, metric_prior=metric_prior, source="fft", failure=failure)
     return TranslationStep(outcome=outcome, metric_prior=metric_prior, source="translation")
 
 
-def _metric_or_nan(images: mattes.Images, config: RegistrationConfig, transform: object) -> float:
+def metric_or_nan(images: mattes.Images, config: RegistrationConfig, transform: object) -> float:
+    """Mattes MI of ``transform``, NaN when ITK cannot evaluate it (no overlap)."""
     try:
         return mattes.metric_value(images, config, transform)  # type: ignore[arg-type]
     except RuntimeError:
