@@ -248,7 +248,8 @@ def main() -> None:
         "time_exponent_vs_voxels": {"rtk": exponent(sweep, "rtk"), "numba": exponent(sweep, "numba")},
         "roofline": {
             "updates_per_s_per_core": roofline,
-            "model": "4 bilinear samples per voxel-update, 2 loads/cycle, no fast gather: 2 cycles/update at the measured clock",
+            "model": "4 bilinear samples per voxel-update, 2 loads/cycle, no fast gather: "
+            "2 cycles/update at the measured clock",
             "kernel_halves_in_l1": halves,
             "numba_backprojection_best_per_core": best,
             "numba_backprojection_below_roofline_x": roofline / best,
@@ -260,7 +261,8 @@ def main() -> None:
     plot(rows, RESULTS / "recon_fdk.png")
     for r in rows:
         print(
-            f"{r['case']}: rtk {r['rtk']['seconds']:.1f} s, numba {r['numba']['seconds']:.1f} s, x{r['ratio_wall']:.1f} wall "
+            f"{r['case']}: rtk {r['rtk']['seconds']:.1f} s, numba {r['numba']['seconds']:.1f} s, "
+            f"x{r['ratio_wall']:.1f} wall "
             f"(x{r['ratio_cpu']:.1f} cpu), max diff {r['max_abs_diff_over_range']:.1e} of range",
             file=sys.stderr,
         )

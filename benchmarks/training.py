@@ -37,8 +37,15 @@ def steps_per_s(network: NetworkConfig, tile_px: int, steps: int) -> dict:
     for _ in range(steps):
         model.train_on_batch(x, [ym, ym])
     seconds = time.perf_counter() - started
-    return {"network": network.model_dump(), "tile_px": tile_px, "batch": 4, "steps": steps,
-            "seconds_per_step": seconds / steps, "steps_per_s": steps / seconds, "parameters": int(model.count_params())}
+    return {
+        "network": network.model_dump(),
+        "tile_px": tile_px,
+        "batch": 4,
+        "steps": steps,
+        "seconds_per_step": seconds / steps,
+        "steps_per_s": steps / seconds,
+        "parameters": int(model.count_params()),
+    }
 
 
 def convergence(iterations: int) -> dict:
@@ -56,8 +63,10 @@ def convergence(iterations: int) -> dict:
         best = min(vals)
         within = next(p.iteration for p in trained.curve if p.val_loss <= best * 1.05)
         results["residual" if residual else "plain"] = {
-            "seconds": trained.seconds, "iterations": trained.iterations_run,
-            "iterations_to_within_5pct_of_best_val": within, "validation": trained.validation.model_dump(),
+            "seconds": trained.seconds,
+            "iterations": trained.iterations_run,
+            "iterations_to_within_5pct_of_best_val": within,
+            "validation": trained.validation.model_dump(),
             "curve": [p.model_dump() for p in trained.curve],
         }
     return results

@@ -74,7 +74,8 @@ class JobsSection(_Section):
     memory_budget_mb: int | None = Field(
         None,
         gt=0,
-        description="a pair whose projections need more memory to read fails at the check (MiB); default half the RAM; keep it below the unit's MemoryMax",
+        description="a pair whose projections need more memory to read fails at the check (MiB); default half the RAM; "
+        "keep it below the unit's MemoryMax",
     )
 
 

@@ -55,14 +55,18 @@ def build_unet25d(net: NetworkConfig) -> keras.Model:
         x = _conv_block(x, filters, f"dec{level}")
     unet = layers.Conv2D(1, 1, dtype="float32", name="unet_proj")(x)
     centre = CentreSlice(name="centre", dtype="float32")(inputs) if net.residual else None
-    unet_out = layers.Add(name="unet_out", dtype="float32")([unet, centre]) if centre is not None else (
-        layers.Identity(name="unet_out", dtype="float32")(unet)
+    unet_out = (
+        layers.Add(name="unet_out", dtype="float32")([unet, centre])
+        if centre is not None
+        else (layers.Identity(name="unet_out", dtype="float32")(unet))
     )
 
     h = layers.Concatenate(name="head_in")([unet_out, inputs])
     for i in range(net.head_layers):
         h = layers.Conv2D(net.base_filters, 3, padding="same", activation="relu", name=f"head{i}")(h)
-    correction = layers.Conv2D(1, 3 if net.head_layers == 0 else 1, padding="same", dtype="float32", name="head_proj")(h)
+    correction = layers.Conv2D(1, 3 if net.head_layers == 0 else 1, padding="same", dtype="float32", name="head_proj")(
+        h
+    )
     final_out = layers.Add(name="final_out", dtype="float32")([unet_out, correction])
     return keras.Model(inputs, [unet_out, final_out], name="unet25d")
 

@@ -34,9 +34,8 @@ def _metadata(scan_dir: Path):
     """The scan's parsed ``scan.json`` (projection or volume scan); ``InputError`` naming the field otherwise."""
     from pydantic import ValidationError
 
-    from models.errors import InputError
+    from models.errors import InputError, format_validation_error
     from pipeline.acquisition.contract import parse_scan_document
-    from pipeline.acquisition.reader import format_validation_error
 
     path = scan_dir / "scan.json"
     try:

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import ValidationError
 
-from models.errors import InputError
+from models.errors import InputError, format_validation_error
 from pipeline.acquisition import layout as names
 from pipeline.acquisition.bounded import MAX_METADATA_BYTES, read_bounded
 from pipeline.acquisition.contract import ScanMetadata
@@ -65,15 +65,6 @@ def _finite_float(text: str) -> float:
 # Transmission is clipped to this floor before -ln, so zero counts give a large
 # but finite line integral instead of inf.
 MIN_TRANSMISSION = 1e-6
-
-
-def format_validation_error(error: ValidationError) -> str:
-    """Every problem of a pydantic error as 'field.path: message', joined."""
-    parts = []
-    for item in error.errors():
-        where = ".".join(str(p) for p in item["loc"]) or "(document)"
-        parts.append(f"{where}: {item['msg']}")
-    return "; ".join(parts)
 
 
 def read_metadata(scan_dir: Path, *, boundary: Path | None = None) -> ScanMetadata:

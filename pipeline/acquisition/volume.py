@@ -66,7 +66,7 @@ class ResampledVolume:
 
 def read_volume_metadata(scan_dir: Path) -> VolumeScanMetadata:
     """``scan.json`` of a volume scan; errors name the file and the field."""
-    from pipeline.acquisition.reader import format_validation_error
+    from models.errors import format_validation_error
 
     path = Path(scan_dir) / METADATA
     try:

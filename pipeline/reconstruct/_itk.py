@@ -18,5 +18,5 @@ def itk_modules() -> tuple[ModuleType, ModuleType]:
     import itk
     from itk import RTK as rtk
 
-    rtk.FDKConeBeamReconstructionFilter  # the lazy loader pays its cost here, not inside the first slab
+    _ = rtk.FDKConeBeamReconstructionFilter  # the lazy loader pays its cost here, not inside the first slab
     return itk, rtk

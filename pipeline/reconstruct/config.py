@@ -26,7 +26,8 @@ class ReconConfig(BaseModel):
         0.5,
         ge=0.0,
         le=2.0,
-        description="RTK ramp-filter truncation correction for interior scans (0.5: rim bias -1 % of mu on an object 2x the field of view; see tests/pipeline/reconstruct/test_truncation.py)",
+        description="RTK ramp-filter truncation correction for interior scans (0.5: rim bias -1 % of mu on an object "
+        "2x the field of view; see tests/pipeline/reconstruct/test_truncation.py)",
     )
     hann_cut_frequency: float = Field(
         0.0, ge=0.0, le=1.0, description="Hann apodisation of the ramp filter (0 = plain ramp, 1 = Nyquist cut)"

@@ -72,8 +72,6 @@ def detector_matrices(geometry: Geometry, grid: VolumeGrid, row0: int = 0) -> np
 def _backproject(projections: np.ndarray, matrices: np.ndarray, rows: int, columns: int, out: np.ndarray) -> None:
     nz, ny, nx = out.shape
     n_angles = projections.shape[0]
-    row_hi = np.float32(rows - 0.5)
-    col_hi = np.float32(columns - 0.5)
     row_hid = rows - 0.5
     col_hid = columns - 0.5
     row_max = np.float32(rows - 1)
@@ -83,7 +81,6 @@ def _backproject(projections: np.ndarray, matrices: np.ndarray, rows: int, colum
     stride = np.int32(projections.shape[2])
     ustride = np.uintp(projections.shape[2])
     next_col = np.uintp(1)
-    half = np.float32(-0.5)
     zero = np.float32(0.0)
     one = np.float32(1.0)
     y_tiles = (ny + TILE_ROWS - 1) // TILE_ROWS

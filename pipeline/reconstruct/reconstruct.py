@@ -7,9 +7,9 @@ import time
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
+from models.events import CancelToken, ProgressCallback, step
 from pipeline.acquisition.scan import Scan
 from pipeline.errors import ReconstructionError
-from models.events import CancelToken, ProgressCallback, step
 from pipeline.grid import VolumeGrid
 from pipeline.reconstruct.backends import RTKBackend, SlabJob, make_backend
 from pipeline.reconstruct.backends.base import PrefilteredBackend

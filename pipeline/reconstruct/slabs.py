@@ -33,7 +33,9 @@ def slab_bytes(geometry: Geometry, grid: VolumeGrid, rows: int, parker: bool) ->
     return volume + projections + ramp
 
 
-def plan_slabs(geometry: Geometry, grid: VolumeGrid, budget_bytes: float, parker: bool = False) -> tuple[list[Slab], int]:
+def plan_slabs(
+    geometry: Geometry, grid: VolumeGrid, budget_bytes: float, parker: bool = False
+) -> tuple[list[Slab], int]:
     """Slabs covering ``grid`` along z, each within ``budget_bytes`` if at all possible.
 
     Returns the slabs and the estimated peak bytes of the largest one (which

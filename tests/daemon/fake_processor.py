@@ -39,8 +39,15 @@ def _sleep(seconds: float, cancel: CancelToken | None, stage: str) -> None:
         time.sleep(0.02)
 
 
-def process_pair(pair_dir: Path, out_dir: Path, config, *, progress: ProgressCallback | None = None,
-                 cancel: CancelToken | None = None, force: bool = False) -> ProcessOutcome:
+def process_pair(
+    pair_dir: Path,
+    out_dir: Path,
+    config,
+    *,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+    force: bool = False,
+) -> ProcessOutcome:
     settings = json.loads((pair_dir / "FAKE.json").read_text()) if (pair_dir / "FAKE.json").exists() else {}
     if (out_dir / "DONE").exists() and not force:
         return ProcessOutcome(status="skipped", out_dir=out_dir)

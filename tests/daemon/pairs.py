@@ -15,13 +15,21 @@ N_ANGLES = 6
 
 
 def metadata(role: str, n_angles: int = N_ANGLES) -> ScanMetadata:
-    return ScanMetadata.model_validate({
-        "format_version": 1, "role": role, "sample_id": "test", "values": "line_integral",
-        "geometry": {
-            "source_to_axis_mm": 25.0, "source_to_detector_mm": 250.0, "detector_shape": [8, 8],
-            "detector_pixel_mm": [0.2, 0.2], "angles_deg": {"start": 0.0, "step": 360.0 / n_angles, "count": n_angles},
-        },
-    })
+    return ScanMetadata.model_validate(
+        {
+            "format_version": 1,
+            "role": role,
+            "sample_id": "test",
+            "values": "line_integral",
+            "geometry": {
+                "source_to_axis_mm": 25.0,
+                "source_to_detector_mm": 250.0,
+                "detector_shape": [8, 8],
+                "detector_pixel_mm": [0.2, 0.2],
+                "angles_deg": {"start": 0.0, "step": 360.0 / n_angles, "count": n_angles},
+            },
+        }
+    )
 
 
 def projections(n_angles: int = N_ANGLES) -> np.ndarray:

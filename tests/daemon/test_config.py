@@ -41,8 +41,14 @@ def test_every_problem_is_listed_with_its_key_path() -> None:
     with pytest.raises(ConfigError) as caught:
         validate_config(table, "x.toml")
     problems = "\n".join(caught.value.problems)
-    for path in ("watch.settle_s:", "watch.colour: unknown key", "metrics.port:", "pipeline.network.depth:",
-                 "pipeline.unknown_section: unknown key", "advanced.processor:"):
+    for path in (
+        "watch.settle_s:",
+        "watch.colour: unknown key",
+        "metrics.port:",
+        "pipeline.network.depth:",
+        "pipeline.unknown_section: unknown key",
+        "advanced.processor:",
+    ):
         assert path in problems
     assert len(caught.value.problems) == 6
 

@@ -7,11 +7,8 @@ import shutil
 import signal
 import sqlite3
 import subprocess
-import threading
 import time
 from pathlib import Path
-
-import pytest
 
 from tests.daemon.conftest import wait_for
 from tests.daemon.pairs import make_incomplete_pair, make_pair, trickle_pair
@@ -91,7 +88,9 @@ def test_bad_pairs_fail_while_a_good_pair_is_processed_and_metrics_count_them(da
     assert metrics["scoutzoom_last_success_timestamp_seconds"] > time.time() - 60
     assert metrics['scoutzoom_build_info{version="0.1.0"}'] == 1
     if shutil.which("promtool"):
-        check = subprocess.run(["promtool", "check", "metrics"], input=daemon.raw_metrics(), capture_output=True, text=True)
+        check = subprocess.run(
+            ["promtool", "check", "metrics"], input=daemon.raw_metrics(), capture_output=True, text=True
+        )
         assert check.returncode == 0, check.stdout + check.stderr
 
 

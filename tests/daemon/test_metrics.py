@@ -15,8 +15,16 @@ from pipeline.pair.process import ProcessOutcome
 
 
 def job() -> Job:
-    return Job(id=1, pair=Path("/r/p"), root=Path("/r"), out_dir=Path("/o/p"), fingerprint="f", state="running",
-               created_s=0.0, updated_s=0.0)
+    return Job(
+        id=1,
+        pair=Path("/r/p"),
+        root=Path("/r"),
+        out_dir=Path("/o/p"),
+        fingerprint="f",
+        state="running",
+        created_s=0.0,
+        updated_s=0.0,
+    )
 
 
 def value(metrics: Metrics, name: str, labels: dict[str, str] | None = None) -> float:
@@ -63,7 +71,9 @@ def test_two_instances_do_not_share_a_registry() -> None:
 def test_exposition_passes_promtool() -> None:
     metrics = Metrics()
     metrics.job_event(job(), StageFinished("infer", seconds=3.0))
-    result = subprocess.run(["promtool", "check", "metrics"], input=metrics.exposition(), capture_output=True, timeout=60)
+    result = subprocess.run(
+        ["promtool", "check", "metrics"], input=metrics.exposition(), capture_output=True, timeout=60
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip() == b"" and result.stderr.strip() == b""  # not even lint warnings
 

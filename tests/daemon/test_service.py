@@ -6,8 +6,6 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
-
 from daemon.config import validate_config
 from daemon.service import Daemon
 from models.errors import Cancelled
@@ -26,7 +24,9 @@ class Clock:
 def make_daemon(tmp_path: Path, processor, clock: Clock, **watch: float) -> Daemon:
     root = tmp_path / "in"
     root.mkdir(exist_ok=True)
-    config = validate_config({"state_dir": str(tmp_path / "state"), "watch": {"roots": [str(root)], "settle_s": 5, **watch}})
+    config = validate_config(
+        {"state_dir": str(tmp_path / "state"), "watch": {"roots": [str(root)], "settle_s": 5, **watch}}
+    )
     return Daemon(config, processor=processor, clock=clock, serve_metrics=False)
 
 
@@ -123,7 +123,8 @@ def test_reload_keeps_the_old_config_when_the_new_one_is_invalid(tmp_path: Path)
         assert daemon.tick(clock.now)
         assert daemon.config.watch.settle_s == 5
         daemon._reload_config = lambda: validate_config(
-            {"state_dir": str(tmp_path / "state"), "watch": {"roots": [str(tmp_path / "in")], "settle_s": 2}})
+            {"state_dir": str(tmp_path / "state"), "watch": {"roots": [str(tmp_path / "in")], "settle_s": 2}}
+        )
         daemon.request_reload()
         daemon.tick(clock.now)
         assert daemon.config.watch.settle_s == 2 and daemon.tracker.settle_s == 2

@@ -14,8 +14,17 @@ UNIT = Path(__file__).resolve().parents[2] / "systemd" / "scoutzoom.service"
 
 def test_unit_declares_notify_hardening_and_check_config() -> None:
     text = UNIT.read_text()
-    for line in ("Type=notify", "WatchdogSec=", "Restart=on-failure", "NoNewPrivileges=yes", "ProtectSystem=strict",
-                 "PrivateTmp=yes", "ReadWritePaths=", "User=scoutzoom", "ExecReload=/bin/kill -HUP $MAINPID"):
+    for line in (
+        "Type=notify",
+        "WatchdogSec=",
+        "Restart=on-failure",
+        "NoNewPrivileges=yes",
+        "ProtectSystem=strict",
+        "PrivateTmp=yes",
+        "ReadWritePaths=",
+        "User=scoutzoom",
+        "ExecReload=/bin/kill -HUP $MAINPID",
+    ):
         assert line in text
     assert "ExecStartPre=/opt/scoutzoom/venv/bin/scoutzoom check-config" in text
     stop_s = int(text.split("TimeoutStopSec=")[1].split()[0])

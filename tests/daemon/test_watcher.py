@@ -45,7 +45,7 @@ def test_inotify_watcher_reports_writes_but_not_temporaries_or_ignored_paths(tmp
     finally:
         watcher.stop()
     assert tmp_path / "real.tif" in paths
-    assert not any(p.name.startswith(".") or "out" in p.parts[len(tmp_path.parts):] for p in paths)
+    assert not any(p.name.startswith(".") or "out" in p.parts[len(tmp_path.parts) :] for p in paths)
 
 
 def test_polling_observer_sees_new_files(tmp_path: Path) -> None:

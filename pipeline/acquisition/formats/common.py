@@ -25,7 +25,7 @@ MIN_TRANSMISSION = 1e-6
 
 def validated(document: dict[str, Any], where: Path) -> ScanMetadata:
     """``document`` as :class:`ScanMetadata`; a problem names the vendor file and the contract field."""
-    from pipeline.acquisition.reader import format_validation_error
+    from models.errors import format_validation_error
 
     try:
         return ScanMetadata.model_validate(document)
@@ -35,7 +35,7 @@ def validated(document: dict[str, Any], where: Path) -> ScanMetadata:
 
 def validated_volume(document: dict[str, Any], where: Path) -> VolumeScanMetadata:
     """``document`` as :class:`VolumeScanMetadata` (errors as :func:`validated`)."""
-    from pipeline.acquisition.reader import format_validation_error
+    from models.errors import format_validation_error
 
     try:
         return VolumeScanMetadata.model_validate(document)

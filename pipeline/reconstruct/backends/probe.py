@@ -58,7 +58,10 @@ def _run_probe(code: str) -> str | None:
 def tigre_unavailable() -> str | None:
     """Why TIGRE cannot be used (None if it can)."""
     if importlib.util.find_spec("tigre") is None:
-        return "TIGRE (CERN CT toolbox) is not installed; it is not on PyPI (the PyPI 'tigre' is unrelated): build it from github.com/CERN/TIGRE with CUDA"
+        return (
+            "TIGRE (CERN CT toolbox) is not installed; it is not on PyPI (the PyPI 'tigre' is unrelated): build it "
+            "from github.com/CERN/TIGRE with CUDA"
+        )
     return _run_probe(_TIGRE_PROBE)
 
 

@@ -10,7 +10,9 @@ import pytest
 from pipeline.acquisition.contract import ScanMetadata
 
 
-def metadata_dict(role: str = "zoom", values: str = "intensity", count: int = 6, shape: tuple[int, int] = (8, 10)) -> dict[str, Any]:
+def metadata_dict(
+    role: str = "zoom", values: str = "intensity", count: int = 6, shape: tuple[int, int] = (8, 10)
+) -> dict[str, Any]:
     return {
         "format_version": 1,
         "role": role,
@@ -25,7 +27,14 @@ def metadata_dict(role: str = "zoom", values: str = "intensity", count: int = 6,
             "angles_deg": {"start": 0.0, "step": 60.0, "count": count},
         },
         "sample_position_mm": [0.1, -0.2, 0.3],
-        "conditions": {"voltage_kv": 80, "current_ua": 87, "filter": "LE2", "objective": "4X", "binning": 2, "exposure_s": 1.5},
+        "conditions": {
+            "voltage_kv": 80,
+            "current_ua": 87,
+            "filter": "LE2",
+            "objective": "4X",
+            "binning": 2,
+            "exposure_s": 1.5,
+        },
         "recon_voxel_mm": 0.02,
         "lab_notes": {"operator": "ada"},
     }

@@ -66,6 +66,6 @@ def test_invalid_metadata_names_the_field(mutate, fragment: str) -> None:
     mutate(document)
     with pytest.raises(ValidationError) as caught:
         ScanMetadata.model_validate(document)
-    from pipeline.acquisition.reader import format_validation_error
+    from models.errors import format_validation_error
 
     assert fragment in format_validation_error(caught.value) or fragment in str(caught.value)

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from models.errors import InputError, ScoutzoomError
 from pipeline.acquisition.contract import ScanMetadata
 from pipeline.acquisition.reader import read_metadata, read_scan
 from pipeline.acquisition.writer import write_metadata, write_scan, write_tiff
-from models.errors import InputError, ScoutzoomError
 from tests.pipeline.acquisition.conftest import metadata_dict
 
 
@@ -100,8 +100,17 @@ def test_unreadable_tiff(tmp_path: Path, meta: ScanMetadata) -> None:
 
 def absurd_tiff(width: int, height: int) -> bytes:
     """A little-endian TIFF whose one IFD claims ``width`` x ``height`` uint16 pixels."""
-    entries = [(256, 4, 1, width), (257, 4, 1, height), (258, 3, 1, 16), (259, 3, 1, 1), (262, 3, 1, 1),
-               (273, 4, 1, 200), (277, 3, 1, 1), (278, 4, 1, height), (279, 4, 1, 16)]
+    entries = [
+        (256, 4, 1, width),
+        (257, 4, 1, height),
+        (258, 3, 1, 16),
+        (259, 3, 1, 1),
+        (262, 3, 1, 1),
+        (273, 4, 1, 200),
+        (277, 3, 1, 1),
+        (278, 4, 1, height),
+        (279, 4, 1, 16),
+    ]
     ifd = struct.pack("<H", len(entries))
     for tag, kind, count, value in entries:
         ifd += struct.pack("<HHII", tag, kind, count, value)

@@ -94,7 +94,9 @@ def density(shapes: list[Shape], points_xyz: np.ndarray) -> np.ndarray:
         if isinstance(shape, Sphere):
             inside = np.sum(rel**2, axis=-1) <= shape.radius_mm**2
         else:
-            inside = (np.hypot(rel[..., 0], rel[..., 1]) <= shape.radius_mm) & (np.abs(rel[..., 2]) <= shape.height_mm / 2)
+            inside = (np.hypot(rel[..., 0], rel[..., 1]) <= shape.radius_mm) & (
+                np.abs(rel[..., 2]) <= shape.height_mm / 2
+            )
         total += shape.mu * inside
     return total
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.acquisition.scan import Scan
 from models.errors import BackendUnavailable
+from pipeline.acquisition.scan import Scan
 from pipeline.grid import VolumeGrid
 from pipeline.reconstruct import ReconConfig, available_backends, reconstruct
 from pipeline.reconstruct.backends import make_backend

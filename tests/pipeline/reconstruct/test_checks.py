@@ -17,7 +17,13 @@ def blank(meta) -> Scan:
 
 @pytest.mark.parametrize(
     ("span_deg", "short_scan", "expected"),
-    [(360.0, "parker", "full"), (220.0, "parker", "short"), (182.0, "parker", None), (220.0, "error", None), (90.0, "parker", None)],
+    [
+        (360.0, "parker", "full"),
+        (220.0, "parker", "short"),
+        (182.0, "parker", None),
+        (220.0, "error", None),
+        (90.0, "parker", None),
+    ],
 )
 def test_scan_kind(span_deg: float, short_scan: str, expected: str | None) -> None:
     scan = blank(make_meta(detector=(8, 64), angles=90, span_deg=span_deg))

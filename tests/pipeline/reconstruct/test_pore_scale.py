@@ -34,12 +34,16 @@ def _scales(volume: np.ndarray, grid, centres: np.ndarray, radii: np.ndarray, mu
 
 @pytest.mark.parametrize("zoom_by", ["geometry", "objective"])
 def test_pore_centroid_scale_scout_and_zoom(zoom_by: str) -> None:
-    config = SimulationConfig.model_validate({
-        "seed": 1, "zoom_by": zoom_by, "stage_error_mm": 0.0,
-        "phantom": {"pores": 1500, "min_pore_diameter_mm": 0.05, "max_pore_diameter_mm": 0.2},
-        "scout": {"detector_px": 96, "angles": 120, "blur_sigma_px": 0.0},
-        "zoom": {"detector_px": 96, "angles": 120, "blur_sigma_px": 0.0},
-    })
+    config = SimulationConfig.model_validate(
+        {
+            "seed": 1,
+            "zoom_by": zoom_by,
+            "stage_error_mm": 0.0,
+            "phantom": {"pores": 1500, "min_pore_diameter_mm": 0.05, "max_pore_diameter_mm": 0.2},
+            "scout": {"detector_px": 96, "angles": 120, "blur_sigma_px": 0.0},
+            "zoom": {"detector_px": 96, "angles": 120, "blur_sigma_px": 0.0},
+        }
+    )
     streams = [np.random.default_rng(s) for s in np.random.SeedSequence(1).spawn(6)]
     phantom = generate_phantom(config.phantom, streams[0])
     geometry = pair_geometry(config, streams[1])

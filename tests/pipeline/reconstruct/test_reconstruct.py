@@ -8,10 +8,10 @@ from scipy.ndimage import binary_erosion, map_coordinates
 from scipy.spatial.transform import Rotation
 from skimage.registration import phase_cross_correlation
 
-from pipeline.acquisition.scan import Scan
 from models.errors import Cancelled
-from pipeline.errors import ReconstructionError
 from models.events import CancelToken, ProgressEvent
+from pipeline.acquisition.scan import Scan
+from pipeline.errors import ReconstructionError
 from pipeline.grid import VolumeGrid
 from pipeline.reconstruct import ReconConfig, reconstruct
 from pipeline.reconstruct.backends import make_backend
@@ -40,7 +40,10 @@ def test_off_centre_sphere_lands_at_its_position(sphere_scan: Scan) -> None:
 def test_rotated_anisotropic_grid_is_honoured(sphere_scan: Scan) -> None:
     rotation = Rotation.from_euler("xyz", [3.0, -2.0, 5.0], degrees=True).as_matrix()
     grid = VolumeGrid(
-        shape_zyx=(28, 30, 26), spacing_mm=(0.015, 0.012, 0.013), centre_mm=(0.185, -0.14, 0.09), direction=tuple(rotation.ravel())
+        shape_zyx=(28, 30, 26),
+        spacing_mm=(0.015, 0.012, 0.013),
+        centre_mm=(0.185, -0.14, 0.09),
+        direction=tuple(rotation.ravel()),
     )
     result = reconstruct(sphere_scan, grid)
     error_mm = centroid_mm(result.volume, grid, 0.3) - np.asarray(SPHERE.centre_mm)

@@ -29,7 +29,7 @@ def test_source_and_detector_pixels_land_where_the_contract_puts_them() -> None:
     rtk_geo = rtk_geometry(geometry)
     row0, row1 = 2, 9
     placement = projection_placement(geometry, row0, row1)
-    sod, sdd = geometry.source_to_axis_mm, geometry.source_to_detector_mm
+    sdd = geometry.source_to_detector_mm
     for index, angle in enumerate(geometry.angles()):
         source, direction = rays(geometry, float(angle))
         assert np.allclose(np.asarray(rtk_geo.GetSourcePosition(index))[:3], RTK_FROM_CONTRACT @ source, atol=1e-9)
@@ -55,7 +55,9 @@ def test_projection_rows_are_reversed_copies() -> None:
 def test_volume_placement_keeps_index_to_physical() -> None:
     itk, _ = itk_modules()
     rotation = np.array([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
-    grid = VolumeGrid(shape_zyx=(3, 4, 5), spacing_mm=(0.1, 0.2, 0.3), centre_mm=(1.0, -2.0, 0.5), direction=tuple(rotation.ravel()))
+    grid = VolumeGrid(
+        shape_zyx=(3, 4, 5), spacing_mm=(0.1, 0.2, 0.3), centre_mm=(1.0, -2.0, 0.5), direction=tuple(rotation.ravel())
+    )
     array = np.zeros(grid.shape_zyx, dtype=np.float32)
     image = itk_image(array, volume_placement(grid))
     for index in [(0, 0, 0), (4, 3, 2), (1, 2, 1)]:

@@ -10,7 +10,14 @@ from skimage.registration import phase_cross_correlation
 from pipeline.acquisition.contract import pair_offset_mm
 from pipeline.acquisition.scan import Scan
 from pipeline.reconstruct import reconstruct
-from pipeline.simulate import PhantomSettings, ScanSettings, SimulationConfig, generate_phantom, project_phantom, voxelise
+from pipeline.simulate import (
+    PhantomSettings,
+    ScanSettings,
+    SimulationConfig,
+    generate_phantom,
+    project_phantom,
+    voxelise,
+)
 from pipeline.simulate.geometry import pair_geometry
 
 CONFIG = SimulationConfig(
