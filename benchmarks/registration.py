@@ -26,11 +26,10 @@ import json
 import math
 import os
 import platform
+import sys
 import time
 from pathlib import Path
 from typing import Any
-
-import sys
 
 import numpy as np
 
@@ -92,10 +91,25 @@ def prepare(ratio: float, seed: int, work: Path, pores: str = "") -> Path:
     start = time.perf_counter()
     zoom_recon = reconstruct(zoom, zoom_grid)
     scout_recon = reconstruct(scout, box_grid)
-    np.savez_compressed(folder / "volumes.npz", zoom=zoom_recon.volume, zoom_mask=zoom_recon.mask,
-                        scout=scout_recon.volume, scout_mask=scout_recon.mask)
-    record = {"ratio": ratio, "seed": seed, "pore_set": pores, "pores_zoom_voxels": _size(pores).pore_px, **settings, "zoom_grid": zoom_grid.model_dump(), "scout_box_grid": box_grid.model_dump(),
-              "true_matrix": [list(row) for row in truth.zoom_to_scout], "simulate_s": simulate_s, "fdk_s": time.perf_counter() - start}
+    np.savez_compressed(
+        folder / "volumes.npz",
+        zoom=zoom_recon.volume,
+        zoom_mask=zoom_recon.mask,
+        scout=scout_recon.volume,
+        scout_mask=scout_recon.mask,
+    )
+    record = {
+        "ratio": ratio,
+        "seed": seed,
+        "pore_set": pores,
+        "pores_zoom_voxels": _size(pores).pore_px,
+        **settings,
+        "zoom_grid": zoom_grid.model_dump(),
+        "scout_box_grid": box_grid.model_dump(),
+        "true_matrix": [list(row) for row in truth.zoom_to_scout],
+        "simulate_s": simulate_s,
+        "fdk_s": time.perf_counter() - start,
+    }
     (folder / "case.json").write_text(json.dumps(record, indent=1))
     return folder
 
@@ -130,12 +144,21 @@ def run_case(folder: Path, threads: int, refine: str, overrides: dict[str, Any] 
         return found.volume, found.mask
 
     mask = volumes["zoom_mask"].astype(bool)
-    case: dict[str, Any] = {k: record[k] for k in ("ratio", "seed", "stage_error_mm", "remount_rotation_deg", "zoom_scale_error")}
-    case["prior_error_voxels"] = _rms_voxels(zoom_grid, mask, np.hstack([np.eye(3), np.asarray(box_grid.centre_mm)[:, None]]), truth)
+    case: dict[str, Any] = {
+        k: record[k] for k in ("ratio", "seed", "stage_error_mm", "remount_rotation_deg", "zoom_scale_error")
+    }
+    case["prior_error_voxels"] = _rms_voxels(
+        zoom_grid, mask, np.hstack([np.eye(3), np.asarray(box_grid.centre_mm)[:, None]]), truth
+    )
     start, cpu = time.perf_counter(), time.process_time()
     try:
         registered = register_scout_to_zoom(
-            volumes["zoom"], volumes["zoom_mask"], zoom_grid, volumes["scout"], volumes["scout_mask"], box_grid,
+            volumes["zoom"],
+            volumes["zoom_mask"],
+            zoom_grid,
+            volumes["scout"],
+            volumes["scout_mask"],
+            box_grid,
             RegistrationConfig.model_validate({"threads": threads, "refine": refine, **(overrides or {})}),
             reconstruct_scout=reconstruct_scout if refine == "reconstruct" else None,
         )
@@ -146,7 +169,9 @@ def run_case(folder: Path, threads: int, refine: str, overrides: dict[str, Any] 
     result = registered.result
     case.update(
         residual_rms_voxels=_rms_voxels(zoom_grid, mask, result.matrix, truth),
-        centre_error_voxels=float(np.linalg.norm(np.asarray(result.zoom_centre_in_scout_mm) - truth[:, 3]) / zoom_grid.voxel_mm),
+        centre_error_voxels=float(
+            np.linalg.norm(np.asarray(result.zoom_centre_in_scout_mm) - truth[:, 3]) / zoom_grid.voxel_mm
+        ),
         scale=list(result.scale),
         true_scale=1.0 / (1.0 + record["zoom_scale_error"]),
         rotation_deg=list(result.rotation_deg),
@@ -181,7 +206,9 @@ def summarise_cases(cases: list[dict[str, Any]]) -> dict[str, Any]:
     return summary
 
 
-def run(label: str, seed_set: str, work: Path, threads: int, refine: str, ratios: tuple[float, ...], pores: str = "") -> Path:
+def run(
+    label: str, seed_set: str, work: Path, threads: int, refine: str, ratios: tuple[float, ...], pores: str = ""
+) -> Path:
     work.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"registration_{label}.json"
     load = os.getloadavg()[0]
@@ -191,14 +218,24 @@ def run(label: str, seed_set: str, work: Path, threads: int, refine: str, ratios
         for ratio in ratios:
             for seed in SEEDS[name][: 2 if name == "tune" else 1] if pores == "cpu" else SEEDS[name]:
                 case = run_case(prepare(ratio, seed, work, pores), threads, refine)
-                print(json.dumps({k: case.get(k) for k in ("ratio", "seed", "residual_rms_voxels", "total_s", "failed")}), flush=True)
+                print(
+                    json.dumps({k: case.get(k) for k in ("ratio", "seed", "residual_rms_voxels", "total_s", "failed")}),
+                    flush=True,
+                )
                 cases.append(case)
         done[name + (f"_{pores}" if pores else "")] = {"summary": summarise_cases(cases), "cases": cases}
     previous = json.loads(out.read_text()) if out.exists() else {"sets": {}}  # read late: runs of other sets are kept
     previous["sets"].update(done)
     previous.update(
-        benchmark="registration", label=label, refine=refine,
-        machine={"platform": platform.platform(), "cpus": os.cpu_count(), "threads": threads, "load_average_1min": [load, os.getloadavg()[0]]},
+        benchmark="registration",
+        label=label,
+        refine=refine,
+        machine={
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "threads": threads,
+            "load_average_1min": [load, os.getloadavg()[0]],
+        },
         pairs=f"simulator -> FDK; zoom {ZOOM_DETECTOR_PX} px detector at 10 um, scout voxel ratio x 10 um; stage error 1-5 % of the zoom FOV, "
         "rotation 0.3-2 deg, scale error up to 2 %",
     )
@@ -210,9 +247,12 @@ def run(label: str, seed_set: str, work: Path, threads: int, refine: str, ratios
 def summarise(labels: list[str]) -> None:
     """``registration.json`` (the labelled runs' summaries side by side) and ``registration.png``."""
     runs = {label: json.loads((RESULTS / f"registration_{label}.json").read_text()) for label in labels}
-    combined = {"benchmark": "registration", "targets_voxels": {f"{r:g}": t for r, t in TARGETS_VOXELS.items()},
-                "runs": {label: {name: s["summary"] for name, s in r["sets"].items()} for label, r in runs.items()},
-                "files": {label: f"registration_{label}.json" for label in labels}}
+    combined = {
+        "benchmark": "registration",
+        "targets_voxels": {f"{r:g}": t for r, t in TARGETS_VOXELS.items()},
+        "runs": {label: {name: s["summary"] for name, s in r["sets"].items()} for label, r in runs.items()},
+        "files": {label: f"registration_{label}.json" for label in labels},
+    }
     (RESULTS / "registration.json").write_text(json.dumps(combined, indent=1))
     import matplotlib
 
@@ -220,7 +260,14 @@ def summarise(labels: list[str]) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    markers = {"tune": "o", "holdout": "s", "tune_cpu": "^", "holdout_cpu": "v", "tune_large": "<", "holdout_large": ">"}
+    markers = {
+        "tune": "o",
+        "holdout": "s",
+        "tune_cpu": "^",
+        "holdout_cpu": "v",
+        "tune_large": "<",
+        "holdout_large": ">",
+    }
     for offset, (label, result) in enumerate(runs.items()):
         for name, data in result["sets"].items():
             xs = [c["ratio"] + 0.15 * (offset - 0.5) for c in data["cases"]]
@@ -228,9 +275,18 @@ def summarise(labels: list[str]) -> None:
             failed = [x for x, c in zip(xs, data["cases"]) if "failed" in c]
             axes[0].scatter(xs, errors, marker=markers[name], label=f"{label} ({name})", color=f"C{offset}", alpha=0.8)
             axes[0].scatter(failed, [3.0] * len(failed), marker="x", color=f"C{offset}")
-            axes[1].scatter(xs, [c["total_s"] for c in data["cases"]], marker=markers[name], color=f"C{offset}", alpha=0.8)
-    axes[0].plot([2.5, 3.5, 4.5, 5.5, 6.5, 9.5], [0.1, 0.1, 0.25, 0.25, 0.5, 0.5], color="k", linestyle="--", label="target")
-    axes[0].set(yscale="log", xlabel="resolution ratio", ylabel="residual RMS (zoom voxels); x at 3: failed", title="registration error")
+            axes[1].scatter(
+                xs, [c["total_s"] for c in data["cases"]], marker=markers[name], color=f"C{offset}", alpha=0.8
+            )
+    axes[0].plot(
+        [2.5, 3.5, 4.5, 5.5, 6.5, 9.5], [0.1, 0.1, 0.25, 0.25, 0.5, 0.5], color="k", linestyle="--", label="target"
+    )
+    axes[0].set(
+        yscale="log",
+        xlabel="resolution ratio",
+        ylabel="residual RMS (zoom voxels); x at 3: failed",
+        title="registration error",
+    )
     axes[1].set(xlabel="resolution ratio", ylabel="seconds", title="registration time")
     axes[0].legend(fontsize=7)
     fig.tight_layout()
@@ -245,8 +301,15 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/scoutzoom-bench-registration"))
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--refine", choices=("reconstruct", "resample"), default="resample")
-    parser.add_argument("--pores", choices=tuple(PORES) + ("cpu",), default="", help="pore set ('cpu': the foam study's cpu size; 2 tune seeds, 1 holdout)")
-    parser.add_argument("--summarise", nargs="+", metavar="LABEL", help="combine labelled runs into registration.json and a plot")
+    parser.add_argument(
+        "--pores",
+        choices=tuple(PORES) + ("cpu",),
+        default="",
+        help="pore set ('cpu': the foam study's cpu size; 2 tune seeds, 1 holdout)",
+    )
+    parser.add_argument(
+        "--summarise", nargs="+", metavar="LABEL", help="combine labelled runs into registration.json and a plot"
+    )
     args = parser.parse_args()
     os.environ.setdefault("ITK_GLOBAL_DEFAULT_THREADER", "Pool")
     if args.summarise:

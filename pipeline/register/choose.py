@@ -52,7 +52,9 @@ class Choice:
 
 def judged_ncc(zoom_band: np.ndarray, scout: np.ndarray, mask: np.ndarray, resolution: Resolution) -> float:
     """NCC of the band-passed zoom and a scout on its grid, both at the scout's resolution (compare with the achievable)."""
-    return masked_ncc(zoom_band, highpass(scout, mask, resolution.highpass_voxels), mask, resolution.judge_smoothing_voxels)
+    return masked_ncc(
+        zoom_band, highpass(scout, mask, resolution.highpass_voxels), mask, resolution.judge_smoothing_voxels
+    )
 
 
 def candidate(source: Source, outcome: StepOutcome, frames: WorkingFrames) -> Candidate:
@@ -81,9 +83,16 @@ def choose(
     passed_over: list[str] = []
     for index, c in enumerate(candidates):
         stage_error = c.centre_mm - frames.prior_mm
-        failures = shape_failures(config, c.rotation_deg, c.scale) + geometry_failures(config, frames, stage_error, metric_prior, c.outcome.metric_end)
+        failures = shape_failures(config, c.rotation_deg, c.scale) + geometry_failures(
+            config, frames, stage_error, metric_prior, c.outcome.metric_end
+        )
         if index == 0:
-            figures.update(metric_value=c.outcome.metric_end, stage_error_mm=stage_error.tolist(), rotation_deg=c.rotation_deg.tolist(), scale=c.scale.tolist())
+            figures.update(
+                metric_value=c.outcome.metric_end,
+                stage_error_mm=stage_error.tolist(),
+                rotation_deg=c.rotation_deg.tolist(),
+                scale=c.scale.tolist(),
+            )
         ncc = float("nan")
         box = None
         if not failures:
@@ -91,9 +100,14 @@ def choose(
             ncc = judged_ncc(zoom_band, box[0], zoom_mask & box[1], resolution)
             figures[f"ncc_{c.source}"] = ncc
             if ncc < floor:
-                failures.append(f"correlation {ncc:.3f} is below the floor {floor:.3f} ({config.min_correlation_fraction:g} of the achievable {achievable:.3f})")
+                failures.append(
+                    f"correlation {ncc:.3f} is below the floor {floor:.3f} ({config.min_correlation_fraction:g} of the achievable {achievable:.3f})"
+                )
         if not failures and box is not None:
-            warnings = tuple(f"{text}: the {NAMES[c.source]}{'-only' if c.source == 'translation' else ''} result is used" for text in passed_over)
+            warnings = tuple(
+                f"{text}: the {NAMES[c.source]}{'-only' if c.source == 'translation' else ''} result is used"
+                for text in passed_over
+            )
             return Choice(candidate=c, ncc_box=ncc, box=box, warnings=warnings)
         passed_over.append(f"the {NAMES[c.source]} result was rejected (" + "; ".join(failures) + ")")
         if c.source == "affine":

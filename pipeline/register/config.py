@@ -12,59 +12,101 @@ class RegistrationConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    search_radius_fraction: float = Field(0.1, gt=0, le=0.5, description="FFT search radius as a fraction of the zoom field of view")
+    search_radius_fraction: float = Field(
+        0.1, gt=0, le=0.5, description="FFT search radius as a fraction of the zoom field of view"
+    )
     min_correlation_fraction: float = Field(
-        0.25, ge=0, le=1, description="the pair fails when its correlation after registration is below this fraction of the achievable one "
-        "(the zoom's correlation with itself blurred to the scout's resolution; both figures band-passed to the scout's resolution)"
+        0.25,
+        ge=0,
+        le=1,
+        description="the pair fails when its correlation after registration is below this fraction of the achievable one "
+        "(the zoom's correlation with itself blurred to the scout's resolution; both figures band-passed to the scout's resolution)",
     )
     min_achievable_correlation: float = Field(
-        0.15, ge=0, le=1, description="below this correlation of the zoom with itself blurred to the scout's resolution the zoom has "
-        "no structure at that resolution: the pair fails"
+        0.15,
+        ge=0,
+        le=1,
+        description="below this correlation of the zoom with itself blurred to the scout's resolution the zoom has "
+        "no structure at that resolution: the pair fails",
     )
-    min_correlation: float = Field(0.0, ge=-1, le=1, description="absolute floor on the correlation after registration (0: only the relative floor)")
+    min_correlation: float = Field(
+        0.0,
+        ge=-1,
+        le=1,
+        description="absolute floor on the correlation after registration (0: only the relative floor)",
+    )
     refine: Literal["reconstruct", "resample"] = "reconstruct"
 
     # -- failure bounds -------------------------------------------------------
     max_rotation_deg: float = Field(5.0, gt=0, le=45, description="a larger rotation angle fails the pair")
-    max_scale_error: float = Field(0.1, gt=0, lt=1, description="a scale factor further than this from 1 fails the pair")
+    max_scale_error: float = Field(
+        0.1, gt=0, lt=1, description="a scale factor further than this from 1 fails the pair"
+    )
     fallback_to_translation: bool = Field(
-        True, description="when a step fails, diverges or gives an implausible or below-floor result, use the earlier step's result (with a warning) instead of failing"
+        True,
+        description="when a step fails, diverges or gives an implausible or below-floor result, use the earlier step's result (with a warning) instead of failing",
     )
     divergence_factor: float = Field(
-        2.0, gt=1, description="an optimiser whose rotation or scale error passes this multiple of the bounds above is stopped as diverged"
+        2.0,
+        gt=1,
+        description="an optimiser whose rotation or scale error passes this multiple of the bounds above is stopped as diverged",
     )
-    bound_margin: float = Field(1.25, ge=1, description="the corrected stage error may exceed the search radius by this factor before failing")
+    bound_margin: float = Field(
+        1.25, ge=1, description="the corrected stage error may exceed the search radius by this factor before failing"
+    )
 
     # -- resolution matching (the scout is blurrier) -----------------------------
-    match_resolution: bool = Field(True, description="smooth the zoom to the scout's resolution for the metric when the scout is much blurrier")
-    match_sigmas_voxels: tuple[float, ...] = Field(
-        (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 12.0), description="candidate Gaussian sigmas (zoom voxels) of the scout's blur"
+    match_resolution: bool = Field(
+        True, description="smooth the zoom to the scout's resolution for the metric when the scout is much blurrier"
     )
-    match_min_sigma_voxels: float = Field(0.0, ge=0, description="smooth the zoom for the metric only when the scout's blur sigma is at least this")
-    match_fraction: float = Field(1.0, ge=0, le=1, description="the zoom is smoothed by this fraction of the scout's blur sigma")
+    match_sigmas_voxels: tuple[float, ...] = Field(
+        (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 12.0),
+        description="candidate Gaussian sigmas (zoom voxels) of the scout's blur",
+    )
+    match_min_sigma_voxels: float = Field(
+        0.0, ge=0, description="smooth the zoom for the metric only when the scout's blur sigma is at least this"
+    )
+    match_fraction: float = Field(
+        1.0, ge=0, le=1, description="the zoom is smoothed by this fraction of the scout's blur sigma"
+    )
     highpass_factor: float = Field(
-        3.0, ge=0, description="low frequencies coarser than this many scout blur sigmas are removed from both volumes for the metric and "
-        "the correlation figures (an interior zoom FDK keeps a smooth bias that steers the scale); 0: off"
+        3.0,
+        ge=0,
+        description="low frequencies coarser than this many scout blur sigmas are removed from both volumes for the metric and "
+        "the correlation figures (an interior zoom FDK keeps a smooth bias that steers the scale); 0: off",
     )
     coarse_min_sigma_voxels: float = Field(
-        4.5, ge=0, description="a scout whose blur sigma (zoom voxels) is at least this is coarse: step 3 fits coarse_model instead of 9 parameters"
+        4.5,
+        ge=0,
+        description="a scout whose blur sigma (zoom voxels) is at least this is coarse: step 3 fits coarse_model instead of 9 parameters",
     )
     coarse_model: Literal["scale_versor", "similarity", "rigid"] = Field(
-        "rigid", description="step 3's transform for a coarse scout (rigid: rotation and translation, 6 parameters; similarity: plus one "
-        "isotropic scale). Measured on simulated FDK pairs at 5:1 and 7:1, any fitted scale ran 2-6 % off, so the default fits none"
+        "rigid",
+        description="step 3's transform for a coarse scout (rigid: rotation and translation, 6 parameters; similarity: plus one "
+        "isotropic scale). Measured on simulated FDK pairs at 5:1 and 7:1, any fitted scale ran 2-6 % off, so the default fits none",
     )
     affine_metric: Literal["mattes", "correlation"] = Field(
-        "correlation", description="metric of the 9-parameter step (on resolution-matched, band-passed data the two modalities agree; MI biased the scale)"
+        "correlation",
+        description="metric of the 9-parameter step (on resolution-matched, band-passed data the two modalities agree; MI biased the scale)",
     )
 
     # -- step 1: FFT phase correlation ------------------------------------------
-    fft_whitening: float = Field(0.5, ge=0, le=1, description="cross-power spectrum divided by its magnitude to this power (1: pure phase correlation, 0: plain cross-correlation)")
-    fft_taper_fraction: float = Field(0.25, ge=0, le=1, description="Tukey taper along each axis so box edges do not dominate")
+    fft_whitening: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="cross-power spectrum divided by its magnitude to this power (1: pure phase correlation, 0: plain cross-correlation)",
+    )
+    fft_taper_fraction: float = Field(
+        0.25, ge=0, le=1, description="Tukey taper along each axis so box edges do not dominate"
+    )
 
     # -- steps 2 and 3: Mattes MI + L-BFGS-B -------------------------------------
     histogram_bins: int = Field(32, ge=8, le=256)
     sampling: Literal["random", "regular", "none"] = "random"
-    metric_samples: int = Field(50_000, ge=1000, description="voxels the metric samples at each pyramid level (all of them in smaller levels)")
+    metric_samples: int = Field(
+        50_000, ge=1000, description="voxels the metric samples at each pyramid level (all of them in smaller levels)"
+    )
     seed: int = Field(7, ge=1, description="metric sampling seed (fixed, so results are reproducible)")
     translation_shrink_factors: tuple[int, ...] = (4, 2, 1)
     translation_smoothing_voxels: tuple[float, ...] = (2.0, 1.0, 0.0)
@@ -72,10 +114,16 @@ class RegistrationConfig(BaseModel):
     affine_smoothing_voxels: tuple[float, ...] = (1.0, 0.0)
     max_iterations: int = Field(200, ge=1, description="L-BFGS-B iterations per pyramid level")
     gradient_tolerance: float = Field(1e-5, gt=0)
-    cost_convergence_factor: float = Field(1e9, gt=0, description="L-BFGS-B factr: stop when the relative cost reduction is below this times machine precision (1e9: 2e-7; tighter only spends line searches on the sampled metric's noise)")
+    cost_convergence_factor: float = Field(
+        1e9,
+        gt=0,
+        description="L-BFGS-B factr: stop when the relative cost reduction is below this times machine precision (1e9: 2e-7; tighter only spends line searches on the sampled metric's noise)",
+    )
 
     # -- quality figures ---------------------------------------------------------
-    ncc_smoothing_voxels: float = Field(1.0, ge=0, description="Gaussian sigma applied to both volumes before the NCC figures (the scout is blurrier)")
+    ncc_smoothing_voxels: float = Field(
+        1.0, ge=0, description="Gaussian sigma applied to both volumes before the NCC figures (the scout is blurrier)"
+    )
     threads: int | None = Field(None, ge=1, description="SimpleITK threads; None: SimpleITK's default")
 
     @model_validator(mode="after")
@@ -85,7 +133,9 @@ class RegistrationConfig(BaseModel):
             ("affine", self.affine_shrink_factors, self.affine_smoothing_voxels),
         ):
             if not shrink or len(shrink) != len(sigma):
-                raise ValueError(f"{name} shrink factors and smoothing sigmas need the same, non-zero length (got {shrink} and {sigma})")
+                raise ValueError(
+                    f"{name} shrink factors and smoothing sigmas need the same, non-zero length (got {shrink} and {sigma})"
+                )
             if any(f < 1 for f in shrink) or any(s < 0 for s in sigma):
                 raise ValueError(f"{name} shrink factors must be >= 1 and sigmas >= 0 (got {shrink} and {sigma})")
         return self

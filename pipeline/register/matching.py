@@ -42,10 +42,14 @@ MATCH_EDGE_VOXELS = 64  # larger volumes are block-averaged to about this edge t
 def _block_mean(volume: np.ndarray, factor: int) -> np.ndarray:
     shape = tuple((n // factor) * factor for n in volume.shape)
     v = volume[: shape[0], : shape[1], : shape[2]].astype(np.float32)
-    return v.reshape(shape[0] // factor, factor, shape[1] // factor, factor, shape[2] // factor, factor).mean(axis=(1, 3, 5))
+    return v.reshape(shape[0] // factor, factor, shape[1] // factor, factor, shape[2] // factor, factor).mean(
+        axis=(1, 3, 5)
+    )
 
 
-def matching_sigma_voxels(zoom: np.ndarray, scout: np.ndarray, mask: np.ndarray, candidates: Sequence[float]) -> tuple[float, float]:
+def matching_sigma_voxels(
+    zoom: np.ndarray, scout: np.ndarray, mask: np.ndarray, candidates: Sequence[float]
+) -> tuple[float, float]:
     """``(sigma, ncc)``: the candidate Gaussian sigma for the zoom that best correlates with the scout over ``mask``.
 
     Volumes larger than ``MATCH_EDGE_VOXELS`` a side are block-averaged first (sigmas scaled to match), so the
@@ -54,7 +58,9 @@ def matching_sigma_voxels(zoom: np.ndarray, scout: np.ndarray, mask: np.ndarray,
     factor = max(1, min(zoom.shape) // MATCH_EDGE_VOXELS)
     if factor > 1:
         small = [c / factor for c in candidates]
-        sigma, ncc = matching_sigma_voxels(_block_mean(zoom, factor), _block_mean(scout, factor), _block_mean(mask, factor) > 0.999, small)
+        sigma, ncc = matching_sigma_voxels(
+            _block_mean(zoom, factor), _block_mean(scout, factor), _block_mean(mask, factor) > 0.999, small
+        )
         return sigma * factor, ncc
     zoom = zoom.astype(np.float32)
     best = (0.0, -2.0)
@@ -71,7 +77,12 @@ def achievable_ncc(zoom: np.ndarray, mask: np.ndarray, sigma_voxels: float, smoo
 
 
 def estimate_resolution(
-    zoom: np.ndarray, scout: np.ndarray, mask: np.ndarray, candidates: Sequence[float], smoothing_voxels: float, highpass_factor: float
+    zoom: np.ndarray,
+    scout: np.ndarray,
+    mask: np.ndarray,
+    candidates: Sequence[float],
+    smoothing_voxels: float,
+    highpass_factor: float,
 ) -> Resolution:
     """The scout's blur and the achievable correlation, from a zoom and a scout aligned to about a voxel.
 
@@ -91,9 +102,15 @@ def estimate_resolution(
         sigma, ncc = matching_sigma_voxels(highpass(zoom, mask, first), highpass(scout, mask, first), mask, candidates)
     judge = max(smoothing_voxels, sigma)
     hp = highpass_factor * max(sigma, 1.0)
-    return Resolution(sigma_voxels=sigma, matched_ncc=ncc, achievable_ncc=achievable_ncc(highpass(zoom, mask, hp), mask, sigma, judge),
-                      judge_smoothing_voxels=judge, structure_ncc=achievable_ncc(zoom, mask, sigma, 0.0), highpass_voxels=hp,
-                      metric_sigma_voxels=metric_sigma)
+    return Resolution(
+        sigma_voxels=sigma,
+        matched_ncc=ncc,
+        achievable_ncc=achievable_ncc(highpass(zoom, mask, hp), mask, sigma, judge),
+        judge_smoothing_voxels=judge,
+        structure_ncc=achievable_ncc(zoom, mask, sigma, 0.0),
+        highpass_voxels=hp,
+        metric_sigma_voxels=metric_sigma,
+    )
 
 
 def smooth(volume: np.ndarray, sigma_voxels: float) -> np.ndarray:

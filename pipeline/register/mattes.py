@@ -70,7 +70,9 @@ def _image(array: np.ndarray, geometry: tuple[tuple[float, ...], ...], dtype: in
     return image
 
 
-def make_images(frames: WorkingFrames, zoom: np.ndarray, zoom_mask: np.ndarray, scout: np.ndarray, scout_mask: np.ndarray) -> Images:
+def make_images(
+    frames: WorkingFrames, zoom: np.ndarray, zoom_mask: np.ndarray, scout: np.ndarray, scout_mask: np.ndarray
+) -> Images:
     """Wrap the arrays as SimpleITK images placed in the working frames."""
     fixed_geometry = frames.fixed_geometry()
     moving_geometry = frames.moving_geometry()
@@ -83,7 +85,11 @@ def make_images(frames: WorkingFrames, zoom: np.ndarray, zoom_mask: np.ndarray, 
 
 
 def _method(
-    images: Images, config: RegistrationConfig, shrink: Sequence[int], sigmas_voxels: Sequence[float], bound: float | None = None,
+    images: Images,
+    config: RegistrationConfig,
+    shrink: Sequence[int],
+    sigmas_voxels: Sequence[float],
+    bound: float | None = None,
     metric: str = "mattes",
 ) -> sitk.ImageRegistrationMethod:
     """A Mattes MI (or correlation) + L-BFGS-B method; ``bound`` boxes every parameter into ``[-bound, bound]``."""
@@ -148,7 +154,9 @@ def similarity_transform(tau: np.ndarray, scaled: bool = True) -> sitk.Transform
     return transform
 
 
-def _run(method: sitk.ImageRegistrationMethod, images: Images, cancel: CancelToken | None, where: str) -> sitk.Transform:
+def _run(
+    method: sitk.ImageRegistrationMethod, images: Images, cancel: CancelToken | None, where: str
+) -> sitk.Transform:
     if cancel is not None:
         method.AddCommand(sitk.sitkIterationEvent, lambda: method.StopRegistration() if cancel.cancelled else None)
     transform = method.Execute(images.fixed, images.moving)
@@ -158,7 +166,11 @@ def _run(method: sitk.ImageRegistrationMethod, images: Images, cancel: CancelTok
 
 
 def optimise_translation(
-    images: Images, config: RegistrationConfig, tau0: np.ndarray, cancel: CancelToken | None = None, bound: float | None = None
+    images: Images,
+    config: RegistrationConfig,
+    tau0: np.ndarray,
+    cancel: CancelToken | None = None,
+    bound: float | None = None,
 ) -> StepOutcome:
     """Step 2: translation only, multi-resolution, from ``tau0``; ``bound`` keeps every component within ``[-bound, bound]``."""
     start = time.perf_counter()
@@ -214,7 +226,11 @@ def _watch(method: sitk.ImageRegistrationMethod, tau0: np.ndarray, limits: Limit
 
 
 def optimise_scale_versor(
-    images: Images, config: RegistrationConfig, tau0: np.ndarray, cancel: CancelToken | None = None, limits: Limits | None = None,
+    images: Images,
+    config: RegistrationConfig,
+    tau0: np.ndarray,
+    cancel: CancelToken | None = None,
+    limits: Limits | None = None,
     model: str = "scale_versor",
 ) -> StepOutcome:
     """Step 3: versor rotation, translation and per-axis scale (9 parameters), from translation ``tau0``.
@@ -224,13 +240,21 @@ def optimise_scale_versor(
     :class:`StepDiverged` when the parameters pass ``limits``.
     """
     start = time.perf_counter()
-    initial = scale_versor_transform(tau0) if model == "scale_versor" else similarity_transform(tau0, model == "similarity")
-    method = _method(images, config, config.affine_shrink_factors, config.affine_smoothing_voxels, metric=config.affine_metric)
+    initial = (
+        scale_versor_transform(tau0) if model == "scale_versor" else similarity_transform(tau0, model == "similarity")
+    )
+    method = _method(
+        images, config, config.affine_shrink_factors, config.affine_smoothing_voxels, metric=config.affine_metric
+    )
     method.SetInitialTransform(initial, inPlace=False)
     diverged = _watch(method, np.asarray(tau0, dtype=float), limits) if limits is not None else []
     result = _run(method, images, cancel, "registration (9 parameters)")
     nth = sitk.CompositeTransform(result).GetNthTransform(0)
-    found = {"scale_versor": sitk.ScaleVersor3DTransform, "similarity": sitk.Similarity3DTransform, "rigid": sitk.VersorRigid3DTransform}[model](nth)
+    found = {
+        "scale_versor": sitk.ScaleVersor3DTransform,
+        "similarity": sitk.Similarity3DTransform,
+        "rigid": sitk.VersorRigid3DTransform,
+    }[model](nth)
     if not diverged and limits is not None:
         reason = _beyond(np.asarray(found.GetParameters(), dtype=float), np.asarray(tau0, dtype=float), limits)
         diverged += [reason] if reason else []

@@ -19,6 +19,7 @@ import numpy as np
 from models.events import CancelToken, ProgressCallback, step
 from pipeline.errors import RegistrationError
 from pipeline.grid import VolumeGrid
+from pipeline.register import mattes
 from pipeline.register.checks import check_inputs, correlation_floor, itk_message
 from pipeline.register.choose import Candidate, Choice, candidate, choose, judged_ncc
 from pipeline.register.config import RegistrationConfig
@@ -26,8 +27,17 @@ from pipeline.register.frames import WorkingFrames, displacement_rms_voxels, gri
 from pipeline.register.matching import Resolution, highpass
 from pipeline.register.resample import is_covered, masked_ncc
 from pipeline.register.result import Confidence, Registered, RegistrationResult, StepSeconds
-from pipeline.register import mattes
-from pipeline.register.steps import AffineStep, FftStep, MatchStep, TranslationStep, affine_step, fft_step, match_step, metric_or_nan, translation_step
+from pipeline.register.steps import (
+    AffineStep,
+    FftStep,
+    MatchStep,
+    TranslationStep,
+    affine_step,
+    fft_step,
+    match_step,
+    metric_or_nan,
+    translation_step,
+)
 
 STAGE = "register"
 STEPS = 5
@@ -48,8 +58,13 @@ class RefineStep:
 
 
 def refine_step(
-    choice: Choice, zoom: np.ndarray, zoom_mask: np.ndarray, frames: WorkingFrames, config: RegistrationConfig,
-    reconstruct_scout: ReconstructScout | None, resolution: Resolution,
+    choice: Choice,
+    zoom: np.ndarray,
+    zoom_mask: np.ndarray,
+    frames: WorkingFrames,
+    config: RegistrationConfig,
+    reconstruct_scout: ReconstructScout | None,
+    resolution: Resolution,
 ) -> RefineStep:
     """Reconstruct the scout onto the chosen grid (or keep the resampled box when allowed and enough)."""
     start = time.perf_counter()
@@ -65,14 +80,23 @@ def refine_step(
         volume, mask = choice.box
         refined_by = "resample"
         if not covered:
-            warnings = (f"the registered zoom box leaves the scout reconstruction; {1.0 - float(np.mean(mask)):.1%} of the voxels have no scout data",)
+            warnings = (
+                f"the registered zoom box leaves the scout reconstruction; {1.0 - float(np.mean(mask)):.1%} of the voxels have no scout data",
+            )
     volume, mask = volume.astype(np.float32), mask.astype(bool)
     ncc = masked_ncc(zoom, volume, zoom_mask & mask, config.ncc_smoothing_voxels)
     judged = judged_ncc(highpass(zoom, zoom_mask, resolution.highpass_voxels), volume, zoom_mask & mask, resolution)
     return RefineStep(volume, mask, refined_by, ncc, judged, time.perf_counter() - start, warnings)
 
 
-def _candidates(frames: WorkingFrames, translation: TranslationStep, affine: AffineStep, fft: FftStep, match: MatchStep, config: RegistrationConfig) -> list[Candidate]:
+def _candidates(
+    frames: WorkingFrames,
+    translation: TranslationStep,
+    affine: AffineStep,
+    fft: FftStep,
+    match: MatchStep,
+    config: RegistrationConfig,
+) -> list[Candidate]:
     """Maps in order of preference: 9 parameters (if it ran), translation, FFT (if the translation moved away from it)."""
     found = []
     if affine.outcome is not None:
@@ -120,20 +144,32 @@ def register_scout_to_zoom(
     fft = fft_step(zoom, scout, zoom_mask & scout_mask, frames, config)
     figures.update(fft_shift_mm=fft.shift_mm.tolist(), fft_peak_to_noise=fft.peak_to_noise, seconds_fft=fft.seconds)
     if fft.at_search_edge:
-        warnings.append("the FFT peak lies at the edge of the search radius; the stage error may be larger than searched")
+        warnings.append(
+            "the FFT peak lies at the edge of the search radius; the stage error may be larger than searched"
+        )
     _progress(progress, cancel, 1, "FFT", seconds=fft.seconds)
 
     match = match_step(zoom, zoom_mask, scout, scout_mask, frames, fft, config)
     _check_structure(match, config, figures)
-    _progress(progress, cancel, 2, "resolution match", seconds=match.seconds, achievable_ncc=match.resolution.achievable_ncc)
+    _progress(
+        progress, cancel, 2, "resolution match", seconds=match.seconds, achievable_ncc=match.resolution.achievable_ncc
+    )
 
     try:
         translation = translation_step(match, fft, frames, config, cancel)
     except RuntimeError as exc:
-        raise RegistrationError(f"the translation step failed (do scout and zoom show the same sample?): {itk_message(exc)}", figures) from exc
-    figures.update(metric_prior=translation.metric_prior, metric_translation=translation.outcome.metric_end, seconds_translation=translation.outcome.seconds)
+        raise RegistrationError(
+            f"the translation step failed (do scout and zoom show the same sample?): {itk_message(exc)}", figures
+        ) from exc
+    figures.update(
+        metric_prior=translation.metric_prior,
+        metric_translation=translation.outcome.metric_end,
+        seconds_translation=translation.outcome.seconds,
+    )
     warnings += [translation.failure] if translation.failure else []
-    _progress(progress, cancel, 3, "translation", seconds=translation.outcome.seconds, metric=translation.outcome.metric_end)
+    _progress(
+        progress, cancel, 3, "translation", seconds=translation.outcome.seconds, metric=translation.outcome.metric_end
+    )
 
     affine = affine_step(match, translation, frames, config, cancel)
     if affine.failure:
@@ -145,8 +181,18 @@ def register_scout_to_zoom(
     affine_seconds = affine.outcome.seconds if affine.outcome is not None else 0.0
     _progress(progress, cancel, 4, "9 parameters", seconds=affine_seconds)
 
-    choice = choose(_candidates(frames, translation, affine, fft, match, config), zoom, zoom_mask, scout, scout_mask, frames, config,
-                    match.resolution, translation.metric_prior, figures)
+    choice = choose(
+        _candidates(frames, translation, affine, fft, match, config),
+        zoom,
+        zoom_mask,
+        scout,
+        scout_mask,
+        frames,
+        config,
+        match.resolution,
+        translation.metric_prior,
+        figures,
+    )
     warnings += list(choice.warnings)
     for name, outcome in (("translation", translation.outcome), ("affine", affine.outcome)):
         if outcome is not None and outcome.iterations >= config.max_iterations:
@@ -156,18 +202,27 @@ def register_scout_to_zoom(
     warnings += list(refined.warnings)
     ncc_before = masked_ncc(zoom, scout, zoom_mask & scout_mask, config.ncc_smoothing_voxels)
     floor = correlation_floor(config, match.resolution.achievable_ncc)
-    figures.update(ncc_before=ncc_before, ncc_after=refined.ncc_after, ncc_judged=refined.ncc_judged, correlation_floor=floor, seconds_resample=refined.seconds)
+    figures.update(
+        ncc_before=ncc_before,
+        ncc_after=refined.ncc_after,
+        ncc_judged=refined.ncc_judged,
+        correlation_floor=floor,
+        seconds_resample=refined.seconds,
+    )
     step(progress, STAGE, 5, STEPS, seconds=refined.seconds, ncc=refined.ncc_after)
     if refined.ncc_judged < floor:
         raise RegistrationError(
             f"correlation after registration {refined.ncc_judged:.3f} is below the floor {floor:.3f} "
-            f"({config.min_correlation_fraction:g} of the achievable {match.resolution.achievable_ncc:.3f})", figures
+            f"({config.min_correlation_fraction:g} of the achievable {match.resolution.achievable_ncc:.3f})",
+            figures,
         )
     result = _result(frames, fft, match, translation, affine, choice, refined, ncc_before, floor, warnings, zoom_mask)
     return Registered(result=result, scout=refined.scout, mask=refined.mask)
 
 
-def _progress(progress: ProgressCallback | None, cancel: CancelToken | None, done: int, name: str, **values: float) -> None:
+def _progress(
+    progress: ProgressCallback | None, cancel: CancelToken | None, done: int, name: str, **values: float
+) -> None:
     step(progress, STAGE, done, STEPS, **values)
     if cancel is not None:
         cancel.raise_if_cancelled(f"registration ({name})")
@@ -176,8 +231,14 @@ def _progress(progress: ProgressCallback | None, cancel: CancelToken | None, don
 def _check_structure(match: MatchStep, config: RegistrationConfig, figures: dict[str, Any]) -> None:
     """Fail a pair whose zoom has no structure left at the scout's resolution (nothing to register on)."""
     r = match.resolution
-    figures.update(scout_blur_sigma_voxels=r.sigma_voxels, matched_ncc=r.matched_ncc, achievable_ncc=r.achievable_ncc,
-                   structure_ncc=r.structure_ncc, zoom_smoothing_voxels=match.zoom_smoothing_voxels, seconds_match=match.seconds)
+    figures.update(
+        scout_blur_sigma_voxels=r.sigma_voxels,
+        matched_ncc=r.matched_ncc,
+        achievable_ncc=r.achievable_ncc,
+        structure_ncc=r.structure_ncc,
+        zoom_smoothing_voxels=match.zoom_smoothing_voxels,
+        seconds_match=match.seconds,
+    )
     if r.structure_ncc < config.min_achievable_correlation:
         raise RegistrationError(
             f"the zoom has no structure at the scout's resolution: the best correlation a scout can reach with it "
@@ -195,13 +256,24 @@ def _model_residual_voxels(c: Candidate, frames: WorkingFrames) -> float:
 
 
 def _result(
-    frames: WorkingFrames, fft: FftStep, match: MatchStep, translation: TranslationStep, affine: AffineStep, choice: Choice,
-    refined: RefineStep, ncc_before: float, floor: float, warnings: list[str], zoom_mask: np.ndarray,
+    frames: WorkingFrames,
+    fft: FftStep,
+    match: MatchStep,
+    translation: TranslationStep,
+    affine: AffineStep,
+    choice: Choice,
+    refined: RefineStep,
+    ncc_before: float,
+    floor: float,
+    warnings: list[str],
+    zoom_mask: np.ndarray,
 ) -> RegistrationResult:
     c = choice.candidate
     zoom_grid = frames.zoom_grid
     matrix = frames.zoom_to_scout_matrix(c.rotation @ np.diag(c.scale), c.outcome.tau)
-    translation_grid = grid_in_scout(zoom_grid, np.eye(3), np.ones(3), frames.centre_in_scout_mm(translation.outcome.tau))
+    translation_grid = grid_in_scout(
+        zoom_grid, np.eye(3), np.ones(3), frames.centre_in_scout_mm(translation.outcome.tau)
+    )
     r = match.resolution
     return RegistrationResult(
         zoom_grid_in_scout=c.grid,
@@ -218,7 +290,9 @@ def _result(
         ncc_after=refined.ncc_after,
         confidence=Confidence(
             fft_peak_to_noise=fft.peak_to_noise,
-            fft_vs_translation_voxels=float(np.linalg.norm(translation.outcome.tau - fft.tau) * frames.unit_mm / zoom_grid.voxel_mm),
+            fft_vs_translation_voxels=float(
+                np.linalg.norm(translation.outcome.tau - fft.tau) * frames.unit_mm / zoom_grid.voxel_mm
+            ),
             translation_vs_affine_rms_voxels=displacement_rms_voxels(c.grid, translation_grid, zoom_mask),
             model_residual_voxels=_model_residual_voxels(c, frames),
             metric_prior=translation.metric_prior,
@@ -232,10 +306,18 @@ def _result(
             metric_zoom_smoothing_voxels=match.zoom_smoothing_voxels,
             metric_highpass_voxels=match.highpass_voxels,
         ),
-        seconds=StepSeconds(fft=fft.seconds, match=match.seconds, translation=translation.outcome.seconds,
-                            affine=affine.outcome.seconds if affine.outcome is not None else 0.0, resample=refined.seconds),
+        seconds=StepSeconds(
+            fft=fft.seconds,
+            match=match.seconds,
+            translation=translation.outcome.seconds,
+            affine=affine.outcome.seconds if affine.outcome is not None else 0.0,
+            resample=refined.seconds,
+        ),
         refined_by=refined.refined_by,  # type: ignore[arg-type]
         transform_from=c.source,
-        iterations={"translation": translation.outcome.iterations, "affine": affine.outcome.iterations if affine.outcome is not None else 0},
+        iterations={
+            "translation": translation.outcome.iterations,
+            "affine": affine.outcome.iterations if affine.outcome is not None else 0,
+        },
         warnings=warnings,
     )

@@ -32,20 +32,42 @@ class Confidence(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    fft_peak_to_noise: float = Field(description="phase-correlation peak height over the correlation's spread in the search region")
-    fft_vs_translation_voxels: float = Field(description="distance between the FFT estimate and the MI translation (step 1 vs 2)")
-    translation_vs_affine_rms_voxels: float = Field(description="RMS displacement over the zoom field of view between step 2 and step 3")
-    model_residual_voxels: float = Field(description="largest displacement between ITK's ScaleVersor3D map and the rotation x scale grid reported")
+    fft_peak_to_noise: float = Field(
+        description="phase-correlation peak height over the correlation's spread in the search region"
+    )
+    fft_vs_translation_voxels: float = Field(
+        description="distance between the FFT estimate and the MI translation (step 1 vs 2)"
+    )
+    translation_vs_affine_rms_voxels: float = Field(
+        description="RMS displacement over the zoom field of view between step 2 and step 3"
+    )
+    model_residual_voxels: float = Field(
+        description="largest displacement between ITK's ScaleVersor3D map and the rotation x scale grid reported"
+    )
     metric_prior: float = Field(description="Mattes MI at the stage prior (lower is better)")
     metric_translation: float = Field(description="Mattes MI after step 2")
-    scout_blur_sigma_voxels: float = Field(0.0, description="Gaussian sigma (zoom voxels) that best turns the zoom into the scout")
-    structure_ncc: float = Field(1.0, description="NCC of the zoom with itself blurred by that sigma, unsmoothed: how much of the zoom survives at the scout's resolution")
-    achievable_ncc: float = Field(1.0, description="the same at judge_smoothing_voxels: what judged_ncc reaches for a perfect scout")
-    judge_smoothing_voxels: float = Field(1.0, description="Gaussian sigma both volumes are smoothed by for the achievable and judged NCC (the scout's blur, at least ncc_smoothing_voxels)")
+    scout_blur_sigma_voxels: float = Field(
+        0.0, description="Gaussian sigma (zoom voxels) that best turns the zoom into the scout"
+    )
+    structure_ncc: float = Field(
+        1.0,
+        description="NCC of the zoom with itself blurred by that sigma, unsmoothed: how much of the zoom survives at the scout's resolution",
+    )
+    achievable_ncc: float = Field(
+        1.0, description="the same at judge_smoothing_voxels: what judged_ncc reaches for a perfect scout"
+    )
+    judge_smoothing_voxels: float = Field(
+        1.0,
+        description="Gaussian sigma both volumes are smoothed by for the achievable and judged NCC (the scout's blur, at least ncc_smoothing_voxels)",
+    )
     judged_ncc: float = Field(1.0, description="NCC of zoom and registered scout at that smoothing")
     correlation_floor: float = Field(0.0, description="judged_ncc had to reach this (a fraction of the achievable)")
-    metric_zoom_smoothing_voxels: float = Field(0.0, description="Gaussian sigma the zoom was smoothed by for the metric (resolution matching)")
-    metric_highpass_voxels: float = Field(0.0, description="sigma of the low frequencies removed from both volumes for the metric")
+    metric_zoom_smoothing_voxels: float = Field(
+        0.0, description="Gaussian sigma the zoom was smoothed by for the metric (resolution matching)"
+    )
+    metric_highpass_voxels: float = Field(
+        0.0, description="sigma of the low frequencies removed from both volumes for the metric"
+    )
 
 
 class RegistrationResult(BaseModel):
@@ -74,7 +96,9 @@ class RegistrationResult(BaseModel):
     confidence: Confidence
     seconds: StepSeconds
     refined_by: Literal["reconstruct", "resample"]
-    transform_from: Literal["affine", "translation", "fft"] = Field("affine", description="the step whose result was used (later ones failed or were implausible)")
+    transform_from: Literal["affine", "translation", "fft"] = Field(
+        "affine", description="the step whose result was used (later ones failed or were implausible)"
+    )
     iterations: dict[str, int] = Field(default_factory=dict)
     warnings: list[str] = Field(default_factory=list)
 

@@ -67,15 +67,22 @@ class AffineStep:
     warnings: tuple[str, ...] = field(default_factory=tuple)
 
 
-def fft_step(zoom: np.ndarray, scout: np.ndarray, mask: np.ndarray, frames: WorkingFrames, config: RegistrationConfig) -> FftStep:
+def fft_step(
+    zoom: np.ndarray, scout: np.ndarray, mask: np.ndarray, frames: WorkingFrames, config: RegistrationConfig
+) -> FftStep:
     """Phase correlation of the zoom inside the scout box within the search radius."""
     start = time.perf_counter()
     max_shift = tuple(config.search_radius_fraction * n for n in frames.zoom_grid.shape_xyz)
     phase = phase_correlate(zoom, scout, mask, max_shift, config.fft_whitening, config.fft_taper_fraction)
     box = frames.scout_box_grid
     shift_mm = box.direction_matrix @ (np.asarray(phase.shift_voxels) * np.asarray(box.spacing_mm))
-    return FftStep(shift_mm=shift_mm, tau=shift_mm / frames.unit_mm, peak_to_noise=phase.peak_to_noise,
-                   at_search_edge=phase.at_search_edge, seconds=time.perf_counter() - start)
+    return FftStep(
+        shift_mm=shift_mm,
+        tau=shift_mm / frames.unit_mm,
+        peak_to_noise=phase.peak_to_noise,
+        at_search_edge=phase.at_search_edge,
+        seconds=time.perf_counter() - start,
+    )
 
 
 def _aligned(volume: np.ndarray, shift_voxels_xyz: np.ndarray, order: int) -> np.ndarray:
@@ -84,26 +91,48 @@ def _aligned(volume: np.ndarray, shift_voxels_xyz: np.ndarray, order: int) -> np
 
 
 def match_step(
-    zoom: np.ndarray, zoom_mask: np.ndarray, scout: np.ndarray, scout_mask: np.ndarray, frames: WorkingFrames, fft: FftStep, config: RegistrationConfig
+    zoom: np.ndarray,
+    zoom_mask: np.ndarray,
+    scout: np.ndarray,
+    scout_mask: np.ndarray,
+    frames: WorkingFrames,
+    fft: FftStep,
+    config: RegistrationConfig,
 ) -> MatchStep:
     """Estimate the scout's blur at the FFT alignment; smooth (and high-pass) the metric data accordingly."""
     start = time.perf_counter()
-    shift_voxels = np.linalg.solve(frames.scout_box_grid.direction_matrix, fft.shift_mm) / np.asarray(frames.scout_box_grid.spacing_mm)
+    shift_voxels = np.linalg.solve(frames.scout_box_grid.direction_matrix, fft.shift_mm) / np.asarray(
+        frames.scout_box_grid.spacing_mm
+    )
     aligned = _aligned(scout.astype(np.float32), shift_voxels, 1)
     aligned_mask = _aligned(scout_mask.astype(np.uint8), shift_voxels, 0).astype(bool) & zoom_mask
     # the metric samples only the overlap at the FFT shift, a little inside it
-    overlap = ndimage.binary_erosion(aligned_mask, iterations=2) if np.count_nonzero(aligned_mask) > 8000 else aligned_mask
+    overlap = (
+        ndimage.binary_erosion(aligned_mask, iterations=2) if np.count_nonzero(aligned_mask) > 8000 else aligned_mask
+    )
     candidates = config.match_sigmas_voxels if config.match_resolution else (0.0,)
-    resolution = estimate_resolution(zoom, aligned, aligned_mask, candidates, config.ncc_smoothing_voxels, config.highpass_factor)
+    resolution = estimate_resolution(
+        zoom, aligned, aligned_mask, candidates, config.ncc_smoothing_voxels, config.highpass_factor
+    )
     # the metric data use the first (unfiltered) blur estimate; coarse detection and the floor the band-passed one
     metric_sigma = resolution.metric_sigma_voxels
     sigma = metric_sigma * config.match_fraction if metric_sigma >= config.match_min_sigma_voxels else 0.0
     hp = config.highpass_factor * max(metric_sigma, 1.0)
-    images = mattes.make_images(frames, highpass(smooth(zoom, sigma), zoom_mask, hp), overlap, highpass(scout, scout_mask, hp), scout_mask)
-    return MatchStep(resolution=resolution, zoom_smoothing_voxels=sigma, highpass_voxels=hp, images=images, seconds=time.perf_counter() - start)
+    images = mattes.make_images(
+        frames, highpass(smooth(zoom, sigma), zoom_mask, hp), overlap, highpass(scout, scout_mask, hp), scout_mask
+    )
+    return MatchStep(
+        resolution=resolution,
+        zoom_smoothing_voxels=sigma,
+        highpass_voxels=hp,
+        images=images,
+        seconds=time.perf_counter() - start,
+    )
 
 
-def translation_step(match: MatchStep, fft: FftStep, frames: WorkingFrames, config: RegistrationConfig, cancel: CancelToken | None) -> TranslationStep:
+def translation_step(
+    match: MatchStep, fft: FftStep, frames: WorkingFrames, config: RegistrationConfig, cancel: CancelToken | None
+) -> TranslationStep:
     """Mattes MI translation from the FFT shift, boxed to the search bound; the FFT shift when it fails."""
     images = match.images
     prior = mattes.translation_transform(np.zeros(3))
@@ -119,7 +148,9 @@ def translation_step(match: MatchStep, fft: FftStep, frames: WorkingFrames, conf
             raise
         failure = f"the translation step failed ({itk_message(exc)}): the FFT shift is used"
         tau = np.clip(fft.tau, -bound, bound)
-        fallback = mattes.StepOutcome(np.eye(3), tau, metric_or_nan(images, config, mattes.translation_transform(tau)), 0, failure, 0.0)
+        fallback = mattes.StepOutcome(
+            np.eye(3), tau, metric_or_nan(images, config, mattes.translation_transform(tau)), 0, failure, 0.0
+        )
         return TranslationStep(outcome=fallback, metric_prior=metric_prior, source="fft", failure=failure)
     return TranslationStep(outcome=outcome, metric_prior=metric_prior, source="translation")
 
@@ -133,7 +164,11 @@ def metric_or_nan(images: mattes.Images, config: RegistrationConfig, transform: 
 
 
 def affine_step(
-    match: MatchStep, translation: TranslationStep, frames: WorkingFrames, config: RegistrationConfig, cancel: CancelToken | None
+    match: MatchStep,
+    translation: TranslationStep,
+    frames: WorkingFrames,
+    config: RegistrationConfig,
+    cancel: CancelToken | None,
 ) -> AffineStep:
     """The 9-parameter map from the translation, watched for runaway parameters; ``None`` outcome when it fails."""
     limits = mattes.Limits(
@@ -144,12 +179,16 @@ def affine_step(
     try:
         coarse = match.resolution.sigma_voxels >= config.coarse_min_sigma_voxels
         model = config.coarse_model if coarse else "scale_versor"
-        outcome = mattes.optimise_scale_versor(match.images, config, translation.outcome.tau, cancel, limits, model=model)
+        outcome = mattes.optimise_scale_versor(
+            match.images, config, translation.outcome.tau, cancel, limits, model=model
+        )
     except mattes.StepDiverged as exc:
         return AffineStep(outcome=None, failure=f"the 9-parameter step diverged: {exc}")
     except RuntimeError as exc:
         return AffineStep(outcome=None, failure=f"the 9-parameter step failed: {itk_message(exc)}")
     warnings = []
     if outcome.metric_end > translation.outcome.metric_end:
-        warnings.append(f"the 9-parameter step ended worse than the translation ({outcome.metric_end:.4f} > {translation.outcome.metric_end:.4f})")
+        warnings.append(
+            f"the 9-parameter step ended worse than the translation ({outcome.metric_end:.4f} > {translation.outcome.metric_end:.4f})"
+        )
     return AffineStep(outcome=outcome, warnings=tuple(warnings))

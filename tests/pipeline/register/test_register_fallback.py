@@ -26,7 +26,10 @@ def shifted_pair() -> SyntheticPair:
 
 @pytest.mark.parametrize(
     ("error", "named"),
-    [(RuntimeError(ITK_OUTSIDE), "failed: All samples map outside moving image buffer"), (mattes.StepDiverged("the parameters ran away (x)"), "diverged")],
+    [
+        (RuntimeError(ITK_OUTSIDE), "failed: All samples map outside moving image buffer"),
+        (mattes.StepDiverged("the parameters ran away (x)"), "diverged"),
+    ],
 )
 def test_nine_parameter_failure_falls_back_to_translation(
     shifted_pair: SyntheticPair, monkeypatch: pytest.MonkeyPatch, error: Exception, named: str
@@ -45,7 +48,9 @@ def _residual_of(pair: SyntheticPair, result) -> float:  # type: ignore[no-untyp
     return displacement_rms_voxels(pair.true_zoom_grid_in_scout, result.zoom_grid_in_scout, pair.zoom_mask, stride=2)
 
 
-def test_nine_parameter_failure_without_fallback_fails(shifted_pair: SyntheticPair, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_nine_parameter_failure_without_fallback_fails(
+    shifted_pair: SyntheticPair, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def fail(*args: object, **kwargs: object) -> None:
         raise RuntimeError(ITK_OUTSIDE)
 

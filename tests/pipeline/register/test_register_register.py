@@ -7,8 +7,8 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from models.errors import Cancelled
-from pipeline.errors import RegistrationError
 from models.events import CancelToken, ProgressEvent, StepProgress
+from pipeline.errors import RegistrationError
 from pipeline.register import Registered, RegistrationResult
 from pipeline.register.frames import displacement_rms_voxels
 from pipeline.register.synthetic import SyntheticPair, make_pair
@@ -16,7 +16,9 @@ from tests.pipeline.register.pairs import CONFIG, HARD, run
 
 
 def _residual_rms_voxels(pair: SyntheticPair, registered: Registered) -> float:
-    return displacement_rms_voxels(pair.true_zoom_grid_in_scout, registered.result.zoom_grid_in_scout, pair.zoom_mask, stride=2)
+    return displacement_rms_voxels(
+        pair.true_zoom_grid_in_scout, registered.result.zoom_grid_in_scout, pair.zoom_mask, stride=2
+    )
 
 
 def test_sub_voxel_accuracy_at_3_to_1(pair_3to1: SyntheticPair, registered_3to1: Registered) -> None:
@@ -42,7 +44,9 @@ def test_result_is_self_consistent(pair_3to1: SyntheticPair, registered_3to1: Re
     index = np.array([[0.0, 0.0, 0.0], [63.0, 10.0, 40.0]])
     p_zoom = pair_3to1.zoom_grid.index_to_physical(index)
     assert np.allclose(p_zoom @ result.matrix[:, :3].T + result.matrix[:, 3], grid.index_to_physical(index), atol=1e-9)
-    assert np.allclose(np.asarray(result.stage_error_mm), np.subtract(result.zoom_centre_in_scout_mm, result.prior_centre_mm))
+    assert np.allclose(
+        np.asarray(result.stage_error_mm), np.subtract(result.zoom_centre_in_scout_mm, result.prior_centre_mm)
+    )
     assert result.refined_by == "reconstruct"
     assert registered_3to1.scout.shape == pair_3to1.zoom.shape and registered_3to1.mask.all()
     assert set(result.iterations) == {"translation", "affine"}
@@ -69,7 +73,15 @@ def test_resample_path_without_reconstructor(pair_3to1: SyntheticPair) -> None:
 
 def test_resample_matches_reconstruct_inside_the_box() -> None:
     """When the registered box stays inside the scout box, resampling is used and agrees with the truth."""
-    pair = make_pair(48, ratio=3.0, noise=0.0, stage_error_mm=(0.0, 0.0, 0.0), rotation_deg=(0.0, 0.0, 0.0), scale=(0.99, 0.99, 0.99), seed=5)
+    pair = make_pair(
+        48,
+        ratio=3.0,
+        noise=0.0,
+        stage_error_mm=(0.0, 0.0, 0.0),
+        rotation_deg=(0.0, 0.0, 0.0),
+        scale=(0.99, 0.99, 0.99),
+        seed=5,
+    )
     registered = run(pair, CONFIG.model_copy(update={"refine": "resample"}), reconstruct_scout=pair.reconstruct_scout)
     assert registered.result.refined_by == "resample"
     truth, _ = pair.reconstruct_scout(registered.result.zoom_grid_in_scout)
@@ -87,15 +99,22 @@ def test_wrong_pair_is_rejected() -> None:
 
 def test_rotation_beyond_limit_fails_with_figures(pair_3to1: SyntheticPair) -> None:
     with pytest.raises(RegistrationError, match="rotation") as info:
-        run(pair_3to1, CONFIG.model_copy(update={"max_rotation_deg": 0.5, "fallback_to_translation": False, "divergence_factor": 10.0}),
-            reconstruct_scout=pair_3to1.reconstruct_scout)
+        run(
+            pair_3to1,
+            CONFIG.model_copy(
+                update={"max_rotation_deg": 0.5, "fallback_to_translation": False, "divergence_factor": 10.0}
+            ),
+            reconstruct_scout=pair_3to1.reconstruct_scout,
+        )
     figures = info.value.figures
     assert np.linalg.norm(figures["rotation_deg"]) > 1.5
     assert {"metric_prior", "metric_value", "scale", "stage_error_mm"} <= set(figures)
 
 
 def test_implausible_nine_parameters_fall_back_to_translation(pair_3to1: SyntheticPair) -> None:
-    registered = run(pair_3to1, CONFIG.model_copy(update={"max_rotation_deg": 0.5}), reconstruct_scout=pair_3to1.reconstruct_scout)
+    registered = run(
+        pair_3to1, CONFIG.model_copy(update={"max_rotation_deg": 0.5}), reconstruct_scout=pair_3to1.reconstruct_scout
+    )
     result = registered.result
     assert any("translation-only result is used" in w for w in result.warnings)
     assert np.allclose(result.rotation_deg, 0.0) and np.allclose(result.scale, 1.0)
@@ -104,14 +123,20 @@ def test_implausible_nine_parameters_fall_back_to_translation(pair_3to1: Synthet
 
 def test_low_correlation_fails(pair_3to1: SyntheticPair) -> None:
     with pytest.raises(RegistrationError, match="correlation") as info:
-        run(pair_3to1, CONFIG.model_copy(update={"min_correlation": 0.999}), reconstruct_scout=pair_3to1.reconstruct_scout)
+        run(
+            pair_3to1,
+            CONFIG.model_copy(update={"min_correlation": 0.999}),
+            reconstruct_scout=pair_3to1.reconstruct_scout,
+        )
     assert info.value.figures["ncc_affine"] < 0.999
 
 
 def test_mismatched_inputs_fail_clearly(pair_3to1: SyntheticPair) -> None:
     with pytest.raises(RegistrationError, match="scout box grid"):
         run(
-            SyntheticPair(**{**pair_3to1.__dict__, "scout": pair_3to1.scout[:-1], "scout_mask": pair_3to1.scout_mask[:-1]})
+            SyntheticPair(
+                **{**pair_3to1.__dict__, "scout": pair_3to1.scout[:-1], "scout_mask": pair_3to1.scout_mask[:-1]}
+            )
         )
 
 
@@ -126,5 +151,7 @@ def test_progress_events_and_cancel(pair_3to1: SyntheticPair) -> None:
 
     with pytest.raises(Cancelled):
         run(pair_3to1, CONFIG, progress=listen, cancel=token)
-    assert all(isinstance(e, StepProgress) and e.stage == "register" for e in events), "registration sends step progress only"
+    assert all(isinstance(e, StepProgress) and e.stage == "register" for e in events), (
+        "registration sends step progress only"
+    )
     assert [e.done for e in events] == [1]
