@@ -101,12 +101,20 @@ def reconstruct_on(
     out: np.ndarray | None = None,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
+    filtered: FilteredProjections | None = None,
 ) -> VolumeWithMask:
-    """FDK of ``scan`` onto ``grid`` with the configured backend."""
+    """FDK of ``scan`` onto ``grid`` with the configured backend (from ``filtered`` projections when given)."""
     from pipeline.reconstruct import reconstruct
 
     result = reconstruct(
-        scan, grid, config.reconstruction, interior=interior, out=out, progress=progress, cancel=cancel
+        scan,
+        grid,
+        config.reconstruction,
+        interior=interior,
+        out=out,
+        progress=progress,
+        cancel=cancel,
+        filtered=filtered,
     )
     projections = int(scan.line_integrals.shape[0])
     info = ReconstructionInfo(
