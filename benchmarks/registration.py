@@ -236,7 +236,8 @@ def run(
             "threads": threads,
             "load_average_1min": [load, os.getloadavg()[0]],
         },
-        pairs=f"simulator -> FDK; zoom {ZOOM_DETECTOR_PX} px detector at 10 um, scout voxel ratio x 10 um; stage error 1-5 % of the zoom FOV, "
+        pairs=f"simulator -> FDK; zoom {ZOOM_DETECTOR_PX} px detector at 10 um, scout voxel ratio x 10 um; stage error "
+        f"1-5 % of the zoom FOV, "
         "rotation 0.3-2 deg, scale error up to 2 %",
     )
     RESULTS.mkdir(parents=True, exist_ok=True)

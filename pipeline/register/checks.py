@@ -73,7 +73,8 @@ def geometry_failures(
     bound_mm = search_bound_mm(config, frames)
     if np.any(np.abs(stage_error_mm) > bound_mm):
         failures.append(
-            f"the stage error {np.round(stage_error_mm, 4).tolist()} mm is at or beyond the search bounds {np.round(bound_mm, 4).tolist()} mm"
+            f"the stage error {np.round(stage_error_mm, 4).tolist()} mm is at or beyond the search bounds "
+            f"{np.round(bound_mm, 4).tolist()} mm"
         )
     return failures
 

@@ -51,7 +51,8 @@ class Choice:
 
 
 def judged_ncc(zoom_band: np.ndarray, scout: np.ndarray, mask: np.ndarray, resolution: Resolution) -> float:
-    """NCC of the band-passed zoom and a scout on its grid, both at the scout's resolution (compare with the achievable)."""
+    """NCC of the band-passed zoom and a scout on its grid, both at the scout's resolution (compare with the
+    achievable)."""
     return masked_ncc(
         zoom_band, highpass(scout, mask, resolution.highpass_voxels), mask, resolution.judge_smoothing_voxels
     )
@@ -76,7 +77,8 @@ def choose(
     metric_prior: float,
     figures: dict,
 ) -> Choice:
-    """The first candidate that is plausible and above the correlation floor; :class:`RegistrationError` when none is."""
+    """The first candidate that is plausible and above the correlation floor; :class:`RegistrationError` when none
+    is."""
     achievable = resolution.achievable_ncc
     floor = correlation_floor(config, achievable)
     zoom_band = highpass(zoom, zoom_mask, resolution.highpass_voxels)
@@ -101,7 +103,8 @@ def choose(
             figures[f"ncc_{c.source}"] = ncc
             if ncc < floor:
                 failures.append(
-                    f"correlation {ncc:.3f} is below the floor {floor:.3f} ({config.min_correlation_fraction:g} of the achievable {achievable:.3f})"
+                    f"correlation {ncc:.3f} is below the floor {floor:.3f} ({config.min_correlation_fraction:g} of the "
+                    f"achievable {achievable:.3f})"
                 )
         if not failures and box is not None:
             warnings = tuple(

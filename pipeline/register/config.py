@@ -19,8 +19,10 @@ class RegistrationConfig(BaseModel):
         0.25,
         ge=0,
         le=1,
-        description="the pair fails when its correlation after registration is below this fraction of the achievable one "
-        "(the zoom's correlation with itself blurred to the scout's resolution; both figures band-passed to the scout's resolution)",
+        description="the pair fails when its correlation after registration is below this fraction of the achievable "
+        "one "
+        "(the zoom's correlation with itself blurred to the scout's resolution; both figures band-passed to the "
+        "scout's resolution)",
     )
     min_achievable_correlation: float = Field(
         0.15,
@@ -44,12 +46,14 @@ class RegistrationConfig(BaseModel):
     )
     fallback_to_translation: bool = Field(
         True,
-        description="when a step fails, diverges or gives an implausible or below-floor result, use the earlier step's result (with a warning) instead of failing",
+        description="when a step fails, diverges or gives an implausible or below-floor result, use the earlier step's "
+        "result (with a warning) instead of failing",
     )
     divergence_factor: float = Field(
         2.0,
         gt=1,
-        description="an optimiser whose rotation or scale error passes this multiple of the bounds above is stopped as diverged",
+        description="an optimiser whose rotation or scale error passes this multiple of the bounds above is stopped as "
+        "diverged",
     )
     bound_margin: float = Field(
         1.25, ge=1, description="the corrected stage error may exceed the search radius by this factor before failing"
@@ -72,22 +76,27 @@ class RegistrationConfig(BaseModel):
     highpass_factor: float = Field(
         3.0,
         ge=0,
-        description="low frequencies coarser than this many scout blur sigmas are removed from both volumes for the metric and "
+        description="low frequencies coarser than this many scout blur sigmas are removed from both volumes for the "
+        "metric and "
         "the correlation figures (an interior zoom FDK keeps a smooth bias that steers the scale); 0: off",
     )
     coarse_min_sigma_voxels: float = Field(
         4.5,
         ge=0,
-        description="a scout whose blur sigma (zoom voxels) is at least this is coarse: step 3 fits coarse_model instead of 9 parameters",
+        description="a scout whose blur sigma (zoom voxels) is at least this is coarse: step 3 fits coarse_model "
+        "instead of 9 parameters",
     )
     coarse_model: Literal["scale_versor", "similarity", "rigid"] = Field(
         "rigid",
-        description="step 3's transform for a coarse scout (rigid: rotation and translation, 6 parameters; similarity: plus one "
-        "isotropic scale). Measured on simulated FDK pairs at 5:1 and 7:1, any fitted scale ran 2-6 % off, so the default fits none",
+        description="step 3's transform for a coarse scout (rigid: rotation and translation, 6 parameters; similarity: "
+        "plus one "
+        "isotropic scale). Measured on simulated FDK pairs at 5:1 and 7:1, any fitted scale ran 2-6 % off, so the "
+        "default fits none",
     )
     affine_metric: Literal["mattes", "correlation"] = Field(
         "correlation",
-        description="metric of the 9-parameter step (on resolution-matched, band-passed data the two modalities agree; MI biased the scale)",
+        description="metric of the 9-parameter step (on resolution-matched, band-passed data the two modalities agree; "
+        "MI biased the scale)",
     )
 
     # -- step 1: FFT phase correlation ------------------------------------------
@@ -95,7 +104,8 @@ class RegistrationConfig(BaseModel):
         0.5,
         ge=0,
         le=1,
-        description="cross-power spectrum divided by its magnitude to this power (1: pure phase correlation, 0: plain cross-correlation)",
+        description="cross-power spectrum divided by its magnitude to this power (1: pure phase correlation, 0: plain "
+        "cross-correlation)",
     )
     fft_taper_fraction: float = Field(
         0.25, ge=0, le=1, description="Tukey taper along each axis so box edges do not dominate"
@@ -117,7 +127,8 @@ class RegistrationConfig(BaseModel):
     cost_convergence_factor: float = Field(
         1e9,
         gt=0,
-        description="L-BFGS-B factr: stop when the relative cost reduction is below this times machine precision (1e9: 2e-7; tighter only spends line searches on the sampled metric's noise)",
+        description="L-BFGS-B factr: stop when the relative cost reduction is below this times machine precision (1e9: "
+        "2e-7; tighter only spends line searches on the sampled metric's noise)",
     )
 
     # -- quality figures ---------------------------------------------------------
@@ -134,7 +145,8 @@ class RegistrationConfig(BaseModel):
         ):
             if not shrink or len(shrink) != len(sigma):
                 raise ValueError(
-                    f"{name} shrink factors and smoothing sigmas need the same, non-zero length (got {shrink} and {sigma})"
+                    f"{name} shrink factors and smoothing sigmas need the same, non-zero length (got {shrink} and "
+                    f"{sigma})"
                 )
             if any(f < 1 for f in shrink) or any(s < 0 for s in sigma):
                 raise ValueError(f"{name} shrink factors must be >= 1 and sigmas >= 0 (got {shrink} and {sigma})")

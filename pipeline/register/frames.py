@@ -97,7 +97,9 @@ def rotation_vector_deg(rotation: np.ndarray) -> np.ndarray:
     return np.rad2deg(Rotation.from_matrix(rotation).as_rotvec())
 
 
-def displacement_rms_voxels(grid_a: VolumeGrid, grid_b: VolumeGrid, mask: np.ndarray | None = None, stride: int = 4) -> float:
+def displacement_rms_voxels(
+    grid_a: VolumeGrid, grid_b: VolumeGrid, mask: np.ndarray | None = None, stride: int = 4
+) -> float:
     """RMS distance (in ``grid_a`` voxels) between where two grids put the same voxel indices.
 
     Used to compare a registration with the truth or two registration steps

@@ -72,7 +72,8 @@ def matching_sigma_voxels(
 
 
 def achievable_ncc(zoom: np.ndarray, mask: np.ndarray, sigma_voxels: float, smoothing_voxels: float) -> float:
-    """NCC (after ``smoothing_voxels``) of the zoom with itself blurred by ``sigma_voxels``: the best a scout can reach."""
+    """NCC (after ``smoothing_voxels``) of the zoom with itself blurred by ``sigma_voxels``: the best a scout can
+    reach."""
     return masked_ncc(zoom, smooth(zoom, sigma_voxels), mask, smoothing_voxels)
 
 

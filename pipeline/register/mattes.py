@@ -147,7 +147,8 @@ def scale_versor_transform(tau: np.ndarray) -> sitk.ScaleVersor3DTransform:
 
 
 def similarity_transform(tau: np.ndarray, scaled: bool = True) -> sitk.Transform:
-    """An identity-rotation Similarity3D (one isotropic scale) or, unscaled, Versor3D transform about the zoom centre."""
+    """An identity-rotation Similarity3D (one isotropic scale) or, unscaled, Versor3D transform about the zoom
+    centre."""
     transform = sitk.Similarity3DTransform() if scaled else sitk.VersorRigid3DTransform()
     transform.SetCenter((0.0, 0.0, 0.0))
     transform.SetTranslation([float(v) for v in tau])
@@ -172,7 +173,8 @@ def optimise_translation(
     cancel: CancelToken | None = None,
     bound: float | None = None,
 ) -> StepOutcome:
-    """Step 2: translation only, multi-resolution, from ``tau0``; ``bound`` keeps every component within ``[-bound, bound]``."""
+    """Step 2: translation only, multi-resolution, from ``tau0``; ``bound`` keeps every component within ``[-bound,
+    bound]``."""
     start = time.perf_counter()
     if bound is not None:
         tau0 = np.clip(tau0, -bound, bound)

@@ -81,7 +81,8 @@ def refine_step(
         refined_by = "resample"
         if not covered:
             warnings = (
-                f"the registered zoom box leaves the scout reconstruction; {1.0 - float(np.mean(mask)):.1%} of the voxels have no scout data",
+                f"the registered zoom box leaves the scout reconstruction; {1.0 - float(np.mean(mask)):.1%} of the "
+                f"voxels have no scout data",
             )
     volume, mask = volume.astype(np.float32), mask.astype(bool)
     ncc = masked_ncc(zoom, volume, zoom_mask & mask, config.ncc_smoothing_voxels)
@@ -97,7 +98,8 @@ def _candidates(
     match: MatchStep,
     config: RegistrationConfig,
 ) -> list[Candidate]:
-    """Maps in order of preference: 9 parameters (if it ran), translation, FFT (if the translation moved away from it)."""
+    """Maps in order of preference: 9 parameters (if it ran), translation, FFT (if the translation moved away from
+    it)."""
     found = []
     if affine.outcome is not None:
         try:
@@ -242,7 +244,8 @@ def _check_structure(match: MatchStep, config: RegistrationConfig, figures: dict
     if r.structure_ncc < config.min_achievable_correlation:
         raise RegistrationError(
             f"the zoom has no structure at the scout's resolution: the best correlation a scout can reach with it "
-            f"(the zoom against itself blurred by the scout's {r.sigma_voxels:g} voxels) is {r.structure_ncc:.3f}, below {config.min_achievable_correlation}",
+            f"(the zoom against itself blurred by the scout's {r.sigma_voxels:g} voxels) is {r.structure_ncc:.3f}, "
+            f"below {config.min_achievable_correlation}",
             figures,
         )
 

@@ -51,14 +51,16 @@ class Confidence(BaseModel):
     )
     structure_ncc: float = Field(
         1.0,
-        description="NCC of the zoom with itself blurred by that sigma, unsmoothed: how much of the zoom survives at the scout's resolution",
+        description="NCC of the zoom with itself blurred by that sigma, unsmoothed: how much of the zoom survives at "
+        "the scout's resolution",
     )
     achievable_ncc: float = Field(
         1.0, description="the same at judge_smoothing_voxels: what judged_ncc reaches for a perfect scout"
     )
     judge_smoothing_voxels: float = Field(
         1.0,
-        description="Gaussian sigma both volumes are smoothed by for the achievable and judged NCC (the scout's blur, at least ncc_smoothing_voxels)",
+        description="Gaussian sigma both volumes are smoothed by for the achievable and judged NCC (the scout's blur, "
+        "at least ncc_smoothing_voxels)",
     )
     judged_ncc: float = Field(1.0, description="NCC of zoom and registered scout at that smoothing")
     correlation_floor: float = Field(0.0, description="judged_ncc had to reach this (a fraction of the achievable)")

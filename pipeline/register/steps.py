@@ -189,6 +189,7 @@ def affine_step(
     warnings = []
     if outcome.metric_end > translation.outcome.metric_end:
         warnings.append(
-            f"the 9-parameter step ended worse than the translation ({outcome.metric_end:.4f} > {translation.outcome.metric_end:.4f})"
+            f"the 9-parameter step ended worse than the translation ({outcome.metric_end:.4f} > "
+            f"{translation.outcome.metric_end:.4f})"
         )
     return AffineStep(outcome=outcome, warnings=tuple(warnings))

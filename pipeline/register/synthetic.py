@@ -50,7 +50,9 @@ class Foam:
         return 1.0 - pore
 
 
-def random_foam(rng: np.random.Generator, centre_mm: np.ndarray, size_mm: float, voxel_mm: float, porosity: float = 0.35) -> Foam:
+def random_foam(
+    rng: np.random.Generator, centre_mm: np.ndarray, size_mm: float, voxel_mm: float, porosity: float = 0.35
+) -> Foam:
     """Pores of 2-7 voxels radius filling a cube of ``size_mm`` about ``centre_mm`` to roughly ``porosity``."""
     mean_volume = 4.0 / 3.0 * np.pi * (4.5 * voxel_mm) ** 3
     count = int(porosity * size_mm**3 / mean_volume)
@@ -116,7 +118,11 @@ def make_pair(
     )
     matrix = np.hstack([rotation @ np.diag(scale), centre[:, None]])
     foam = random_foam(rng, prior, 1.6 * size * voxel_mm, voxel_mm)
-    zoom_foam = foam if zoom_seed is None else random_foam(np.random.default_rng(zoom_seed), centre, 1.6 * size * voxel_mm, voxel_mm)
+    zoom_foam = (
+        foam
+        if zoom_seed is None
+        else random_foam(np.random.default_rng(zoom_seed), centre, 1.6 * size * voxel_mm, voxel_mm)
+    )
     zoom = zoom_foam.render(true_grid) + rng.normal(0.0, noise / 3.0, shape).astype(np.float32)
     sigma_vox = ratio / 2.0
     noise_rng = np.random.default_rng(seed + 1)

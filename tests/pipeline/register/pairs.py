@@ -13,5 +13,12 @@ CONFIG = RegistrationConfig(threads=2, metric_samples=20_000)
 
 def run(pair: SyntheticPair, config: RegistrationConfig = CONFIG, **kwargs: object) -> Registered:
     return register_scout_to_zoom(
-        pair.zoom, pair.zoom_mask, pair.zoom_grid, pair.scout, pair.scout_mask, pair.scout_box_grid, config, **kwargs  # type: ignore[arg-type]
+        pair.zoom,
+        pair.zoom_mask,
+        pair.zoom_grid,
+        pair.scout,
+        pair.scout_mask,
+        pair.scout_box_grid,
+        config,
+        **kwargs,  # type: ignore[arg-type]
     )

@@ -12,7 +12,8 @@ from pipeline.register.synthetic import SyntheticPair, make_pair
 from tests.pipeline.register.pairs import CONFIG, run
 
 ITK_OUTSIDE = (
-    "Exception thrown in SimpleITK ImageRegistrationMethod_Execute: /src/itkMattesMutualInformationImageToImageMetricv4.hxx:297:\n"
+    "Exception thrown in SimpleITK ImageRegistrationMethod_Execute: "
+    "/src/itkMattesMutualInformationImageToImageMetricv4.hxx:297:\n"
     "ITK ERROR: MattesMutualInformationImageToImageMetricv4(0x1): All samples map outside moving image buffer. "
     "The images do not sufficiently overlap."
 )

@@ -16,17 +16,37 @@ pytestmark = pytest.mark.slow
 
 
 def test_default_settings_at_128_cubed() -> None:
-    pair = make_pair(128, ratio=3.0, noise=0.03, stage_error_mm=(0.064, -0.06, 0.05), rotation_deg=(0.6, -1.0, 1.5), scale=(1.02, 0.985, 1.01), seed=11)
-    registered = register_scout_to_zoom(
-        pair.zoom, pair.zoom_mask, pair.zoom_grid, pair.scout, pair.scout_mask, pair.scout_box_grid,
-        RegistrationConfig(threads=2), reconstruct_scout=pair.reconstruct_scout,
+    pair = make_pair(
+        128,
+        ratio=3.0,
+        noise=0.03,
+        stage_error_mm=(0.064, -0.06, 0.05),
+        rotation_deg=(0.6, -1.0, 1.5),
+        scale=(1.02, 0.985, 1.01),
+        seed=11,
     )
-    rms = displacement_rms_voxels(pair.true_zoom_grid_in_scout, registered.result.zoom_grid_in_scout, pair.zoom_mask, stride=2)
+    registered = register_scout_to_zoom(
+        pair.zoom,
+        pair.zoom_mask,
+        pair.zoom_grid,
+        pair.scout,
+        pair.scout_mask,
+        pair.scout_box_grid,
+        RegistrationConfig(threads=2),
+        reconstruct_scout=pair.reconstruct_scout,
+    )
+    rms = displacement_rms_voxels(
+        pair.true_zoom_grid_in_scout, registered.result.zoom_grid_in_scout, pair.zoom_mask, stride=2
+    )
     assert rms < 0.1
 
 
 def _grid_rms_voxels(zoom_grid: VolumeGrid, matrix_a: np.ndarray, matrix_b: np.ndarray) -> float:
-    index = np.stack(np.meshgrid(*[np.arange(0, n, 2) for n in zoom_grid.shape_xyz], indexing="ij"), -1).reshape(-1, 3).astype(float)
+    index = (
+        np.stack(np.meshgrid(*[np.arange(0, n, 2) for n in zoom_grid.shape_xyz], indexing="ij"), -1)
+        .reshape(-1, 3)
+        .astype(float)
+    )
     points = zoom_grid.index_to_physical(index)
     diff = points @ (matrix_a[:, :3] - matrix_b[:, :3]).T + (matrix_a[:, 3] - matrix_b[:, 3])
     return float(np.sqrt(np.mean(np.sum(diff**2, axis=-1))) / zoom_grid.voxel_mm)
@@ -45,10 +65,23 @@ def test_simulated_pair_through_fdk(tmp_path: Path) -> None:
     from pipeline.acquisition.reader import read_scan
     from pipeline.reconstruct.reconstruct import reconstruct
 
-    zoom_settings = {"detector_px": 96, "angles": 180, "photons": 10000.0, "blur_sigma_px": 0.6, "objective": "20X", "exposure_s": 4.0}
+    zoom_settings = {
+        "detector_px": 96,
+        "angles": 180,
+        "photons": 10000.0,
+        "blur_sigma_px": 0.6,
+        "objective": "20X",
+        "exposure_s": 4.0,
+    }
     config = simulate.SimulationConfig.model_validate(
-        {"seed": 3, "truth_volumes": False, "remount_rotation_deg": (0.5, -0.8, 1.2), "zoom_scale_error": 0.01,
-         "scout": {"detector_px": 96, "angles": 180}, "zoom": zoom_settings}
+        {
+            "seed": 3,
+            "truth_volumes": False,
+            "remount_rotation_deg": (0.5, -0.8, 1.2),
+            "zoom_scale_error": 0.01,
+            "scout": {"detector_px": 96, "angles": 180},
+            "zoom": zoom_settings,
+        }
     )
     truth = simulate.simulate_pair(tmp_path, config)
     scout = read_scan(tmp_path / "pair" / "scout")
@@ -63,12 +96,20 @@ def test_simulated_pair_through_fdk(tmp_path: Path) -> None:
         return found.volume, found.mask
 
     registered = register_scout_to_zoom(
-        zoom_recon.volume, zoom_recon.mask, zoom_grid, scout_recon.volume, scout_recon.mask, scout_box_grid,
-        RegistrationConfig(threads=2, metric_samples=20_000), reconstruct_scout=reconstruct_scout,
+        zoom_recon.volume,
+        zoom_recon.mask,
+        zoom_grid,
+        scout_recon.volume,
+        scout_recon.mask,
+        scout_box_grid,
+        RegistrationConfig(threads=2, metric_samples=20_000),
+        reconstruct_scout=reconstruct_scout,
     )
     result = registered.result
     true_matrix = np.asarray(truth.zoom_to_scout)
-    centre_error_voxels = np.linalg.norm(np.asarray(result.zoom_centre_in_scout_mm) - true_matrix[:, 3]) / zoom_grid.voxel_mm
+    centre_error_voxels = (
+        np.linalg.norm(np.asarray(result.zoom_centre_in_scout_mm) - true_matrix[:, 3]) / zoom_grid.voxel_mm
+    )
     assert centre_error_voxels < 0.25
     assert _grid_rms_voxels(zoom_grid, result.matrix, true_matrix) < 0.5
     assert result.ncc_after > result.ncc_before
