@@ -85,11 +85,13 @@ def _derived(size: PaperSize, a: Realisation | None, b: Realisation | None) -> d
     }
 
 
-def write_outputs(results: dict[str, Any], slices: dict, maps: dict, directory: Path) -> dict[str, Any]:
+def write_outputs(
+    results: dict[str, Any], slices: dict, maps: dict, directory: Path, *, plots: bool = True
+) -> dict[str, Any]:
     """``results.json``, ``report.md`` and the plots under ``directory``."""
     directory.mkdir(parents=True, exist_ok=True)
     images: dict[str, str] = {}
-    if results["methods"]:
+    if results["methods"] and plots:
         targets = paper_report.PUBLISHED_RECOVERY["unet"]
         ref = results.get("reference", {})
         images["pore recovery vs ratio"] = paper_report.plot_key(
@@ -159,7 +161,9 @@ def _images_path(cache_dir: Path | None, results: dict[str, Any], directory: Pat
     return Path(cache_dir) / f"rows_{results['size']}_seeds{seeds['train']}_{seeds['test']}_{where}.npz"
 
 
-def merge_runs(target: Path, source: Path, cache_dir: Path | None = DEFAULT_CACHE) -> dict[str, Any]:
+def merge_runs(
+    target: Path, source: Path, cache_dir: Path | None = DEFAULT_CACHE, *, plots: bool = True
+) -> dict[str, Any]:
     """Add the rows of the run in ``source`` (a ``paper_<size>`` folder) missing from ``target``'s, and rewrite ``target``.
 
     Two processes can then share a slow study (e.g. the heavy preset in one, the rest in the other);
@@ -186,7 +190,7 @@ def merge_runs(target: Path, source: Path, cache_dir: Path | None = DEFAULT_CACH
     planned = [(f"{r:g}", n) for r in into["ratios"] for n in into["methods_planned"] if n not in into["missing"]]
     into["complete"] = all(r in into["methods"].get(n, {}) for r, n in planned)
     _save_images(_images_path(cache_dir, into, target), slices, maps)
-    return write_outputs(into, slices, maps, Path(target))
+    return write_outputs(into, slices, maps, Path(target), plots=plots)
 
 
 def _load_images(path: Path | None) -> tuple[dict, dict]:

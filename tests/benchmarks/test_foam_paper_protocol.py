@@ -210,7 +210,7 @@ def _run_dir(root, rows: dict, seconds: float):
         },
         "input_seconds": {},
     }
-    write_outputs(results, {}, {}, directory)
+    write_outputs(results, {}, {}, directory, plots=False)
     return directory
 
 
@@ -219,7 +219,7 @@ def test_rows_of_two_processes_merge_into_one_run(tmp_path) -> None:
 
     main = _run_dir(tmp_path / "main", {"fdk": {"3": 0.5, "9": 0.2}}, 100.0)
     heavy = _run_dir(tmp_path / "heavy", {"unet_medium": {"3": 0.97}}, 80.0)
-    merged = merge_runs(main, heavy, cache_dir=None)
+    merged = merge_runs(main, heavy, cache_dir=None, plots=False)
     assert merged["methods"]["fdk"]["9"]["recovered_fraction"] == 0.2
     assert merged["methods"]["unet_medium"]["3"]["recovered_fraction"] == 0.97
     assert not merged["complete"]  # unet_medium at 9:1 is still to come
