@@ -107,7 +107,7 @@ def _candidates(
         except ValueError:
             pass  # a mirroring map: not a candidate
     found.append(candidate(translation.source, translation.outcome, frames))
-    if translation.source != "fft":
+    if translation.source != "fft" and not fft.at_search_edge:  # a peak at the edge of the search is no peak found
         metric = metric_or_nan(match.images, config, mattes.translation_transform(fft.tau))
         fft_outcome = mattes.StepOutcome(np.eye(3), fft.tau, metric, 0, "fft", fft.seconds)
         found.append(candidate("fft", fft_outcome, frames))
