@@ -60,9 +60,15 @@ class StudySize(BaseModel):
     def phantom(self) -> PhantomSettings:
         v = self.zoom_voxel_mm
         return PhantomSettings(
-            radius_mm=self.radius_mm, height_mm=self.height_mm, pores=self.pores, porosity=self.porosity,
-            pore_size_sigma=self.pore_size_sigma, min_pore_diameter_mm=self.pore_px[0] * v,
-            max_pore_diameter_mm=self.pore_px[1] * v, min_wall_mm=2 * v, skin_mm=2 * v,
+            radius_mm=self.radius_mm,
+            height_mm=self.height_mm,
+            pores=self.pores,
+            porosity=self.porosity,
+            pore_size_sigma=self.pore_size_sigma,
+            min_pore_diameter_mm=self.pore_px[0] * v,
+            max_pore_diameter_mm=self.pore_px[1] * v,
+            min_wall_mm=2 * v,
+            skin_mm=2 * v,
         )
 
     def zoom_centre_mm(self) -> tuple[float, float, float]:
@@ -83,25 +89,60 @@ class StudySize(BaseModel):
         # the scout sees the whole sample (cone magnification of the near side included)
         scout_px = max(16, math.ceil(2.3 * self.radius_mm / scout_voxel))
         return SimulationConfig(
-            seed=seed, ratio=ratio, phantom=self.phantom(), scout_voxel_mm=scout_voxel, zoom_by="objective",
+            seed=seed,
+            ratio=ratio,
+            phantom=self.phantom(),
+            scout_voxel_mm=scout_voxel,
+            zoom_by="objective",
             scout=ScanSettings(detector_px=scout_px, angles=self.angles),
-            zoom=ScanSettings(detector_px=self.zoom_detector_px, angles=self.angles, photons=10000.0, blur_sigma_px=0.6, objective="20X", exposure_s=4.0),
-            zoom_centre_mm=self.zoom_centre_mm(), truth_volumes=False, flat_frames=4,
+            zoom=ScanSettings(
+                detector_px=self.zoom_detector_px,
+                angles=self.angles,
+                photons=10000.0,
+                blur_sigma_px=0.6,
+                objective="20X",
+                exposure_s=4.0,
+            ),
+            zoom_centre_mm=self.zoom_centre_mm(),
+            truth_volumes=False,
+            flat_frames=4,
         )
 
     def voxel_table(self, ratio: float) -> dict[str, float]:
         """Pore diameters against both voxels at ``ratio`` (is recovery meaningful?)."""
         lo, hi = self.pore_px
-        return {"zoom_voxel_mm": self.zoom_voxel_mm, "scout_voxel_mm": ratio * self.zoom_voxel_mm,
-                "pore_min_zoom_px": lo, "pore_max_zoom_px": hi, "pore_min_scout_px": lo / ratio, "pore_max_scout_px": hi / ratio}
+        return {
+            "zoom_voxel_mm": self.zoom_voxel_mm,
+            "scout_voxel_mm": ratio * self.zoom_voxel_mm,
+            "pore_min_zoom_px": lo,
+            "pore_max_zoom_px": hi,
+            "pore_min_scout_px": lo / ratio,
+            "pore_max_scout_px": hi / ratio,
+        }
 
 
 SIZES: dict[str, StudySize] = {
-    "tiny": StudySize(zoom_detector_px=48, eval_px=32, angles=90, pores=450, pore_px=(5.0, 14.0), unet_iterations=100,
-                      srcnn_iterations=30, srcnn_tile_px=12),
+    "tiny": StudySize(
+        zoom_detector_px=48,
+        eval_px=32,
+        angles=90,
+        pores=450,
+        pore_px=(5.0, 14.0),
+        unet_iterations=100,
+        srcnn_iterations=30,
+        srcnn_tile_px=12,
+    ),
     "cpu": StudySize(zoom_detector_px=96, eval_px=88, pores=1100, pore_px=(8.0, 30.0)),
     # the published study: 512^3, ~1,400 pores of ~30-40 zoom voxels; GPU preset and training length
-    "paper": StudySize(zoom_detector_px=512, eval_px=320, angles=1200, pores=9000, pore_px=(16.0, 80.0), preset="standard",
-                       srcnn_iterations=3000, srcnn_tile_px=32),
+    "paper": StudySize(
+        zoom_detector_px=512,
+        eval_px=320,
+        angles=1200,
+        pores=9000,
+        pore_px=(16.0, 80.0),
+        preset="standard",
+        srcnn_iterations=3000,
+        srcnn_tile_px=32,
+    ),
 }
 SizeName = Literal["tiny", "cpu", "paper"]

@@ -50,7 +50,9 @@ def training_pair(pair: ProcessedPair) -> TrainingPair:
     scout, scout_grid = _read(pair, "scout_registered.ome.tif")
     mask = reconstruction_mask(scans.zoom.meta, zoom_grid) & reconstruction_mask(scans.scout.meta, scout_grid)
     if pair.config.calibration.enabled:
-        zoom, _ = calibrate_zoom(zoom, scout, mask, scans.scout.meta.voxel_mm / scans.zoom.meta.voxel_mm, pair.config.calibration)
+        zoom, _ = calibrate_zoom(
+            zoom, scout, mask, scans.scout.meta.voxel_mm / scans.zoom.meta.voxel_mm, pair.config.calibration
+        )
     return TrainingPair(scout=scout, zoom=zoom, mask=mask)
 
 
@@ -95,7 +97,9 @@ def unet(pair: ProcessedPair) -> tuple[np.ndarray, float]:
 METHODS = ("cubic", "subvoxel_fdk", "richardson_lucy", "srcnn", "unet")
 
 
-def run_methods(pair: ProcessedPair, size: StudySize, names: tuple[str, ...] | list[str], log: Callable[[str], None] = print) -> tuple[dict[str, np.ndarray], dict[str, float], dict]:
+def run_methods(
+    pair: ProcessedPair, size: StudySize, names: tuple[str, ...] | list[str], log: Callable[[str], None] = print
+) -> tuple[dict[str, np.ndarray], dict[str, float], dict]:
     """Every requested method's volume on ``pair.grid``, its seconds and its settings."""
     volumes: dict[str, np.ndarray] = {}
     seconds: dict[str, float] = {}

@@ -46,7 +46,10 @@ def process_config(size: StudySize) -> ProcessConfig:
     """The product's preset with the evaluation region as output region, intermediates kept, no model cache."""
     overrides: dict = {
         "cache": {"enabled": False},
-        "output": {"keep_intermediates": True, "region": {"centre_mm": size.eval_centre_mm(), "size_mm": size.eval_size_mm()}},
+        "output": {
+            "keep_intermediates": True,
+            "region": {"centre_mm": size.eval_centre_mm(), "size_mm": size.eval_size_mm()},
+        },
     }
     if size.unet_iterations is not None:
         overrides["training"] = {"iterations": size.unet_iterations}
@@ -74,4 +77,6 @@ def run_pair(size: StudySize, ratio: float, seed: int, root: Path, log=print) ->
     _, phantom = load_truth(root / "sim" / "truth")
     grid = read_ome_grid(root / "out" / "recovered.ome.tif")
     truth = voxelise(phantom, grid, 2)
-    return ProcessedPair(ratio=ratio, root=root, config=config, phantom=phantom, grid=grid, truth=truth, seconds=seconds)
+    return ProcessedPair(
+        ratio=ratio, root=root, config=config, phantom=phantom, grid=grid, truth=truth, seconds=seconds
+    )

@@ -176,7 +176,8 @@ def acquire(
             seconds[f"cubic_{r:g}"] = time.perf_counter() - t0
         log(f"seed {seed}: R={r:g} um reconstructed ({seconds[f'fdk_{r:g}']:.0f} s)")
     log(
-        f"seed {seed}: {len(phantom.pores)} pores, {len(eligible)} inside the analysed cylinder, porosity {phantom.porosity:.3f}; "
+        f"seed {seed}: {len(phantom.pores)} pores, {len(eligible)} inside the analysed cylinder, porosity "
+        f"{phantom.porosity:.3f}; "
         f"simulated in {seconds['simulate']:.0f} s"
     )
     return real

@@ -78,10 +78,12 @@ def _row(
 ) -> str:
     rec = f["pore_recovery"]
     return (
-        f"| {ratio} | {method} | {_network_cell(settings)} | {_cell(f['recovered_fraction'], '.1%')} ({rec['matched']}/{rec['truth_count']}) "
+        f"| {ratio} | {method} | {_network_cell(settings)} | {_cell(f['recovered_fraction'], '.1%')} "
+        f"({rec['matched']}/{rec['truth_count']}) "
         f"| {f['false_pores']} | {_cell(f['porosity_error'], '+.1%')} | {_cell(f['sphericity_error'], '+.1%')} "
         f"| {_cell(f['psnr_db'], '.2f')} | {_cell(f['ssim'], '.3f')} | {_cell(f['ms_ssim'], '.3f')} "
-        f"| {_cell(f['effective_sigma_um'], '.2f')} | {_cell(seconds, '.0f')} | {_cell(cpu_s, '.0f')} | {published_cell(method, float(ratio)) if ratio != 'ref' else '-'} |"
+        f"| {_cell(f['effective_sigma_um'], '.2f')} | {_cell(seconds, '.0f')} | {_cell(cpu_s, '.0f')} | "
+        f"{published_cell(method, float(ratio)) if ratio != 'ref' else '-'} |"
     )
 
 
@@ -95,11 +97,15 @@ def markdown(results: dict[str, Any], images: dict[str, str]) -> str:
     lines = [
         f"# Foam study, published protocol (one grid), size `{results['size']}`",
         "",
-        f"Grid {d['grid_px']}^3 of {results['settings']['voxel_um']:g} um; phantom cylinder radius {d['radius_um']:.0f} um, "
-        f"height {d['height_um']:.0f} um, {d['pores_a']} / {d['pores_b']} pores (A / B; the paper's ~1,400 per 512^3 um^3 scaled), "
+        f"Grid {d['grid_px']}^3 of {results['settings']['voxel_um']:g} um; phantom cylinder radius "
+        f"{d['radius_um']:.0f} um, "
+        f"height {d['height_um']:.0f} um, {d['pores_a']} / {d['pores_b']} pores (A / B; the paper's ~1,400 per 512^3 "
+        f"um^3 scaled), "
         f"diameters {results['settings']['pore_diameter_um'][0]:g}-{results['settings']['pore_diameter_um'][1]:g} um; "
-        f"{d['angles']} cone-beam projections over 360 deg (half fan {results['settings']['cone_half_angle_deg']:g} deg), "
-        f"Gaussian blur sigma R um in the object, Poisson noise of {results['settings']['photons']:g} counts per flat pixel; "
+        f"{d['angles']} cone-beam projections over 360 deg (half fan {results['settings']['cone_half_angle_deg']:g} "
+        f"deg), "
+        f"Gaussian blur sigma R um in the object, Poisson noise of {results['settings']['photons']:g} counts per flat "
+        f"pixel; "
         f"FDK (RTK) on the same grid. Trained on realisation A (seed {results['seeds']['train']}), "
         f"measured on B (seed {results['seeds']['test']}) against the phantom inside the phantom cylinder shrunk by "
         f"{results['settings']['analysis_margin_um']:g} um ({d['eligible_b']} truth pores wholly inside it). "
@@ -112,7 +118,8 @@ def markdown(results: dict[str, Any], images: dict[str, str]) -> str:
         f"CPU s: the process's CPU time for the row (the machine was shared: load average {_load_range(results)} "
         "on 2 cores while rows ran, so wall times are several times the CPU times).",
         "",
-        "| R | method | network / settings | pore recovery | false pores | porosity err | sphericity err | PSNR dB | SSIM "
+        "| R | method | network / settings | pore recovery | false pores | porosity err | sphericity err | PSNR dB | "
+        "SSIM "
         "| MS-SSIM | eff. sigma um | wall s | CPU s | published |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
@@ -136,7 +143,8 @@ def markdown(results: dict[str, Any], images: dict[str, str]) -> str:
     if t:
         lines += [
             "",
-            f"Truth of B by the same pore pipeline: porosity {t['porosity']:.3f}, {t['pore_count']} pores, mean sphericity "
+            f"Truth of B by the same pore pipeline: porosity {t['porosity']:.3f}, {t['pore_count']} pores, mean "
+            f"sphericity "
             f"{_cell(t['mean_sphericity'], '.3f')}, self-recovery {_cell(t['recovered_fraction'], '.1%')} of "
             f"{t['eligible_truth_pores']} eligible pores.",
         ]
@@ -151,8 +159,10 @@ def markdown(results: dict[str, Any], images: dict[str, str]) -> str:
                 short = c["recovery_short_by"]
                 lines.append(
                     f"- {c['ratio']}:1: recovery {c['recovery']:.1%} (target {_cell(c['recovery_target'], '.0%')}"
-                    f"{'' if not short else f', short by {short * 100:.1f} points'}); porosity {c['porosity_error']:+.1%} "
-                    f"({'within' if c['porosity_ok'] else 'outside'} 6 %); sphericity {_cell(c['sphericity_error'], '+.1%')} "
+                    f"{'' if not short else f', short by {short * 100:.1f} points'}); porosity "
+                    f"{c['porosity_error']:+.1%} "
+                    f"({'within' if c['porosity_ok'] else 'outside'} 6 %); sphericity "
+                    f"{_cell(c['sphericity_error'], '+.1%')} "
                     f"({'within' if c['sphericity_ok'] else 'outside'} 5 %); best of all methods on recovery: "
                     f"{'yes' if c['best_recovery'] else 'no'}, on PSNR: {'yes' if c['best_psnr'] else 'no'}"
                 )

@@ -164,7 +164,7 @@ def _images_path(cache_dir: Path | None, results: dict[str, Any], directory: Pat
 def merge_runs(
     target: Path, source: Path, cache_dir: Path | None = DEFAULT_CACHE, *, plots: bool = True
 ) -> dict[str, Any]:
-    """Add the rows of the run in ``source`` (a ``paper_<size>`` folder) missing from ``target``'s, and rewrite ``target``.
+    """Add the rows of the run in ``source`` (a ``paper_<size>`` folder) missing from ``target``'s; rewrite ``target``.
 
     Two processes can then share a slow study (e.g. the heavy preset in one, the rest in the other);
     both runs must have the same size, settings and seeds.
@@ -319,7 +319,8 @@ def run_paper_study(
         write_outputs(results, slices, maps, directory)
         log(
             f"R={key} {name}: recovery {figures['recovered_fraction']:.3f} (false {figures['false_pores']}), porosity "
-            f"{figures['porosity_error']:+.3f}, sphericity {figures['sphericity_error']:+.3f}, PSNR {figures['psnr_db']:.2f} dB, "
+            f"{figures['porosity_error']:+.3f}, sphericity {figures['sphericity_error']:+.3f}, PSNR "
+            f"{figures['psnr_db']:.2f} dB, "
             f"sigma {figures['effective_sigma_um']:.2f} um; {outcome.seconds:.0f} s (+{score_s:.0f} s scoring); "
             f"total {results['seconds']:.0f} s"
         )

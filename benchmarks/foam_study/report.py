@@ -31,7 +31,14 @@ def _save(figure: Figure, path: Path) -> str:
     return path.name
 
 
-def plot_vs_ratio(results: dict[str, Any], key: str, ylabel: str, path: Path, truth_key: str | None = None, targets: dict[float, float] | None = None) -> str:
+def plot_vs_ratio(
+    results: dict[str, Any],
+    key: str,
+    ylabel: str,
+    path: Path,
+    truth_key: str | None = None,
+    targets: dict[float, float] | None = None,
+) -> str:
     """One line per method of ``key`` against the ratio (truth and published targets dashed)."""
     figure = _figure(5.5, 4.0)
     ax = figure.subplots()
@@ -97,28 +104,35 @@ def markdown(results: dict[str, Any], images: dict[str, str]) -> str:
     lines = [
         "# Foam study",
         "",
-        f"Size `{results['size']}` ({results['region_px']}^3 zoom voxels of {results['zoom_voxel_mm'] * 1000:g} um per region), "
-        f"ratios {', '.join(results['truth'])}; evaluated on a region of the scout outside the training zoom, against the truth. "
+        f"Size `{results['size']}` ({results['region_px']}^3 zoom voxels of {results['zoom_voxel_mm'] * 1000:g} um per "
+        f"region), "
+        f"ratios {', '.join(results['truth'])}; evaluated on a region of the scout outside the training zoom, against "
+        f"the truth. "
         f"Run time {results['seconds']:.0f} s.",
         "",
-        "| R | method | pore recovery | false pores | porosity err | sphericity err | PSNR dB | SSIM | MS-SSIM | eff. res. um |",
+        "| R | method | pore recovery | false pores | porosity err | sphericity err | PSNR dB | SSIM | MS-SSIM | eff. "
+        "res. um |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for method, per_ratio in results["methods"].items():
         for ratio, f in sorted(per_ratio.items(), key=lambda item: float(item[0])):
             lines.append(
-                f"| {ratio} | {method} | {_cell(f['recovered_fraction'], '.1%')} | {f['false_pores']} | {_cell(f['porosity_error'], '+.1%')} "
+                f"| {ratio} | {method} | {_cell(f['recovered_fraction'], '.1%')} | {f['false_pores']} | "
+                f"{_cell(f['porosity_error'], '+.1%')} "
                 f"| {_cell(f['sphericity_error'], '+.1%')} | {_cell(f['psnr_db'], '.2f')} | {_cell(f['ssim'], '.3f')} "
                 f"| {_cell(f['ms_ssim'], '.3f')} | {_cell(f['effective_resolution_mm'] * 1000, '.1f')} |"
             )
     lines += ["", "Truth (analysed by the same pore pipeline):", ""]
     for ratio, t in results["truth"].items():
         lines.append(
-            f"- R={ratio}: porosity {t['porosity']:.3f}, {t['pore_count']} pores, mean sphericity {_cell(t['mean_sphericity'], '.3f')}, "
+            f"- R={ratio}: porosity {t['porosity']:.3f}, {t['pore_count']} pores, mean sphericity "
+            f"{_cell(t['mean_sphericity'], '.3f')}, "
             f"{t['eligible_truth_pores']} truth pores eligible, self-recovery {_cell(t['recovered_fraction'], '.1%')}"
         )
     if results.get("failed"):
-        lines += ["", "Ratios where the product failed (no method scored):", ""] + [f"- R={r}: {why}" for r, why in results["failed"].items()]
+        lines += ["", "Ratios where the product failed (no method scored):", ""] + [
+            f"- R={r}: {why}" for r, why in results["failed"].items()
+        ]
     if results.get("missing"):
         lines += ["", "Methods not run:", ""] + [f"- {name}: {why}" for name, why in results["missing"].items()]
     lines += [

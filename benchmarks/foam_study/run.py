@@ -42,16 +42,35 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def run_study(size_name: str, ratios: Sequence[float], out_dir: Path, methods: Sequence[str] | None = None, seed: int = 0,
-              work_dir: Path | None = None, log=print) -> dict[str, Any]:
-    """Every method at every ratio on one phantom (simulated projections through the product); writes and returns the results."""
+def run_study(
+    size_name: str,
+    ratios: Sequence[float],
+    out_dir: Path,
+    methods: Sequence[str] | None = None,
+    seed: int = 0,
+    work_dir: Path | None = None,
+    log=print,
+) -> dict[str, Any]:
+    """Every method at every ratio on one phantom (simulated projections through the product); writes and returns the
+    results."""
     started = time.perf_counter()
     size = SIZES[size_name]
     names = list(methods or METHODS)
     results: dict[str, Any] = {
-        "size": size_name, "settings": size.model_dump(mode="json"), "region_px": size.eval_px, "zoom_voxel_mm": size.zoom_voxel_mm,
-        "seed": seed, "voxels": {}, "truth": {}, "methods": {}, "missing": {}, "method_seconds": {}, "method_settings": {},
-        "pipeline_seconds": {}, "failed": {}, "published": report.PUBLISHED,
+        "size": size_name,
+        "settings": size.model_dump(mode="json"),
+        "region_px": size.eval_px,
+        "zoom_voxel_mm": size.zoom_voxel_mm,
+        "seed": seed,
+        "voxels": {},
+        "truth": {},
+        "methods": {},
+        "missing": {},
+        "method_seconds": {},
+        "method_settings": {},
+        "pipeline_seconds": {},
+        "failed": {},
+        "published": report.PUBLISHED,
     }
     diameters: dict[str, dict[str, np.ndarray]] = {}
     sphericities: dict[str, dict[str, np.ndarray]] = {}
@@ -81,10 +100,14 @@ def run_study(size_name: str, ratios: Sequence[float], out_dir: Path, methods: S
                 diameters[key][name] = analysis.diameters_mm
                 sphericities[key][name] = analysis.sphericities
                 slices[key][name] = recovered[mid]
-                log(f"R={key} {name}: recovery {figures['recovered_fraction']:.3f}, false {figures['false_pores']}, "
-                    f"porosity err {figures['porosity_error']:+.3f}, PSNR {figures['psnr_db']:.2f} dB")
+                log(
+                    f"R={key} {name}: recovery {figures['recovered_fraction']:.3f}, false {figures['false_pores']}, "
+                    f"porosity err {figures['porosity_error']:+.3f}, PSNR {figures['psnr_db']:.2f} dB"
+                )
             results["seconds"] = time.perf_counter() - started
-            write_outputs(results, diameters, sphericities, slices, out_dir)  # after every ratio: a partial run still leaves results
+            write_outputs(
+                results, diameters, sphericities, slices, out_dir
+            )  # after every ratio: a partial run still leaves results
     results["seconds"] = time.perf_counter() - started
     return write_outputs(results, diameters, sphericities, slices, out_dir)
 
@@ -96,11 +119,19 @@ def write_outputs(results, diameters, sphericities, slices, out_dir: Path) -> di
     images: dict[str, str] = {}
     if results["methods"]:
         images["pore recovery vs ratio"] = report.plot_vs_ratio(
-            results, "recovered_fraction", "pore recovery (fraction of truth pores)", figures_dir / "recovery.png",
-            truth_key="recovered_fraction", targets={3: 0.95, 5: 0.95, 7: 0.95, 9: 0.85},
+            results,
+            "recovered_fraction",
+            "pore recovery (fraction of truth pores)",
+            figures_dir / "recovery.png",
+            truth_key="recovered_fraction",
+            targets={3: 0.95, 5: 0.95, 7: 0.95, 9: 0.85},
         )
-        images["porosity vs ratio"] = report.plot_vs_ratio(results, "porosity", "porosity", figures_dir / "porosity.png", truth_key="porosity")
-        images["pore size histograms"] = report.plot_per_ratio(diameters, "hist", "equivalent diameter (mm)", figures_dir / "sizes.png")
+        images["porosity vs ratio"] = report.plot_vs_ratio(
+            results, "porosity", "porosity", figures_dir / "porosity.png", truth_key="porosity"
+        )
+        images["pore size histograms"] = report.plot_per_ratio(
+            diameters, "hist", "equivalent diameter (mm)", figures_dir / "sizes.png"
+        )
         images["sphericity"] = report.plot_per_ratio(sphericities, "box", "", figures_dir / "sphericity.png")
         images["example slices"] = report.plot_slices(slices, figures_dir / "slices.png")
     results["report"] = str(figures_dir / "report.md")
@@ -114,20 +145,49 @@ PAPER_METHODS = ("fdk", "cubic", "richardson_lucy", "srcnn", "unet_small", "unet
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--protocol", choices=["instrument", "paper"], default="instrument",
-                        help="instrument: our scout/zoom geometry through the product; paper: the published one-grid protocol")
-    parser.add_argument("--size", choices=sorted(SIZES), default="cpu", help="tiny (minutes), cpu (about 1 h on 2 CPU cores), paper (512^3, GPU)")
+    parser.add_argument(
+        "--protocol",
+        choices=["instrument", "paper"],
+        default="instrument",
+        help="instrument: our scout/zoom geometry through the product; paper: the published one-grid protocol",
+    )
+    parser.add_argument(
+        "--size",
+        choices=sorted(SIZES),
+        default="cpu",
+        help="tiny (minutes), cpu (about 1 h on 2 CPU cores), paper (512^3, GPU)",
+    )
     parser.add_argument("--ratios", type=float, nargs="+", default=[3, 5, 7, 9])
-    parser.add_argument("--methods", nargs="+", choices=sorted(set(METHODS) | set(PAPER_METHODS)), default=None,
-                        help=f"default: all of the protocol's (instrument: {', '.join(METHODS)}; paper: fdk, cubic, "
-                        "richardson_lucy, srcnn and unet_<preset> for the size's presets)")
+    parser.add_argument(
+        "--methods",
+        nargs="+",
+        choices=sorted(set(METHODS) | set(PAPER_METHODS)),
+        default=None,
+        help=f"default: all of the protocol's (instrument: {', '.join(METHODS)}; paper: fdk, cubic, "
+        "richardson_lucy, srcnn and unet_<preset> for the size's presets)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="instrument protocol: the phantom's seed")
-    parser.add_argument("--train-seed", type=int, default=None, help="paper protocol: realisation A (default: the fixed training seed)")
-    parser.add_argument("--test-seed", type=int, default=None, help="paper protocol: realisation B (default: the fixed seed kept for reported figures)")
-    parser.add_argument("--fresh", action="store_true",
-                      help="paper protocol: ignore the rows of an earlier run of the same settings (default: keep them, run the rest)")
-    parser.add_argument("--work", type=Path, default=None, help="scratch folder for the simulated pairs (default: the system temp dir)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="writes OUT/foam_study.json and OUT/foam_study/report.md")
+    parser.add_argument(
+        "--train-seed", type=int, default=None, help="paper protocol: realisation A (default: the fixed training seed)"
+    )
+    parser.add_argument(
+        "--test-seed",
+        type=int,
+        default=None,
+        help="paper protocol: realisation B (default: the fixed seed kept for reported figures)",
+    )
+    parser.add_argument(
+        "--fresh",
+        action="store_true",
+        help="paper protocol: ignore the rows of an earlier run of the same settings (default: keep them, run the "
+        "rest)",
+    )
+    parser.add_argument(
+        "--work", type=Path, default=None, help="scratch folder for the simulated pairs (default: the system temp dir)"
+    )
+    parser.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT, help="writes OUT/foam_study.json and OUT/foam_study/report.md"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -150,14 +210,26 @@ def run_protocol(args: argparse.Namespace, log=print) -> str:
 
         bad = [m for m in args.methods or [] if m not in PAPER_METHODS]
         if bad:
-            raise SystemExit(f"not methods of the paper protocol: {', '.join(bad)} (choose from {', '.join(PAPER_METHODS)})")
-        run_paper_study(args.size, args.ratios, args.out, args.methods, train_seed=TRAIN_SEED if args.train_seed is None else args.train_seed,
-                        test_seed=TEST_SEED if args.test_seed is None else args.test_seed, resume=not args.fresh, log=log)
+            raise SystemExit(
+                f"not methods of the paper protocol: {', '.join(bad)} (choose from {', '.join(PAPER_METHODS)})"
+            )
+        run_paper_study(
+            args.size,
+            args.ratios,
+            args.out,
+            args.methods,
+            train_seed=TRAIN_SEED if args.train_seed is None else args.train_seed,
+            test_seed=TEST_SEED if args.test_seed is None else args.test_seed,
+            resume=not args.fresh,
+            log=log,
+        )
         written = str(Path(args.out) / "foam_study" / f"paper_{args.size}")
     else:
         bad = [m for m in args.methods or [] if m not in METHODS]
         if bad:
-            raise SystemExit(f"not methods of the instrument protocol: {', '.join(bad)} (choose from {', '.join(METHODS)})")
+            raise SystemExit(
+                f"not methods of the instrument protocol: {', '.join(bad)} (choose from {', '.join(METHODS)})"
+            )
         results = run_study(args.size, args.ratios, args.out, args.methods, args.seed, args.work, log=log)
         written = f"{Path(args.out) / 'foam_study.json'} and {results['report']}"
     return f"{written} and {write_summary(Path(args.out))}"

@@ -60,13 +60,23 @@ def central_box(shape: tuple[int, ...], side: int) -> tuple[slice, ...]:
     return tuple(slice(max(0, (n - side) // 2), max(0, (n - side) // 2) + min(n, side)) for n in shape)
 
 
-def score_on_grid(recovered: np.ndarray, truth_volume: np.ndarray, grid: VolumeGrid, truth_pores: Sequence[TruthPoreLike],
-                  mask: np.ndarray, truth: PoreAnalysis, *, max_sigma_px: float, resolution_box_px: int,
-                  all_pores: Sequence[TruthPoreLike] | None = None) -> tuple[PoreAnalysis, dict, np.ndarray]:
+def score_on_grid(
+    recovered: np.ndarray,
+    truth_volume: np.ndarray,
+    grid: VolumeGrid,
+    truth_pores: Sequence[TruthPoreLike],
+    mask: np.ndarray,
+    truth: PoreAnalysis,
+    *,
+    max_sigma_px: float,
+    resolution_box_px: int,
+    all_pores: Sequence[TruthPoreLike] | None = None,
+) -> tuple[PoreAnalysis, dict, np.ndarray]:
     """The one-grid protocol's figures of ``recovered`` against the phantom inside ``mask``, and the MS-SSIM map.
 
     ``truth_pores`` are the eligible ones (wholly inside ``mask``); ``all_pores`` (default: the same) decide
-    which unmatched found pores are false (centroid in no truth pore at all) and which are fragments. The effective resolution is fitted on
+    which unmatched found pores are false (centroid in no truth pore at all) and which are fragments. The effective
+    resolution is fitted on
     the central ``resolution_box_px`` cube (a global fit; the cube keeps it quick) with sigmas up to
     ``max_sigma_px``; it is reported as a FWHM (mm) and as the Gaussian's sigma (um), the paper's "R".
     """
@@ -75,10 +85,13 @@ def score_on_grid(recovered: np.ndarray, truth_volume: np.ndarray, grid: VolumeG
     recovery = match_pores(analysis, truth_pores, grid)
     if all_pores is not None:
         false = match_pores(analysis, all_pores, grid).false_pores
-        recovery = recovery.model_copy(update={
-            "false_pores": false, "split_pores": recovery.found_count - recovery.matched - false,
-            "false_fraction": false / recovery.found_count if recovery.found_count else 0.0,
-        })
+        recovery = recovery.model_copy(
+            update={
+                "false_pores": false,
+                "split_pores": recovery.found_count - recovery.matched - false,
+                "false_fraction": false / recovery.found_count if recovery.found_count else 0.0,
+            }
+        )
     box = central_box(recovered.shape, resolution_box_px)
     fit = fit_gaussian_blur(recovered[box], truth_volume[box], mask[box], max_sigma_px)
     ms_map = metrics.ms_ssim_map(recovered, truth_volume, mask, scales=3)

@@ -50,12 +50,16 @@ def _paper_section(out: Path, root: Path) -> list[str]:
         found = True
         d = data["derived"]
         lines += [
-            f"Size `{data['size']}`: {d['grid_px']}^3 of {data['settings']['voxel_um']:g} um, {d['angles']} projections, "
-            f"{d['pores_b']} pores in B ({d['eligible_b']} scored), seeds A {data['seeds']['train']} / B {data['seeds']['test']}; "
-            f"{data['seconds']:.0f} s{'' if data.get('complete') else ' (partial)'}. Details: [{path.parent.name}/report.md]"
+            f"Size `{data['size']}`: {d['grid_px']}^3 of {data['settings']['voxel_um']:g} um, {d['angles']} "
+            f"projections, "
+            f"{d['pores_b']} pores in B ({d['eligible_b']} scored), seeds A {data['seeds']['train']} / B "
+            f"{data['seeds']['test']}; "
+            f"{data['seconds']:.0f} s{'' if data.get('complete') else ' (partial)'}. Details: "
+            f"[{path.parent.name}/report.md]"
             f"({Path(os.path.relpath(path.parent, root)).as_posix()}/report.md).",
             "",
-            "| R | method | pore recovery | false pores | porosity err | sphericity err | PSNR dB | SSIM | eff. sigma um "
+            "| R | method | pore recovery | false pores | porosity err | sphericity err | PSNR dB | SSIM | eff. sigma "
+            "um "
             "| wall s | CPU s | published |",
             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
         ]
@@ -66,9 +70,12 @@ def _paper_section(out: Path, root: Path) -> list[str]:
                     continue
                 f = per[ratio]
                 lines.append(
-                    f"| {ratio} | {method} | {_cell(f['recovered_fraction'], '.1%')} | {f['false_pores']} | {_cell(f['porosity_error'], '+.1%')} "
-                    f"| {_cell(f['sphericity_error'], '+.1%')} | {_cell(f['psnr_db'], '.2f')} | {_cell(f['ssim'], '.3f')} "
-                    f"| {_cell(f['effective_sigma_um'], '.2f')} | {_cell(data['method_seconds'][method][ratio], '.0f')} "
+                    f"| {ratio} | {method} | {_cell(f['recovered_fraction'], '.1%')} | {f['false_pores']} | "
+                    f"{_cell(f['porosity_error'], '+.1%')} "
+                    f"| {_cell(f['sphericity_error'], '+.1%')} | {_cell(f['psnr_db'], '.2f')} | "
+                    f"{_cell(f['ssim'], '.3f')} "
+                    f"| {_cell(f['effective_sigma_um'], '.2f')} | "
+                    f"{_cell(data['method_seconds'][method][ratio], '.0f')} "
                     f"| {_cell(data.get('method_cpu_seconds', {}).get(method, {}).get(ratio), '.0f')} "
                     f"| {published_cell(method, float(ratio))} |"
                 )
@@ -84,9 +91,11 @@ def _instrument_section(out: Path, root: Path) -> list[str]:
     lines = [
         "## 2. Instrument protocol (scout voxel = R x zoom voxel, interior zoom, stage error, separate scans)",
         "",
-        "Scored on a region of the scout outside the training zoom, against the truth; every method on the same FDK data.",
+        "Scored on a region of the scout outside the training zoom, against the truth; every method on the same FDK "
+        "data.",
         "",
-        "| R | method | pore recovery | false pores | porosity err | sphericity err | PSNR dB | SSIM | eff. res. (FWHM) um | wall s | source |",
+        "| R | method | pore recovery | false pores | porosity err | sphericity err | PSNR dB | SSIM | eff. res. "
+        "(FWHM) um | wall s | source |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     failed: dict[str, tuple[str, str]] = {}
@@ -97,9 +106,12 @@ def _instrument_section(out: Path, root: Path) -> list[str]:
             for ratio, f in per.items():
                 seconds = data.get("method_seconds", {}).get(method, {}).get(ratio)
                 rows[(float(ratio), INSTRUMENT_ORDER.index(method) if method in INSTRUMENT_ORDER else 99, method)] = (
-                    f"| {ratio} | {method} | {_cell(f['recovered_fraction'], '.1%')} | {f['false_pores']} | {_cell(f['porosity_error'], '+.1%')} "
-                    f"| {_cell(f['sphericity_error'], '+.1%')} | {_cell(f['psnr_db'], '.2f')} | {_cell(f['ssim'], '.3f')} "
-                    f"| {_cell((f.get('effective_resolution_mm') or float('nan')) * 1000, '.1f')} | {_cell(seconds, '.0f')} | {source} |"
+                    f"| {ratio} | {method} | {_cell(f['recovered_fraction'], '.1%')} | {f['false_pores']} | "
+                    f"{_cell(f['porosity_error'], '+.1%')} "
+                    f"| {_cell(f['sphericity_error'], '+.1%')} | {_cell(f['psnr_db'], '.2f')} | "
+                    f"{_cell(f['ssim'], '.3f')} "
+                    f"| {_cell((f.get('effective_resolution_mm') or float('nan')) * 1000, '.1f')} | "
+                    f"{_cell(seconds, '.0f')} | {source} |"
                 )
         for ratio, why in data.get("failed", {}).items():
             failed[ratio] = (why, source)

@@ -23,7 +23,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--protocol",
         choices=["instrument", "paper"],
         default="instrument",
-        help="instrument: scout/zoom pairs through the product; paper: the published one-grid protocol (A trains, B scored)",
+        help="instrument: scout/zoom pairs through the product; paper: the published one-grid protocol (A trains, B "
+        "scored)",
     )
     foam.add_argument(
         "--size",
@@ -53,7 +54,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     foam.add_argument(
         "--fresh",
         action="store_true",
-        help="paper protocol: ignore the rows of an earlier run of the same settings (default: keep them, run the rest)",
+        help="paper protocol: ignore the rows of an earlier run of the same settings (default: keep them, run the "
+        "rest)",
     )
     foam.add_argument(
         "--work", type=Path, default=None, help="instrument protocol: scratch folder for the simulated pairs"
@@ -62,7 +64,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--out",
         type=Path,
         default=None,
-        help="results root (default benchmarks/results): OUT/foam_study.json, OUT/foam_study/paper_<size>/, OUT/foam_study/README.md",
+        help="results root (default benchmarks/results): OUT/foam_study.json, OUT/foam_study/paper_<size>/, "
+        "OUT/foam_study/README.md",
     )
     foam.set_defaults(func=run_foam)
 

@@ -1,4 +1,5 @@
-"""The published one-grid protocol (``--protocol paper``): sizes, acquisition, order of work, report; tiny end to end (slow)."""
+"""The published one-grid protocol (``--protocol paper``): sizes, acquisition, order of work, report; tiny end to end
+(slow)."""
 
 from __future__ import annotations
 

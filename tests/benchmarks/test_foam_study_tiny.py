@@ -9,7 +9,16 @@ import pytest
 from benchmarks.foam_study.methods import METHODS
 from benchmarks.foam_study.run import run_study
 
-FIGURES = ("recovered_fraction", "false_pores", "porosity_error", "sphericity_error", "psnr_db", "ssim", "ms_ssim", "effective_resolution_mm")
+FIGURES = (
+    "recovered_fraction",
+    "false_pores",
+    "porosity_error",
+    "sphericity_error",
+    "psnr_db",
+    "ssim",
+    "ms_ssim",
+    "effective_resolution_mm",
+)
 
 
 @pytest.mark.slow
