@@ -98,7 +98,9 @@ def test_check_config_json(tmp_path: Path, capsys) -> None:
     result = json.loads(out)
     assert code == exit_codes.USAGE and result["ok"] is False and result["file"] == str(config)
     assert any("metrics.prot" in problem for problem in result["problems"])
-    config.write_text(f'state_dir = "{tmp_path}"\n[watch]\nroots = ["{tmp_path}"]\n')
+    scans = tmp_path / "scans"
+    scans.mkdir()
+    config.write_text(f'state_dir = "{tmp_path}"\n[watch]\nroots = ["{scans}"]\n')  # output root beside the watch root
     code, out, _ = run(capsys, "check-config", str(config), "--json")
     assert code == exit_codes.OK and json.loads(out) == {"file": str(config), "ok": True, "problems": []}
 
