@@ -31,6 +31,15 @@ def _models(*argv: str) -> int:
     return args.func(args)
 
 
+@pytest.fixture(autouse=True)
+def _keras_backend_restored(monkeypatch: pytest.MonkeyPatch) -> None:
+    """bioimageio.core sets KERAS_BACKEND (default torch) for the whole process when imported; undo it after each
+    test, so later tests and the subprocesses they start keep TensorFlow."""
+    import os
+
+    monkeypatch.setenv("KERAS_BACKEND", os.environ.get("KERAS_BACKEND", "tensorflow"))
+
+
 @pytest.fixture(scope="module")
 def cached(quick_model, tmp_path_factory) -> tuple[Path, str]:
     """The session's quickly trained U-Net as a cache entry with a card (80 kV, 4X scout / 20X zoom, 3:1, foam)."""
