@@ -176,7 +176,9 @@ def test_symlinked_pairs_are_treated_the_same_at_start_and_at_run_time(
 
 
 def _kill_loop(daemon_process, iterations: int, seed: int) -> None:
-    daemon = daemon_process(settle_s=0.5)
+    # each kill interrupts at most one running job, so with more attempts than kills no pair can be failed for
+    # running out of them (that rule has its own test): every pair must end done, once
+    daemon = daemon_process(settle_s=0.5, jobs={"max_attempts": iterations + 2})
     pairs = [make_pair(daemon.root / f"p{i}", fake={"stage_s": 0.15}, ready_file=True) for i in range(4)]
     rng = random.Random(seed)
     for _ in range(iterations):
