@@ -58,8 +58,11 @@ def unit_text(executable: str | None = None, config: str | None = None) -> str:
 
 def readme_text() -> str:
     """The README as installed (the distribution's long description)."""
+    # The body of METADATA is the description; importlib_metadata (which dask and ome-zarr import, and which
+    # then answers for the stdlib) moves it into a "Description" field instead, so read whichever holds it.
     try:
-        payload = metadata.metadata("scoutzoom").get_payload()
+        found = metadata.metadata("scoutzoom")
+        payload = found.get("Description") or found.get_payload()
     except metadata.PackageNotFoundError:
         payload = None
     if not payload:

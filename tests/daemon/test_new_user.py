@@ -231,3 +231,12 @@ def test_inspect_a_volume_scan_reads_its_header(tmp_path: Path, capsys) -> None:
     (scan / "volume.tif").unlink()
     code, out, _ = run(capsys, "inspect", str(scan), "--json")
     assert json.loads(out)["complete"] is False and "volume.tif missing" in json.loads(out)["problems"][0]
+
+
+def test_config_readme_survives_importlib_metadata_taking_over(capsys) -> None:
+    """dask imports the importlib_metadata backport, whose Message keeps the README in a field, not the body."""
+    pytest.importorskip("importlib_metadata")
+    import dask  # noqa: F401  (registers the backport's finder ahead of the stdlib's)
+
+    code, out, _ = run(capsys, "config", "readme")
+    assert code == exit_codes.OK and out.startswith("# scoutzoom") and "scoutzoom watch" in out
