@@ -7,6 +7,11 @@ reflect-padded in-plane; every output slice is predicted from its
 through the runtime, blended, de-normalised and written to ``dest``. Memory is
 bounded by the slab size, which depends on the slice size and the budget,
 never on the number of slices.
+
+With a :class:`~pipeline.infer.resume.SlabLedger`, every slab is recorded once it is written and
+flushed, and slabs the ledger already records are skipped, so an interrupted run continues where it
+stopped. A destination with a ``chunk_z`` (the OME-Zarr writer) gets slabs of whole chunks, so no
+chunk is shared by a finished and an unfinished slab.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from models.runtimes import InferenceRuntime
 from models.tiles import reflect_index
 from models.trained import Normalisation
 from pipeline.infer.config import InferenceConfig
+from pipeline.infer.resume import SlabLedger
 from pipeline.infer.tiling import TileSpec, plan_tiles
 
 STAGE = "infer"
@@ -38,17 +44,24 @@ class InferenceStats(BaseModel):
     slab_z: int
     tile_shape: tuple[int, int]
     slab_bytes: int
+    slabs_skipped: int = 0
+    voxels_computed: int | None = None
 
 
-def slab_depth(shape_zyx: tuple[int, int, int], slices: int, config: InferenceConfig) -> int:
-    """Output slices per slab: as many as fit a quarter of the budget (about 3 float32 copies per slice), capped."""
-    if config.slab_z is not None:
-        return min(config.slab_z, shape_zyx[0])
+def slab_depth(shape_zyx: tuple[int, int, int], slices: int, config: InferenceConfig, chunk_z: int = 1) -> int:
+    """Output slices per slab: as many as fit a quarter of the budget (about 3 float32 copies per slice), capped,
+    then rounded down to whole destination chunks of ``chunk_z`` slices (at least one chunk)."""
     nz, ny, nx = shape_zyx
-    m = config.margin
-    slice_bytes = 4 * (ny + 2 * m) * (nx + 2 * m)
-    fit = int(config.memory_budget_gb * 1e9 * 0.25 // (3 * slice_bytes)) - (slices - 1)
-    return max(1, min(nz, MAX_SLAB_Z, fit))
+    if config.slab_z is not None:
+        depth = min(config.slab_z, nz)
+    else:
+        m = config.margin
+        slice_bytes = 4 * (ny + 2 * m) * (nx + 2 * m)
+        fit = int(config.memory_budget_gb * 1e9 * 0.25 // (3 * slice_bytes)) - (slices - 1)
+        depth = max(1, min(nz, MAX_SLAB_Z, fit))
+    if chunk_z > 1 and depth < nz:
+        depth = max(chunk_z, depth // chunk_z * chunk_z)
+    return min(depth, nz)
 
 
 def _read_slab(source: Any, z0: int, z1: int, slices: int, margin: int, normalisation: Normalisation) -> np.ndarray:
@@ -81,8 +94,10 @@ def infer_volume(
     slices: int = 5,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
+    ledger: SlabLedger | None = None,
 ) -> InferenceStats:
-    """Predict every slice of ``source`` ([z, y, x] array-like) into ``dest`` (same shape, written slab by slab)."""
+    """Predict every slice of ``source`` ([z, y, x] array-like) into ``dest`` (same shape, written slab by slab);
+    with ``ledger``, skip the slabs it records as written and record each new one."""
     if tuple(source.shape) != tuple(dest.shape) or len(source.shape) != 3:
         raise ValueError(f"source and dest must be [z, y, x] of one shape (got {source.shape} and {dest.shape})")
     started = time.perf_counter()
@@ -90,13 +105,18 @@ def infer_volume(
     margin = config.margin
     tiles = plan_tiles((ny, nx), config.tile_px, config.overlap_px, margin)
     tile_weights = [t.weights for t in tiles]
-    slab_z = slab_depth((nz, ny, nx), slices, config)
+    slab_z = slab_depth((nz, ny, nx), slices, config, int(getattr(dest, "chunk_z", 1)))
     slabs = (nz + slab_z - 1) // slab_z
-    tiles_run, slab_bytes = 0, 0
+    done = ledger.start(slab_z) if ledger is not None else set()
+    tiles_run, slab_bytes, skipped, computed_z = 0, 0, 0, 0
     for z0 in range(0, nz, slab_z):
         if cancel is not None:
             cancel.raise_if_cancelled("inference")
         z1 = min(nz, z0 + slab_z)
+        if (z0, z1) in done:
+            skipped += 1
+            step(progress, STAGE, z1, nz, voxels=0.0)
+            continue
         block = _read_slab(source, z0, z1, slices, margin, normalisation)
         out = np.zeros((z1 - z0, ny, nx), np.float32)
         slab_bytes = max(slab_bytes, block.nbytes + out.nbytes)
@@ -116,19 +136,27 @@ def infer_volume(
             tiles_run += len(chunk)
         dest[z0:z1] = normalisation.invert(out).astype(dest.dtype, copy=False)
         del block, out
+        if ledger is not None:
+            if hasattr(dest, "flush"):
+                dest.flush()
+            ledger.mark(z0, z1)
+        computed_z += z1 - z0
         step(progress, STAGE, z1, nz, voxels=float((z1 - z0) * ny * nx))
     if hasattr(dest, "flush"):
         dest.flush()
     seconds = time.perf_counter() - started
     voxels = nz * ny * nx
+    computed = computed_z * ny * nx
     return InferenceStats(
         runtime=runtime.name,
         voxels=voxels,
         seconds=seconds,
-        voxels_per_s=voxels / max(seconds, 1e-9),
+        voxels_per_s=computed / max(seconds, 1e-9),
         tiles_run=tiles_run,
         slabs=slabs,
         slab_z=slab_z,
         tile_shape=tiles[0].read_shape,
         slab_bytes=slab_bytes,
+        slabs_skipped=skipped,
+        voxels_computed=computed,
     )

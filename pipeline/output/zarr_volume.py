@@ -10,6 +10,12 @@ frame), the attributes the full grid (a registration rotation, which NGFF 0.4
 cannot express), the provenance and the value unit; the reconstructable-region
 mask is a label image (``labels/mask``). The folder is written under a
 temporary name and renamed into place when finished.
+
+Inference always writes float32; with a ``uint16`` scale (:mod:`pipeline.output.quantise`) every level is
+encoded when finishing, and the scale (``value = stored * scale + offset``) goes into the attributes. With
+``resume=True`` the temporary name is fixed (``.<name>.partial``) and an existing partial folder of the
+same shape and chunks is reopened, so inference can continue from the slabs its ledger
+(:meth:`OmeZarrVolume.ledger`, a hidden JSON file inside the folder, removed when finishing) records.
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ from typing import Any
 import numpy as np
 
 from pipeline.grid import VolumeGrid
+from pipeline.infer.resume import SlabLedger
+from pipeline.output.quantise import LinearScale
 
 NGFF_VERSION = "0.4"
 AXES = [
@@ -30,6 +38,7 @@ AXES = [
     {"name": "x", "type": "space", "unit": "millimeter"},
 ]
 MIN_LEVEL_SIDE_PX = 32  # no pyramid level with an axis shorter than this
+PROGRESS_FILE = ".scoutzoom-progress.json"
 
 
 def pyramid_levels(shape_zyx: tuple[int, int, int], wanted: int | None = None) -> int:
@@ -79,24 +88,58 @@ class OmeZarrVolume:
         levels: int | None = None,
         name: str = "recovered",
         temporary_dir: Path | None = None,
+        resume: bool = False,
     ) -> None:
         """``target``: the final folder; it is written as a hidden folder in ``temporary_dir`` (default: beside
-        ``target``; it must be on the same file system) until :meth:`finish`."""
+        ``target``; it must be on the same file system) until :meth:`finish`. ``resume``: reopen a partial
+        folder left by an interrupted run (see module docstring)."""
         import zarr
 
         self.target = Path(target)
         self.grid = grid
         self.name = name
-        self.temporary = Path(temporary_dir or self.target.parent) / f".{self.target.name}.tmp-{os.getpid()}"
+        suffix = ".partial" if resume else f".tmp-{os.getpid()}"
+        self.temporary = Path(temporary_dir or self.target.parent) / f".{self.target.name}{suffix}"
         self.temporary.parent.mkdir(parents=True, exist_ok=True)
-        shutil.rmtree(self.temporary, ignore_errors=True)
-        self.root = zarr.open_group(str(self.temporary), mode="w", zarr_format=2)
         self.levels = pyramid_levels(grid.shape_zyx, levels)
         self.chunk_z = max(1, chunk_z)
         self.chunks = (self.chunk_z, *grid.shape_zyx[1:])
-        self.level0 = self.root.create_array(
-            "0", shape=grid.shape_zyx, chunks=self.chunks, dtype="float32", compressors=_compressor(), fill_value=0.0
-        )
+        self.value_scale: LinearScale | None = None
+        self.resumed = resume and self._reopen()
+        if not self.resumed:
+            shutil.rmtree(self.temporary, ignore_errors=True)
+            self.root = zarr.open_group(str(self.temporary), mode="w", zarr_format=2)
+            self.level0 = self.root.create_array(
+                "0",
+                shape=grid.shape_zyx,
+                chunks=self.chunks,
+                dtype="float32",
+                compressors=_compressor(),
+                fill_value=0.0,
+            )
+
+    def _reopen(self) -> bool:
+        """Open an existing partial folder whose level 0 matches this volume's shape and chunks."""
+        import zarr
+
+        try:
+            root = zarr.open_group(str(self.temporary), mode="r+", zarr_format=2)
+            level0 = root["0"]
+        except (FileNotFoundError, KeyError, ValueError, OSError):
+            return False
+        if tuple(level0.shape) != tuple(self.grid.shape_zyx) or tuple(level0.chunks) != self.chunks:
+            return False
+        if np.dtype(level0.dtype) != np.float32:
+            return False
+        self.root, self.level0 = root, level0
+        return True
+
+    def ledger(self, fingerprint: str) -> SlabLedger:
+        """The slab ledger of this folder for the job ``fingerprint`` (see :mod:`pipeline.infer.resume`)."""
+        return SlabLedger(self.temporary / PROGRESS_FILE, fingerprint)
+
+    def flush(self) -> None:
+        """Nothing to do: every slab assignment has written its chunk files when it returns."""
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -104,13 +147,16 @@ class OmeZarrVolume:
 
     @property
     def dtype(self) -> np.dtype:
+        """What inference writes (float32; a uint16 output is encoded by :meth:`finish`)."""
         return np.dtype("float32")
 
     def __setitem__(self, key: Any, value: np.ndarray) -> None:
         self.level0[key] = value
 
     def __getitem__(self, key: Any) -> np.ndarray:
-        return np.asarray(self.level0[key])
+        """Values (float32; decoded from the stored counts once a uint16 volume is finished)."""
+        stored = np.asarray(self.level0[key])
+        return stored if self.value_scale is None else self.value_scale.decode(stored)
 
     def __len__(self) -> int:
         return self.grid.shape_zyx[0]
@@ -131,6 +177,22 @@ class OmeZarrVolume:
         for z0 in range(0, source.shape[0], step):
             block = _downsample(np.asarray(source[z0 : z0 + step]))
             dest[z0 // 2 : z0 // 2 + block.shape[0]] = block[: shape[0] - z0 // 2]
+
+    def _encode_level(self, level: int, scale: LinearScale) -> None:
+        """Replace float32 level ``level`` by its uint16 counts, ``chunk_z`` slices at a time."""
+        source = self.root[str(level)]
+        encoded = self.root.create_array(
+            f"{level}.uint16",
+            shape=source.shape,
+            chunks=source.chunks,
+            dtype="uint16",
+            compressors=_compressor(),
+            fill_value=0,
+        )
+        for z0 in range(0, source.shape[0], self.chunk_z):
+            encoded[z0 : z0 + self.chunk_z] = scale.encode(source[z0 : z0 + self.chunk_z])
+        shutil.rmtree(self.temporary / str(level))
+        os.replace(self.temporary / f"{level}.uint16", self.temporary / str(level))
 
     def _write_mask(self, mask: Any) -> None:
         """The reconstructable region as ``labels/mask`` (uint8, 1 inside), one level, same grid as level 0."""
@@ -154,13 +216,26 @@ class OmeZarrVolume:
         )
         write_label_metadata(labels, "mask", colors=[{"label-value": 1, "rgba": [255, 255, 0, 96]}], fmt=FormatV04())
 
-    def finish(self, *, mask: Any | None = None, attributes: dict[str, Any] | None = None) -> Path:
-        """Pyramid, mask label, metadata; then rename into ``target`` (replacing an earlier result)."""
+    def finish(
+        self,
+        *,
+        mask: Any | None = None,
+        attributes: dict[str, Any] | None = None,
+        value_scale: LinearScale | None = None,
+    ) -> Path:
+        """Pyramid, ``uint16`` encoding (with ``value_scale``), mask label, metadata; then rename into ``target``
+        (replacing an earlier result)."""
+        import zarr
         from ome_zarr.format import FormatV04
         from ome_zarr.writer import write_multiscales_metadata
 
         for level in range(1, self.levels):
             self._build_level(level)
+        if value_scale is not None:
+            for level in range(self.levels):
+                self._encode_level(level, value_scale)
+            self.root = zarr.open_group(str(self.temporary), mode="r+", zarr_format=2)
+            self.level0 = self.root["0"]
         datasets = [
             {"path": str(level), "coordinateTransformations": _level_transforms(self.grid, level)}
             for level in range(self.levels)
@@ -170,13 +245,18 @@ class OmeZarrVolume:
             "grid": self.grid.model_dump(mode="json"),
             "frame": "scout",
             "length_unit": "mm",
+            "dtype": "float32" if value_scale is None else value_scale.dtype,
+            **({} if value_scale is None else {"value_scale": value_scale.model_dump(mode="json")}),
             **(attributes or {}),
         }
         if mask is not None:
             self._write_mask(mask)
+        (self.temporary / PROGRESS_FILE).unlink(missing_ok=True)
         if self.target.exists():
             shutil.rmtree(self.target)
         os.replace(self.temporary, self.target)
+        self.root = zarr.open_group(str(self.target), mode="r", zarr_format=2)  # later reads (previews) see the result
+        self.level0, self.value_scale = self.root["0"], value_scale
         return self.target
 
     def discard(self) -> None:
