@@ -5,7 +5,8 @@ frame: same spacing and orientation) extended by whole voxels, so the zoom
 region sits at integer indices inside it and training and inference inputs
 are reconstructed on identical geometry. By default it covers the scout's
 whole field of view; a box (centre and size, mm, scout frame) can be given;
-either way it is shrunk about its centre to fit the voxel budget.
+either way it is shrunk about its centre to fit the voxel budget, if one is set
+(a user limit; none by default).
 """
 
 from __future__ import annotations
@@ -42,14 +43,16 @@ def extended_grid(grid: VolumeGrid, lo_xyz: np.ndarray, hi_xyz: np.ndarray) -> V
 
 def output_placement(
     zoom_grid_in_scout: VolumeGrid,
-    scout: ScanMetadata,
+    scout: ScanMetadata | None = None,
     *,
     centre_mm: tuple[float, float, float] | None,
     size_mm: tuple[float, float, float] | None,
-    voxel_budget: int,
+    voxel_budget: int | None,
 ) -> OutputPlacement:
-    """Choose the output grid (see module docstring)."""
+    """Choose the output grid (see module docstring); without ``size_mm`` the ``scout``'s field of view."""
     if size_mm is None:
+        if scout is None:
+            raise ValueError("output_placement needs size_mm or the scout's metadata")
         radius = scout.geometry.field_of_view_radius_mm()
         size_mm = (2 * radius, 2 * radius, scout.geometry.field_of_view_height_mm())
     if centre_mm is None:
@@ -62,8 +65,8 @@ def output_placement(
     lo = np.floor(index.min(axis=0)).astype(int)
     hi = np.ceil(index.max(axis=0)).astype(int)
     requested = int(np.prod(hi - lo + 1))
-    clipped = requested > voxel_budget
-    if clipped:
+    clipped = voxel_budget is not None and requested > voxel_budget
+    if voxel_budget is not None and clipped:
         factor = (voxel_budget / requested) ** (1.0 / 3.0)
         middle = (lo + hi) / 2.0
         half_extent = (hi - lo + 1) * factor / 2.0

@@ -1,4 +1,10 @@
-"""``scoutzoom process PAIR_DIR``: process one pair in the foreground."""
+"""``scoutzoom process PAIR_DIR`` or ``scoutzoom process --scout A --zoom B``: process one pair in the foreground.
+
+A pair is a folder holding ``scout/`` and ``zoom/``, or two paths of any
+supported format (contract-v1 scan folder, ZEISS .txrm/.txm, Nikon .xtekct,
+NXtomo, a volume file); bad input is refused before anything is written, with
+the file and the problem named.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +13,12 @@ import json
 import sys
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from daemon import exit_codes
+
+if TYPE_CHECKING:
+    from pipeline.pair.sources import PairSources
 
 
 def add_pipeline_options(parser: argparse.ArgumentParser) -> None:
@@ -59,9 +68,17 @@ def add_pipeline_options(parser: argparse.ArgumentParser) -> None:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("process", help="process one scout/zoom pair (contract v1) end to end")
-    parser.add_argument("pair_dir", type=Path, help="directory holding scout/ and zoom/")
-    parser.add_argument("--out", type=Path, help="output directory (default: <pair>/recovered)")
+    parser = subparsers.add_parser(
+        "process", help="process one scout/zoom pair (a pair folder, or --scout and --zoom in any format) end to end"
+    )
+    parser.add_argument("pair_dir", type=Path, nargs="?", help="directory holding scout/ and zoom/")
+    parser.add_argument(
+        "--scout", type=Path, help="the scout scan, any supported format (file or folder); needs --zoom, no PAIR_DIR"
+    )
+    parser.add_argument("--zoom", type=Path, help="the zoom scan, any supported format (file or folder)")
+    parser.add_argument(
+        "--out", type=Path, help="output directory (default: <pair>/recovered, or <zoom>.recovered beside the zoom)"
+    )
     parser.add_argument(
         "--json", action="store_true", help="print the final summary as one JSON object (progress stays on stderr)"
     )
@@ -114,7 +131,7 @@ def load_process_config(args: argparse.Namespace):
         raise ConfigError(str(args.config or "command line"), [format_validation_error(error)]) from None
 
 
-def summary(pair_dir: Path, outcome) -> dict[str, Any]:
+def summary(pair_dir: Path | str, outcome) -> dict[str, Any]:
     """The final summary of one pair (``--json``): outcome, output paths and, when done, the report's headlines."""
     out_dir = Path(outcome.out_dir)
     result: dict[str, Any] = {
@@ -148,23 +165,22 @@ def summary(pair_dir: Path, outcome) -> dict[str, Any]:
     return result
 
 
-def run_pair(pair_dir: Path, out_dir: Path, config, force: bool, as_json: bool = False) -> int:
+def run_pair(pair_dir: Path | PairSources, out_dir: Path, config, force: bool, as_json: bool = False) -> int:
     from daemon.commands.progress_bars import TerminalProgress
     from pipeline.pair.process import process_pair
 
     outcome = process_pair(pair_dir, out_dir, config, progress=TerminalProgress(), force=force)
+    name = str(pair_dir) if isinstance(pair_dir, Path) else f"{pair_dir.scout} + {pair_dir.zoom}"
     code = exit_codes.FAILED if outcome.status == "failed" else exit_codes.OK
     if as_json:
-        print(json.dumps(summary(pair_dir, outcome), indent=2))
+        print(json.dumps(summary(name, outcome), indent=2))
     elif outcome.status == "skipped":
-        print(f"{pair_dir}: {outcome.message} -> {outcome.out_dir}")
+        print(f"{name}: {outcome.message} -> {outcome.out_dir}")
     elif outcome.status == "failed":
-        print(
-            f"{pair_dir}: FAILED at stage {outcome.stage}: {outcome.message}\n  see {outcome.out_dir / 'FAILED.json'}"
-        )
+        print(f"{name}: FAILED at stage {outcome.stage}: {outcome.message}\n  see {outcome.out_dir / 'FAILED.json'}")
     else:
         print(
-            f"{pair_dir}: done -> {outcome.out_dir}\n  recovered volume: {outcome.out_dir / 'recovered.ome.tif'}\n"
+            f"{name}: done -> {outcome.out_dir}\n  recovered volume: {outcome.out_dir / 'recovered.ome.tif'}\n"
             f"  report: {outcome.report_path}\n  previews: {outcome.out_dir / 'previews'}"
         )
     return code
@@ -182,11 +198,47 @@ def missing_input(pair_dir: Path) -> str | None:
     return None
 
 
+def two_paths_problem(scout: Path | None, zoom: Path | None, pair_dir: Path | None) -> str | None:
+    """Why ``--scout``/``--zoom`` cannot be a pair (both given, no PAIR_DIR, each a readable supported scan whose
+    declared role fits), read from the headers only; None when they can."""
+    from models.errors import ScoutzoomError
+    from pipeline.pair.sources import PairSources, check_roles
+
+    if pair_dir is not None:
+        return "give either PAIR_DIR or --scout and --zoom, not both"
+    if scout is None or zoom is None:
+        return f"--{'zoom' if zoom is None else 'scout'} missing (--scout and --zoom go together)"
+    try:
+        check_roles(PairSources.from_paths(scout, zoom))
+    except ScoutzoomError as error:
+        return str(error)
+    except (OSError, ValueError) as error:  # a library refusing a broken file outside our checks
+        return f"{scout} / {zoom}: cannot read: {error}"
+    return None
+
+
+def default_out(zoom: Path) -> Path:
+    """``<zoom folder>/<zoom name without suffixes>.recovered``: beside the zoom, never inside a vendor's folder."""
+    zoom = Path(zoom).resolve()
+    return zoom.parent / f"{zoom.name.split('.')[0] or zoom.name}.recovered"
+
+
 def run(args: argparse.Namespace) -> int:
-    problem = missing_input(args.pair_dir)
+    if args.scout is not None or args.zoom is not None:
+        problem = two_paths_problem(args.scout, args.zoom, args.pair_dir)
+    elif args.pair_dir is None:
+        problem = "give a pair folder (PAIR_DIR) or --scout and --zoom"
+    else:
+        problem = missing_input(args.pair_dir)
     if problem is not None:
         print(f"scoutzoom process: error: {problem}", file=sys.stderr)
         return exit_codes.USAGE
     config = load_process_config(args)
-    out_dir = args.out if args.out is not None else args.pair_dir / "recovered"
-    return run_pair(args.pair_dir, out_dir, config, args.force, as_json=args.json)
+    if args.pair_dir is not None:
+        out_dir = args.out if args.out is not None else args.pair_dir / "recovered"
+        return run_pair(args.pair_dir, out_dir, config, args.force, as_json=args.json)
+    from pipeline.pair.sources import PairSources
+
+    pair = PairSources.from_paths(args.scout, args.zoom)
+    out_dir = args.out if args.out is not None else default_out(args.zoom)
+    return run_pair(pair, out_dir, config, args.force, as_json=args.json)

@@ -147,6 +147,23 @@ def _vendor_completeness(scan_dir: Path) -> Completeness | None:
     return check_source(source)
 
 
+def _volume_completeness(scan_dir: Path, boundary: Path | None) -> Completeness | None:
+    """A volume scan (``scan.json`` says ``"data": "volume"``): its volume file's completeness; None otherwise."""
+    import json
+
+    from pipeline.acquisition.bounded import MAX_METADATA_BYTES, read_bounded
+    from pipeline.acquisition.formats.completeness import check_source
+    from pipeline.acquisition.formats.registry import Source
+
+    try:
+        document = json.loads(read_bounded(scan_dir / names.METADATA, MAX_METADATA_BYTES, boundary))
+    except (InputError, ValueError, RecursionError):
+        return None
+    if not isinstance(document, dict) or document.get("data") != "volume":
+        return None
+    return check_source(Source("volume-scan", scan_dir))
+
+
 def check_scan(
     scan_dir: Path, cache: HeaderCache | None = None, *, boundary: Path | None = None, budget_bytes: int | None = None
 ) -> Completeness:
@@ -163,6 +180,9 @@ def check_scan(
     try:
         meta = read_metadata(scan_dir, boundary=boundary)
     except InputError as error:
+        volume = _volume_completeness(scan_dir, boundary)
+        if volume is not None:
+            return volume
         return Completeness(
             complete=False, reasons=[f"{scan_dir.name}/{error.path.name if error.path else ''}: {error.problem}"]
         )

@@ -215,6 +215,15 @@ class VolumeScanMetadata(BaseModel):
             raise ValueError(f"sample_position_mm must be finite (got {value})")
         return value
 
+    @property
+    def voxel_mm(self) -> float:
+        """Mean voxel size (mm), as ``ScanMetadata.voxel_mm``; known once the volume is read (the reader fills
+        ``volume.voxel_mm`` from the file when ``scan.json`` leaves it out)."""
+        voxel = self.volume.voxel_zyx_mm()
+        if voxel is None:
+            raise ValueError("volume.voxel_mm unknown until the volume file is read")
+        return float(np.mean(voxel))
+
 
 def scan_data_kind(document: object) -> str:
     """``"projections"`` or ``"volume"``: what a ``scan.json`` document says it holds (default projections)."""

@@ -119,6 +119,7 @@ def volume_scan_from(meta: VolumeScanMetadata, stored: VolumeFile, where: Path) 
         raise InputError(where, "the volume holds no finite voxels")
     volume[~np.isfinite(volume)] = 0.0
     grid = VolumeGrid(shape_zyx=volume.shape, spacing_mm=(voxel_zyx[2], voxel_zyx[1], voxel_zyx[0]))
+    meta = meta.model_copy(update={"volume": meta.volume.model_copy(update={"voxel_mm": tuple(voxel_zyx)})})
     return VolumeScan(meta=meta, volume=volume, mask=mask, grid=grid, source=where, warnings=list(stored.warnings))
 
 

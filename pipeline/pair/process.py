@@ -20,9 +20,9 @@ from models.atomic import write_text_atomic
 from models.clock import utc_now
 from models.errors import Cancelled, ScoutzoomError, StageError
 from models.events import CancelToken, Message, ProgressCallback, emit
-from pipeline.acquisition.completeness import check_pair, pair_fingerprint
 from pipeline.config import ProcessConfig
 from pipeline.pair.report import FAILED_FILE, FailureReport, write_failure
+from pipeline.pair.sources import PairSources, check_sources, sources_fingerprint
 from pipeline.pair.stages import StageRunner
 
 DONE = "DONE"
@@ -75,7 +75,7 @@ def _write_failure(
 
 
 def process_pair(
-    pair_dir: Path,
+    pair_dir: Path | PairSources,
     out_dir: Path,
     config: ProcessConfig,
     *,
@@ -83,9 +83,11 @@ def process_pair(
     cancel: CancelToken | None = None,
     force: bool = False,
 ) -> ProcessOutcome:
-    """Process one pair; never raises for bad input (returns ``failed``), raises ``Cancelled`` on cancel."""
-    pair_dir, out_dir = Path(pair_dir).resolve(), Path(out_dir).resolve()
-    fingerprint = pair_fingerprint(pair_dir)
+    """Process one pair (a pair folder, or two sources of any format); never raises for bad input (returns
+    ``failed``), raises ``Cancelled`` on cancel."""
+    pair = pair_dir if isinstance(pair_dir, PairSources) else PairSources.from_folder(Path(pair_dir))
+    pair_dir, out_dir = pair.label, Path(out_dir).resolve()
+    fingerprint = sources_fingerprint(pair)
     if not force and already_done(out_dir, fingerprint):
         return ProcessOutcome(status="skipped", out_dir=out_dir, message="already processed (use --force to redo)")
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -94,12 +96,12 @@ def process_pair(
     work_dir = out_dir / WORK
     try:
         with runner.stage("check"):
-            completeness = check_pair(pair_dir)
+            completeness = check_sources(pair)
             if not completeness.complete:
                 raise StageError("check", str(completeness), {"reasons": completeness.reasons})
         from pipeline.pair.run import run_pair
 
-        result = run_pair(pair_dir, out_dir, work_dir, fingerprint, config, runner)
+        result = run_pair(pair, out_dir, work_dir, fingerprint, config, runner)
     except Cancelled:
         shutil.rmtree(work_dir, ignore_errors=True)
         raise

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from models.events import Assessed, emit
+from pipeline.acquisition.volume import VolumeScan
 from pipeline.calibrate import CalibrationFigures
 from pipeline.config import ProcessConfig
 from pipeline.errors import RegistrationError
@@ -26,6 +27,7 @@ from pipeline.output.volumes import scratch_volume
 from pipeline.output.zarr_volume import OmeZarrVolume
 from pipeline.pair import steps as pair_steps
 from pipeline.pair.heldout import HeldoutSlabs, split_heldout
+from pipeline.pair.sources import PairSources
 from pipeline.pair.stages import StageRunner
 from pipeline.reconstruct.filtered import FilteredProjections
 from pipeline.region import OutputPlacement, output_placement
@@ -73,17 +75,20 @@ class Warnings:
 
 
 def run_pair(
-    pair_dir: Path, out_dir: Path, work_dir: Path, fingerprint: str, config: ProcessConfig, runner: StageRunner
+    pair: PairSources, out_dir: Path, work_dir: Path, fingerprint: str, config: ProcessConfig, runner: StageRunner
 ) -> PairResult:
-    """Reconstruct, register, get a model, recover the output region and write everything."""
+    """Reconstruct, register, get a model, recover the output region and write everything.
+
+    A volume scan (scout or zoom) is resampled onto each grid where a projection scan is reconstructed
+    (:func:`pipeline.pair.steps.reconstruct_on`); a warning and ``report.json`` ``reconstruction`` say so."""
     from pipeline.pair.assess import AssessmentInput, assess
     from pipeline.pair.model_step import ModelInputs, obtain_model
     from pipeline.pair.writeout import PairProducts, write_products
 
     warnings = Warnings()
     with runner.stage("read"):
-        scans = pair_steps.read_pair(pair_dir)
-        warnings.add(scans.scout.warnings + scans.zoom.warnings)
+        scans = pair_steps.read_pair(pair)
+        warnings.add(scans.scout.warnings + scans.zoom.warnings + volume_notes(scans))
     with runner.stage("reconstruct_zoom"):
         zoom = reconstruct_zoom(scans, config, runner)
         warnings.add(zoom.warnings)
@@ -141,7 +146,7 @@ def run_pair(
         )
     with runner.stage("write"):
         products = PairProducts(
-            pair_dir=pair_dir,
+            pair_dir=pair.label,
             fingerprint=fingerprint,
             scans=scans,
             zoom=zoom_data.calibrated,
@@ -161,6 +166,15 @@ def run_pair(
         )
         report_path = write_products(out_dir, products, config, runner)
     return PairResult(report_path=report_path, voxels_recovered=int(np.prod(output.placement.grid.shape_zyx)))
+
+
+def volume_notes(scans: pair_steps.PairScans) -> list[str]:
+    """One line per volume scan: it skips FDK and is resampled (cubic B-spline) onto the grids the pair needs."""
+    return [
+        f"{role} is a reconstructed volume: resampled (cubic B-spline) onto the pair's grids instead of FDK"
+        for role, scan in (("scout", scans.scout), ("zoom", scans.zoom))
+        if isinstance(scan, VolumeScan)
+    ]
 
 
 def reconstruct_zoom(
@@ -191,7 +205,7 @@ def reconstruct_scout(
         cancel=runner.cancel,
         filtered=filtered,
     )
-    native_grid = scans.scout.meta.native_grid()
+    native_grid = pair_steps.native_grid(scans.scout)
     native_out = scratch_volume(work_dir / "scout_native.npy", native_grid.shape_zyx)
     native = pair_steps.reconstruct_on(
         scans.scout, native_grid, config, out=native_out, progress=runner.inner, cancel=runner.cancel, filtered=filtered
@@ -244,7 +258,7 @@ def calibrate(
     )
     if not config.calibration.enabled:
         return ZoomData(fdk=zoom, calibrated=zoom.volume, train_mask=train_mask, slabs=slabs)
-    ratio = scans.scout.meta.voxel_mm / scans.zoom.meta.voxel_mm
+    ratio = pair_steps.native_grid(scans.scout).voxel_mm / pair_steps.native_grid(scans.zoom).voxel_mm
     calibrated, figures = calibrate_zoom(zoom.volume, registered.scout, train_mask, ratio, config.calibration)
     return ZoomData(fdk=zoom, calibrated=calibrated, train_mask=train_mask, slabs=slabs, calibration=figures)
 
@@ -272,9 +286,8 @@ def reconstruct_output(
     region = config.output.region
     placement = output_placement(
         registered.result.zoom_grid_in_scout,
-        scans.scout.meta,
         centre_mm=region.centre_mm,
-        size_mm=region.size_mm,
+        size_mm=region.size_mm or pair_steps.field_of_view_mm(scans.scout),
         voxel_budget=region.voxel_budget,
     )
     plan = plan_output(config.output.format, placement.grid.n_voxels, config.output.auto_zarr_above_gb)
