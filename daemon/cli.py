@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "models",
     "bench",
     "schema",
+    "doctor",
 )
 
 
