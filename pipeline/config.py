@@ -16,6 +16,7 @@ from models.config import NetworkConfig, TrainingConfig
 from pipeline.calibrate import CalibrationConfig
 from pipeline.evaluate.config import TrustConfig
 from pipeline.infer.config import InferenceConfig
+from pipeline.output.quantise import OutputDtype
 from pipeline.reconstruct.config import ReconConfig
 from pipeline.register.config import RegistrationConfig
 
@@ -23,14 +24,18 @@ PresetName = Literal["small", "medium", "standard"]
 
 
 class OutputRegion(BaseModel):
-    """Region of the scout to recover, in the scout frame (mm, [x, y, z]); default: the whole field of view."""
+    """Region of the scout to recover, in the scout frame (mm, [x, y, z]); default: the whole field of view.
+
+    The voxel budget is a user limit, off by default (the CPU presets set one so the demo stays quick)."""
 
     model_config = ConfigDict(extra="forbid")
 
     centre_mm: tuple[float, float, float] | None = None
     size_mm: tuple[float, float, float] | None = None
-    voxel_budget: int = Field(
-        512**3, gt=0, description="largest output, in voxels; the region is shrunk about its centre to fit"
+    voxel_budget: int | None = Field(
+        None,
+        gt=0,
+        description="largest output, in voxels; the region is shrunk about its centre to fit (default: no limit)",
     )
 
 
@@ -50,6 +55,11 @@ class OutputConfig(BaseModel):
     )
     auto_zarr_above_gb: float = Field(
         4.0, gt=0, description="with format = auto, volumes larger than this (float32 GB) are written as OME-Zarr"
+    )
+    dtype: OutputDtype = Field(
+        "float32",
+        description="recovered volume's values: float32, or uint16 with a linear scale (value = stored * scale + "
+        "offset, recorded in the file) from robust percentiles of the recovered volume",
     )
     zarr_chunk_z: int = Field(8, ge=1, description="z slices per OME-Zarr chunk (readers pull whole slices)")
     pyramid_levels: int | None = Field(

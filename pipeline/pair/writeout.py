@@ -13,6 +13,7 @@ from pipeline.config import ProcessConfig
 from pipeline.infer.stream import InferenceStats
 from pipeline.output import previews
 from pipeline.output.plan import OutputPlan
+from pipeline.output.quantise import LinearScale, OutputDtype, choose_scale
 from pipeline.output.volumes import VALUE_UNIT, write_ome_tiff
 from pipeline.output.zarr_volume import OmeZarrVolume
 from pipeline.pair.assess import Assessment
@@ -128,12 +129,14 @@ def _write_intermediates(out_dir: Path, p: PairProducts) -> list[str]:
     return list(items)
 
 
-def _write_recovered(out_dir: Path, p: PairProducts) -> list[str]:
+def _write_recovered(out_dir: Path, p: PairProducts, dtype: OutputDtype = "float32") -> list[str]:
     """The recovered volume as planned: the OME-Zarr written during inference is finished (pyramid, mask label,
-    provenance) and moved into place; the OME-TIFF is written plane by plane from the memmap or the Zarr."""
+    provenance) and moved into place; the OME-TIFF is written plane by plane from the memmap or the Zarr. For a
+    ``uint16`` output one scale, chosen from the finished float32 volume, serves both files."""
     written = []
+    value_scale: LinearScale | None = choose_scale(p.recovered) if dtype == "uint16" else None
     if p.plan.tiff:
-        write_ome_tiff(out_dir / RECOVERED, p.recovered, p.placement.grid, name="recovered")
+        write_ome_tiff(out_dir / RECOVERED, p.recovered, p.placement.grid, name="recovered", value_scale=value_scale)
         written.append(RECOVERED)
     if p.plan.zarr:
         if not isinstance(p.recovered, OmeZarrVolume):
@@ -149,6 +152,7 @@ def _write_recovered(out_dir: Path, p: PairProducts) -> list[str]:
                 "zoom_grid_in_scout": p.registered.result.zoom_grid_in_scout.model_dump(mode="json"),
                 "registration": p.registered.result.model_dump(mode="json", exclude={"zoom_grid_in_scout"}),
             },
+            value_scale=value_scale,
         )
         written.append(RECOVERED_ZARR)
     return written
@@ -249,7 +253,7 @@ def _write_report_html(out_dir: Path, p: PairProducts, report: ProcessReport, wi
 
 def write_products(out_dir: Path, p: PairProducts, config: ProcessConfig, runner: StageRunner) -> Path:
     """Everything except DONE (written last by the caller); returns the report path."""
-    files = _write_recovered(out_dir, p)
+    files = _write_recovered(out_dir, p, config.output.dtype)
     intermediates = _write_intermediates(out_dir, p) if config.output.keep_intermediates else []
     preview_files = _write_previews(out_dir, p, config.trust.ms_ssim_scales) if config.output.previews else []
     report = build_report(p, config, runner, preview_files, intermediates, files)
