@@ -104,6 +104,66 @@ class AdvancedSection(_Section):
         return value
 
 
+class JobqueueCluster(_Section):
+    """A dask-jobqueue cluster the daemon starts itself: each batch job (SLURM, PBS) runs Dask workers."""
+
+    system: Literal["none", "slurm", "pbs"] = Field(
+        "none", description="batch system; none: connect to executor.scheduler instead"
+    )
+    queue: str | None = Field(None, description="partition (SLURM) or queue (PBS) the jobs are submitted to")
+    account: str | None = Field(None, description="account (project) charged for the jobs")
+    cores: int = Field(8, ge=1, description="CPU cores per batch job")
+    memory: str = Field("64GB", description="memory per batch job (dask-jobqueue syntax: '64GB')")
+    processes: int = Field(1, ge=1, description="Dask worker processes per batch job (one per GPU)")
+    gpus_per_job: int = Field(
+        0, ge=0, description="GPUs per batch job; each worker then declares the Dask resource GPU=gpus/processes"
+    )
+    walltime: str = Field("24:00:00", description="batch job time limit (the jobs are resubmitted when they end)")
+    jobs: int = Field(1, ge=1, description="batch jobs kept running (workers = jobs x processes)")
+    job_extra_directives: list[str] = Field(
+        default_factory=list, description="extra '#SBATCH'/'#PBS' lines, e.g. ['--gres=gpu:1']"
+    )
+    job_script_prologue: list[str] = Field(
+        default_factory=list, description="shell lines run before the worker starts (module load, venv activate)"
+    )
+    local_directory: str | None = Field(None, description="workers' scratch folder on the compute node")
+    log_directory: str | None = Field(None, description="folder for the batch jobs' output files")
+
+    @model_validator(mode="after")
+    def _gpus_divide(self) -> JobqueueCluster:
+        if self.gpus_per_job and self.gpus_per_job % self.processes:
+            raise ValueError(
+                f"gpus_per_job must be a multiple of processes (got {self.gpus_per_job} and {self.processes})"
+            )
+        return self
+
+
+class ExecutorSection(_Section):
+    """Where pair jobs run: in the daemon's own process (local) or on a Dask distributed cluster."""
+
+    kind: Literal["local", "dask"] = Field("local", description="local: worker threads here; dask: a Dask cluster")
+    scheduler: str | None = Field(None, description="address of a running Dask scheduler ('tcp://host:8786')")
+    gpu: Literal["auto", "always", "never"] = Field(
+        "auto",
+        description="ask for the Dask resource GPU=1 per job (one job per card); auto: when the pipeline is the "
+        "GPU preset (standard) or names a GPU backend or runtime",
+    )
+    connect_timeout_s: float = Field(30.0, gt=0, description="how long to wait for the scheduler at start")
+    cluster: JobqueueCluster = Field(default_factory=JobqueueCluster)
+
+    @model_validator(mode="after")
+    def _one_cluster(self) -> ExecutorSection:
+        if self.kind != "dask":
+            return self
+        if self.scheduler is None and self.cluster.system == "none":
+            raise ValueError("kind 'dask' needs scheduler = 'tcp://...' or [executor.cluster] system (got neither)")
+        if self.scheduler is not None and self.cluster.system != "none":
+            raise ValueError(
+                f"set either scheduler or cluster.system, not both (got {self.scheduler!r} and {self.cluster.system!r})"
+            )
+        return self
+
+
 class DaemonConfig(_Section):
     """Everything ``scoutzoom watch`` needs; every key has a default except the watch roots."""
 
@@ -114,6 +174,7 @@ class DaemonConfig(_Section):
     metrics: MetricsSection = Field(default_factory=MetricsSection)
     log: LogSection = Field(default_factory=LogSection)
     advanced: AdvancedSection = Field(default_factory=AdvancedSection)
+    executor: ExecutorSection = Field(default_factory=ExecutorSection)
     pipeline: ProcessConfig = Field(default_factory=ProcessConfig)
 
     @field_validator("pipeline", mode="before")

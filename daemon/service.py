@@ -28,6 +28,7 @@ from typing import Any
 from daemon import sdnotify
 from daemon.config import DaemonConfig
 from daemon.config_checks import service_problems
+from daemon.executor.base import make_processor
 from daemon.lock import StateLock
 from daemon.logs import JobLogs, configure_logging, get_logger
 from daemon.metrics import Metrics
@@ -84,13 +85,20 @@ class Daemon:
         self.metrics = Metrics(clock=clock)
         self.logs = JobLogs()
         self.status_notify = StatusNotifier()
+        try:  # local: the processor itself; dask: it, run on the cluster ([executor])
+            self.execution = make_processor(config.executor, processor or load_processor(config.advanced.processor))
+        except BaseException:
+            self.store.close()
+            self.lock.release()
+            raise
         self.runner = JobRunner(
             self.store,
-            processor or load_processor(config.advanced.processor),
+            self.execution.processor,
             [self.metrics, self.logs, self.status_notify],
             clock=clock,
             wake=self.wake,
             allowed_root=self.allowed_root,
+            max_attempts=config.jobs.max_attempts,
         )
         self.tracker = self._make_tracker()
         self.watcher: Watcher | None = None
@@ -233,6 +241,10 @@ class Daemon:
         if self._server is not None:
             self._server.shutdown()
             self._server = None
+        try:
+            self.execution.close()
+        except Exception:  # noqa: BLE001 - a cluster that is already gone must not keep the store open
+            self.log.exception("closing the executor failed")
         self.store.close()
         self.lock.release()
         self.log.info("daemon stopped", exit_code=self.exit_code)
@@ -425,13 +437,14 @@ class Daemon:
         old = self.config
         if new.advanced.processor != old.advanced.processor:
             try:
-                self.runner.processor = load_processor(new.advanced.processor)
+                self.runner.processor = self.execution.with_processor(load_processor(new.advanced.processor))
             except Exception as error:  # noqa: BLE001
                 self.log.error("config reload failed; keeping the old config", error=str(error))
                 return
         self.config = new
         configure_logging(new.log.format, new.log.level)
-        for key in ("state_dir", "jobs.store", "metrics"):
+        self.runner.max_attempts = new.jobs.max_attempts
+        for key in ("state_dir", "jobs.store", "metrics", "executor"):
             section, _, name = key.partition(".")
             before, after = getattr(old, section), getattr(new, section)
             if (getattr(before, name) if name else before) != (getattr(after, name) if name else after):

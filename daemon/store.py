@@ -259,6 +259,34 @@ class JobStore:
             (message, now_s, 0 if count_attempt else 1, job_id),
         )
 
+    def interrupted(self, job_id: int, max_attempts: int, why: str, now_s: float) -> Job | None:
+        """A running job whose worker died (Dask worker killed, node gone): what :meth:`recover` does at start-up.
+
+        The attempt counts: re-queued, or failed once it has been interrupted ``max_attempts`` times. Only a
+        running job changes; the job as it is now (None if unknown).
+        """
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                job = self._one("SELECT * FROM jobs WHERE id=? AND state='running'", (job_id,))
+                if job is not None and job.attempts >= max_attempts:
+                    message = f"interrupted {job.attempts} times ({why} during this pair)"
+                    self._db.execute(
+                        "UPDATE jobs SET state='failed', message=?, updated_s=?, finished_s=? WHERE id=?",
+                        (message, now_s, now_s, job_id),
+                    )
+                elif job is not None:
+                    self._db.execute(
+                        "UPDATE jobs SET state='queued', message=?, updated_s=? WHERE id=?",
+                        (f"interrupted ({why}); re-queued", now_s, job_id),
+                    )
+                current = self._one("SELECT * FROM jobs WHERE id=?", (job_id,))
+                self._db.execute("COMMIT")
+                return current
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
     def recover(self, max_attempts: int, now_s: float) -> tuple[list[Job], list[Job]]:
         """At start-up: jobs left ``running`` were interrupted; re-queue them, or fail those interrupted too often."""
         with self._lock:

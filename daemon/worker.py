@@ -8,7 +8,10 @@ re-queued. Any other exception -- a bug, a full disk -- fails the job with
 ``FAILED.json`` written here; the daemon never dies of a pair. When even that
 cannot be written (output disk full), the job store keeps it and the daemon
 writes it when space returns. A job whose output folder resolves outside the
-output root (a symbolic link) fails without writing anything there.
+output root (a symbolic link) fails without writing anything there. A job
+whose executor lost its worker process (:class:`WorkerLost`, the ``dask``
+executor) is re-queued with the attempt counted, as after a crash, and failed
+after ``jobs.max_attempts`` such losses.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
+from daemon.executor.base import WorkerLost
 from daemon.logs import get_logger
 from daemon.store import Job, JobStore
 from models.errors import Cancelled, ConfigError
@@ -120,8 +124,10 @@ class JobRunner:
         clock: Callable[[], float],
         wake: threading.Event,
         allowed_root: Callable[[Job], Path] | None = None,
+        max_attempts: int = 3,
     ) -> None:
         self.store = store
+        self.max_attempts = max_attempts  # jobs.max_attempts: lost workers a job survives
         self.processor = processor
         self.listeners = listeners
         self.clock = clock
@@ -166,6 +172,19 @@ class JobRunner:
             )
         self.store.finish(job.id, "failed", message, self.clock())
 
+    def _lost(self, job: Job, why: str) -> None:
+        """The worker died mid-job: re-queue it (attempt counted), or fail it when interrupted too often."""
+        now = self.clock()
+        after = self.store.interrupted(job.id, self.max_attempts, why, now)
+        log = get_logger(job_id=job.id, pair=str(job.pair), stage=(after or job).stage or "-")
+        if after is not None and after.state == "failed":
+            log.error("job failed: interrupted too often", reason=why)
+            self._fail_job(after, after.stage or "unknown", after.message)
+            self._tell("job_finished", after, "failed", None)
+            return
+        log.warning("worker lost; job re-queued", reason=why)
+        self._tell("job_finished", job.model_copy(update={"message": why}), "requeued", None)
+
     def _run(self, job: Job, config: ProcessConfig, cancel: CancelToken) -> None:
         self._tell("job_started", job)
         root = self.allowed_root(job) if self.allowed_root is not None else None
@@ -181,6 +200,9 @@ class JobRunner:
         except Cancelled as error:
             self.store.requeue(job.id, f"interrupted: {error}", self.clock())
             self._tell("job_finished", job.model_copy(update={"message": str(error)}), "requeued", None)
+            return
+        except WorkerLost as error:
+            self._lost(job, str(error))
             return
         except Exception as error:  # noqa: BLE001 - a pipeline bug or full disk must not stop the daemon
             stage = (self.store.get_id(job.id) or job).stage or "unknown"
