@@ -37,7 +37,7 @@ from pipeline.pair.process import ProcessOutcome
 
 PROGRESS_EVERY_S = 0.5  # step/training events are sent at most this often (each is a scheduler round trip)
 WATCH_EVERY_S = 0.25  # the watcher looks at the cancel event and the task's state this often
-TOKEN_WAIT_S = 10.0  # the token is put before the task is submitted; this only covers a slow scheduler
+TOKEN_WAIT_S = 2.0  # the token is put before the task is submitted, so this only covers a slow scheduler round trip
 ALWAYS_SENT = ("stage_started", "stage_finished", "cache_decided", "assessed", "message")
 
 
