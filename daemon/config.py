@@ -118,8 +118,12 @@ class JobqueueCluster(_Section):
     gpus_per_job: int = Field(
         0, ge=0, description="GPUs per batch job; each worker then declares the Dask resource GPU=gpus/processes"
     )
-    walltime: str = Field("24:00:00", description="batch job time limit (the jobs are resubmitted when they end)")
-    jobs: int = Field(1, ge=1, description="batch jobs kept running (workers = jobs x processes)")
+    walltime: str = Field(
+        "24:00:00", description="batch job time limit; a job reaching it mid-pair is a lost worker (re-queued)"
+    )
+    jobs: int = Field(
+        1, ge=1, description="batch jobs kept running, an ended one replaced (workers = jobs x processes)"
+    )
     job_extra_directives: list[str] = Field(
         default_factory=list, description="extra '#SBATCH'/'#PBS' lines, e.g. ['--gres=gpu:1']"
     )

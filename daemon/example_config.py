@@ -40,6 +40,11 @@ EXAMPLES: dict[str, Any] = {  # keys without a default value (None): an example 
     "sample_class": "foam",
     "memory_budget_mb": 16384,
     "pyramid_levels": 4,
+    "scheduler": "tcp://dask-scheduler.example.org:8786",
+    "queue": "gpu",
+    "account": "ct-lab",
+    "local_directory": "/scratch/scoutzoom-dask",
+    "log_directory": "/var/log/scoutzoom/dask",
 }
 
 

@@ -1,7 +1,8 @@
 """The Dask client of the ``dask`` executor: a running scheduler, or a dask-jobqueue cluster the daemon starts.
 
 For a jobqueue cluster (SLURM, PBS) the daemon owns the scheduler and keeps
-``cluster.jobs`` batch jobs running; each job's workers declare the resource
+``cluster.jobs`` batch jobs running (adaptively, so one that ends is
+replaced); each job's workers declare the resource
 ``GPU`` when the jobs have cards (``--resources GPU=n``), which is what keeps
 two GPU jobs off one card. dask-jobqueue is imported only here, only then.
 """
@@ -55,7 +56,7 @@ def start_client(executor: ExecutorSection) -> tuple[Any, Callable[[], None]]:
             "executor.cluster.system", [f"needs dask-jobqueue: pip install 'scoutzoom[jobqueue]' ({error})"]
         ) from error
     cluster = getattr(dask_jobqueue, CLUSTER_CLASSES[spec.system])(**jobqueue_kwargs(spec))
-    cluster.scale(jobs=spec.jobs)
+    cluster.adapt(minimum_jobs=spec.jobs, maximum_jobs=spec.jobs)  # adaptive: an ended batch job is replaced
     client = Client(cluster, timeout=timeout)
 
     def close() -> None:
