@@ -173,7 +173,17 @@ def read_value_scale(path: Path) -> LinearScale | None:
     return None if document is None else LinearScale.model_validate(document)
 
 
-def scratch_volume(path: Path, shape_zyx: tuple[int, int, int], dtype: str = "float32") -> np.ndarray:
-    """A zero-filled on-disk array (``.npy`` memmap) for volumes too big for memory."""
+def scratch_volume(
+    path: Path, shape_zyx: tuple[int, int, int], dtype: str = "float32", *, reuse: bool = False
+) -> np.ndarray:
+    """A zero-filled on-disk array (``.npy`` memmap) for volumes too big for memory; with ``reuse``, an existing
+    file of the same shape and dtype is reopened as it is (an interrupted inference resumes into it)."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    if reuse and path.exists():
+        try:
+            existing = np.load(path, mmap_mode="r+")
+        except (ValueError, OSError):
+            existing = None
+        if existing is not None and existing.shape == tuple(shape_zyx) and existing.dtype == np.dtype(dtype):
+            return existing
     return np.lib.format.open_memmap(path, mode="w+", dtype=np.dtype(dtype), shape=tuple(shape_zyx))

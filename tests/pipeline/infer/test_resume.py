@@ -13,6 +13,7 @@ from pipeline.grid import VolumeGrid
 from pipeline.infer.config import InferenceConfig
 from pipeline.infer.resume import SlabLedger, job_fingerprint
 from pipeline.infer.stream import infer_volume
+from pipeline.output.volumes import scratch_volume
 from pipeline.output.zarr_volume import OmeZarrVolume
 from tests.pipeline.infer.test_stream import ConvRuntime
 
@@ -64,7 +65,7 @@ def uninterrupted(volume: np.ndarray) -> np.ndarray:
 def test_a_memmap_run_cut_after_two_slabs_resumes_with_the_rest(
     tmp_path: Path, volume: np.ndarray, uninterrupted: np.ndarray
 ) -> None:
-    dest = np.lib.format.open_memmap(tmp_path / "out.npy", mode="w+", dtype=np.float32, shape=SHAPE)
+    dest = scratch_volume(tmp_path / "out.npy", SHAPE, reuse=True)
     fingerprint = job_fingerprint(model="m-1", shape=SHAPE, config=CONFIG, normalisation=NORM)
     with pytest.raises(Interrupted):
         infer_volume(
@@ -78,7 +79,7 @@ def test_a_memmap_run_cut_after_two_slabs_resumes_with_the_rest(
         )
     del dest
 
-    reopened = np.load(tmp_path / "out.npy", mmap_mode="r+")
+    reopened = scratch_volume(tmp_path / "out.npy", SHAPE, reuse=True)
     runtime = CountingRuntime()
     stats = infer_volume(runtime, volume, reopened, NORM, CONFIG, ledger=SlabLedger(tmp_path / "l.json", fingerprint))
 
