@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +27,8 @@ from daemon.executor.cluster import jobqueue_kwargs
 from daemon.service import Daemon
 from models.errors import ConfigError
 from pipeline.config import ProcessConfig
+from tests.daemon import fake_processor
+from tests.daemon.conftest import wait_for
 from tests.daemon.pairs import make_pair
 
 distributed = pytest.importorskip("distributed")
@@ -196,6 +199,31 @@ def test_a_stop_cancels_the_job_on_its_worker_and_requeues_it(tmp_path: Path, cl
         daemon.shutdown()
     assert [event for _, _, event in entries(ledger, pair)] == ["start", "cancelled"], "stopped on the worker"
     assert job.state == "queued" and job.attempts == 0, job
+
+
+def test_a_job_whose_daemon_disconnects_is_cancelled_on_its_worker(tmp_path: Path, cluster, ledger: Path) -> None:
+    from daemon.executor.remote import DaskProcessor
+
+    client = distributed.Client(cluster.scheduler_address)
+    executor = ExecutorSection(kind="dask", scheduler=cluster.scheduler_address, gpu="never")
+    remote = DaskProcessor(client, fake_processor.process_pair, executor)
+    pair = make_pair(tmp_path / "in" / "o", fake={"stage_s": 5.0})
+    raised: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            remote(pair, tmp_path / "out", ProcessConfig())
+        except BaseException as error:  # noqa: BLE001 - the test looks at it
+            raised.append(error)
+
+    thread = threading.Thread(target=call, daemon=True)
+    thread.start()
+    wait_for(lambda: entries(ledger, pair), 60, "the job to start on a worker")
+    client.close()  # the daemon gone: the scheduler releases its task
+    wait_for(lambda: entries(ledger, pair)[-1][2] == "cancelled", 20, "the orphaned attempt to stop")
+    thread.join(10)
+    assert [event for _, _, event in entries(ledger, pair)] == ["start", "cancelled"]
+    print("RAISED", repr(raised))
 
 
 @pytest.mark.parametrize(
