@@ -10,6 +10,10 @@ Links: a pair reached through a symbolic link is used only when the link's
 target lies inside the same watch root (unless ``follow_links``), and the same
 rule applies to pairs found at start-up and to pairs that appear while running;
 a refused one is reported through ``refused`` (logged), never silently dropped.
+
+Loose scans (vendor files, volume files, scan folders outside ``scout/`` +
+``zoom/``) are paired by their metadata in :func:`loose_pairs`; the service
+does not call it yet (its job store keys a job by one pair folder).
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
 from pipeline.acquisition.completeness import is_pair_dir
+from pipeline.acquisition.formats.pairing import GroupBy, UnpairedGroup
+from pipeline.pair.sources import PairSources
 
 NOISE_EVENTS = frozenset({EVENT_TYPE_OPENED, EVENT_TYPE_CLOSED_NO_WRITE})
 TEMP_SUFFIXES = (".tmp", ".part", ".partial", ".swp", ".crdownload", "~")
@@ -214,3 +220,60 @@ def scan_roots(
         if root.is_dir():
             found.extend((root, pair) for pair in find_pairs(root, ignore, follow_links=follow_links, refused=refused))
     return found
+
+
+@dataclass(frozen=True)
+class LoosePairs:
+    """What the pairing rule made of the loose scans below one root: pairs to process and groups that are not
+    (waiting for a partner, still being written, or ambiguous: reported, never processed)."""
+
+    pairs: list[PairSources]
+    unpaired: list[UnpairedGroup]
+
+    @property
+    def ambiguous(self) -> list[UnpairedGroup]:
+        return [group for group in self.unpaired if group.ambiguous]
+
+
+def _is_output(path: Path, root: Path) -> bool:
+    """Inside a folder that already holds a processed pair's outputs (``report.json``): never an input."""
+    return any((folder / "report.json").is_file() for folder in [path, *path.parents] if root in folder.parents)
+
+
+def loose_pairs(
+    root: Path,
+    ignore: Callable[[Path], bool],
+    *,
+    group_by: GroupBy = "sample_id",
+    min_voxel_ratio: float = 1.5,
+    fov_tolerance: float = 0.05,
+    follow_links: bool = False,
+) -> LoosePairs:
+    """Scans of any format dropped below ``root`` outside ``scout/`` + ``zoom/`` folders, paired by metadata
+    (:func:`pipeline.acquisition.formats.pairing.pair_scans`: same sample, the coarser voxel is the scout, the zoom
+    inside the scout by the stage positions). Only completely written scans are summarised (headers only); a
+    broken one is an ambiguous group of its own, with the reader's message."""
+    from models.errors import ScoutzoomError
+    from pipeline.acquisition.formats.completeness import check_source
+    from pipeline.acquisition.formats.pairing import pair_scans
+    from pipeline.acquisition.formats.registry import find_sources, summarise_source
+
+    summaries, unpaired = [], []
+    for source in find_sources(root):
+        if ignore(source.path) or _is_output(source.path, root):
+            continue
+        if not follow_links and link_problem(source.path, root) is not None:
+            continue
+        completeness = check_source(source)
+        if not completeness.complete:
+            unpaired.append(
+                UnpairedGroup(key=str(source.path), paths=[source.path], reason=str(completeness), ambiguous=False)
+            )
+            continue
+        try:
+            summaries.append(summarise_source(source))
+        except (ScoutzoomError, OSError, ValueError) as error:
+            unpaired.append(UnpairedGroup(key=str(source.path), paths=[source.path], reason=str(error), ambiguous=True))
+    result = pair_scans(summaries, group_by=group_by, min_voxel_ratio=min_voxel_ratio, fov_tolerance=fov_tolerance)
+    pairs = [PairSources.from_paths(pair.scout, pair.zoom) for pair in result.pairs]
+    return LoosePairs(pairs=pairs, unpaired=unpaired + result.unpaired)
