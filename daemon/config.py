@@ -112,7 +112,9 @@ class JobqueueCluster(_Section):
     )
     queue: str | None = Field(None, description="partition (SLURM) or queue (PBS) the jobs are submitted to")
     account: str | None = Field(None, description="account (project) charged for the jobs")
-    cores: int = Field(8, ge=1, description="CPU cores per batch job")
+    cores: int = Field(
+        8, ge=1, description="CPU cores booked per batch job, for the pipeline's threads (a worker runs one pair)"
+    )
     memory: str = Field("64GB", description="memory per batch job (dask-jobqueue syntax: '64GB')")
     processes: int = Field(1, ge=1, description="Dask worker processes per batch job (one per GPU)")
     gpus_per_job: int = Field(

@@ -19,9 +19,13 @@ CLUSTER_CLASSES = {"slurm": "SLURMCluster", "pbs": "PBSCluster"}
 
 
 def jobqueue_kwargs(spec: JobqueueCluster) -> dict[str, Any]:
-    """The keyword arguments of ``dask_jobqueue.SLURMCluster``/``PBSCluster`` for ``spec`` (no Dask needed)."""
+    """The keyword arguments of ``dask_jobqueue.SLURMCluster``/``PBSCluster`` for ``spec`` (no Dask needed).
+
+    Each worker runs one pair at a time (one Dask thread) and the batch job books ``cores`` for the pipeline's
+    own threads, so a worker never runs eight pairs on eight cores.
+    """
     kwargs: dict[str, Any] = {
-        "cores": spec.cores,
+        "cores": spec.processes,  # one Dask thread per worker: one pair at a time; the pipeline threads itself
         "memory": spec.memory,
         "processes": spec.processes,
         "walltime": spec.walltime,
@@ -32,6 +36,10 @@ def jobqueue_kwargs(spec: JobqueueCluster) -> dict[str, Any]:
         value = getattr(spec, name)
         if value is not None:
             kwargs[name] = value
+    if spec.system == "slurm":
+        kwargs["job_cpu"] = spec.cores  # the cores booked, for the pipeline's own threads (numba, TensorFlow)
+    else:
+        kwargs["resource_spec"] = f"select=1:ncpus={spec.cores}:mem={spec.memory}"
     if spec.gpus_per_job:
         kwargs["worker_extra_args"] = ["--resources", f"GPU={spec.gpus_per_job // spec.processes}"]
     return kwargs

@@ -258,11 +258,23 @@ def test_invalid_executor_sections_name_the_key(executor: dict, problem: str) ->
 
 
 def test_a_slurm_spec_becomes_jobqueue_arguments_with_one_gpu_per_worker() -> None:
-    spec = JobqueueCluster(system="slurm", queue="gpu", account="ct", processes=2, gpus_per_job=2, jobs=3)
+    spec = JobqueueCluster(system="slurm", queue="gpu", account="ct", cores=16, processes=2, gpus_per_job=2, jobs=3)
     kwargs = jobqueue_kwargs(spec)
     assert kwargs["queue"] == "gpu" and kwargs["account"] == "ct" and kwargs["processes"] == 2
+    assert kwargs["cores"] == 2 and kwargs["job_cpu"] == 16, "one pair per worker thread, 16 cores booked"
     assert kwargs["worker_extra_args"] == ["--resources", "GPU=1"]
     assert "local_directory" not in kwargs
+
+
+def test_the_slurm_job_script_books_the_cores_and_declares_the_gpu() -> None:
+    dask_jobqueue = pytest.importorskip("dask_jobqueue")  # optional: the jobqueue extra
+    spec = JobqueueCluster(system="slurm", queue="gpu", cores=8, gpus_per_job=1, job_extra_directives=["--gres=gpu:1"])
+
+    with dask_jobqueue.SLURMCluster(**jobqueue_kwargs(spec), scheduler_options={"dashboard_address": None}) as slurm:
+        script = slurm.job_script()
+
+    assert "#SBATCH --cpus-per-task=8" in script and "#SBATCH --gres=gpu:1" in script
+    assert "--nthreads 1" in script and "--resources GPU=1" in script
 
 
 def test_the_local_executor_needs_no_dask(monkeypatch: pytest.MonkeyPatch) -> None:
