@@ -36,7 +36,7 @@ _NEEDS = {"tigre": "CUDA", "rtk-cuda": "CUDA", "numba": "CPU", "rtk": "CPU"}
 def rtk_unavailable(deep: bool = False) -> str | None:
     """Why RTK on CPU cannot be used (None if it can); ``deep``: load RTK's FDK in a child process."""
     spec = importlib.util.find_spec("itk")
-    if spec is None or spec.origin is None or installed("itk-rtk") is None:
+    if spec is None or spec.origin is None or not (installed("itk-rtk") or installed("itk-rtk-cuda124")):
         return "itk-rtk is not installed"
     config = Path(spec.origin).parent / "Configuration" / "RTKConfig.py"
     if not config.is_file() or "FDKConeBeamReconstructionFilter" not in config.read_text(encoding="utf-8"):
@@ -61,7 +61,11 @@ def fdk_backend_checks(deep: bool = False) -> list[Check]:
     """One check per FDK backend (tigre, rtk-cuda, numba, rtk); ``deep``: load RTK too (slow)."""
     reasons = available_backends()
     reasons["rtk"] = rtk_unavailable(deep)
-    versions = {"rtk": installed("itk-rtk"), "rtk-cuda": installed("itk-rtk-cuda124"), "numba": installed("numba")}
+    versions = {
+        "rtk": installed("itk-rtk") or installed("itk-rtk-cuda124"),
+        "rtk-cuda": installed("itk-rtk-cuda124"),
+        "numba": installed("numba"),
+    }
     checks = []
     for name, reason in reasons.items():
         check = Check(name=name, usable=reason is None, reason=reason, version=versions.get(name))
@@ -76,5 +80,7 @@ def fdk_backend_checks(deep: bool = False) -> list[Check]:
                 )
         elif reason is None:
             check.device_note = "runs on CUDA"
+        elif name == "rtk-cuda" and installed("itk-rtk") and installed("itk-rtk-cuda124"):
+            check.reason = f"{reason}; itk-rtk shares its files: reinstall itk-rtk-cuda124 alone (docs/gpu.md)"
         checks.append(check)
     return checks
