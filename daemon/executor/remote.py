@@ -77,21 +77,24 @@ class DaskProcessor:
     ) -> ProcessOutcome:
         job_key = _job_key(pair_dir)
         names = TaskNames.for_attempt(job_key, f"{job_key}-{uuid.uuid4().hex[:8]}")
-        Queue(names.token, client=self.client).put(1)
         resources = {"GPU": 1} if wants_gpu(self.executor, config) else None
-        future = self.client.submit(
-            run_attempt,
-            self.processor,
-            pair_dir,
-            out_dir,
-            config,
-            force,
-            names,
-            key=names.key,
-            pure=False,
-            retries=0,
-            resources=resources,
-        )
+        try:
+            Queue(names.token, client=self.client).put(1)
+            future = self.client.submit(
+                run_attempt,
+                self.processor,
+                pair_dir,
+                out_dir,
+                config,
+                force,
+                names,
+                key=names.key,
+                pure=False,
+                retries=0,
+                resources=resources,
+            )
+        except (OSError, TimeoutError, CancelledError) as error:  # scheduler gone: re-queued like a lost worker
+            raise WorkerLost(f"cannot reach the Dask scheduler ({type(error).__name__}: {error})") from None
         try:
             result = self._wait(future, names, progress, cancel)
         finally:

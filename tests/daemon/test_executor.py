@@ -164,26 +164,6 @@ def test_gpu_jobs_never_share_a_worker_card(tmp_path: Path, cluster, ledger: Pat
                 assert end <= other_start or other_end <= start, "two GPU jobs ran on one card at once"
 
 
-def test_a_killed_worker_requeues_its_job_which_then_finishes_once(tmp_path: Path, cluster, ledger: Path) -> None:
-    daemon = make_daemon(tmp_path, cluster.scheduler_address, concurrency=1)
-    pair = make_pair(tmp_path / "in" / "k", fake={"stage_s": 0.4}, ready_file=True)
-    daemon.start()
-    try:
-        run_until(daemon, lambda: entries(ledger, pair), 60, "the job to start on a worker")
-        killed_pid = entries(ledger, pair)[0][1]
-        os.kill(killed_pid, signal.SIGKILL)
-        run_until(daemon, lambda: finished(daemon, [pair]), 90, "the job to finish")
-        job = daemon.store.get(pair)
-    finally:
-        daemon.shutdown()
-    assert job.state == "done" and job.attempts == 2, job
-    events = [(pid, event) for _, pid, event in entries(ledger, pair)]
-    assert events[0] == (killed_pid, "start") and events.count((killed_pid, "done")) == 0
-    assert [event for _, event in events] == ["start", "start", "done"], "re-run once, finished once"
-    assert events[1][0] != killed_pid
-    assert (daemon.config.output_root / "k" / "DONE").exists()
-
-
 def test_a_stop_cancels_the_job_on_its_worker_and_requeues_it(tmp_path: Path, cluster, ledger: Path) -> None:
     daemon = make_daemon(tmp_path, cluster.scheduler_address, concurrency=1)
     pair = make_pair(tmp_path / "in" / "s", fake={"stage_s": 5.0}, ready_file=True)
@@ -224,6 +204,27 @@ def test_a_job_whose_daemon_disconnects_is_cancelled_on_its_worker(tmp_path: Pat
     thread.join(10)
     assert [event for _, _, event in entries(ledger, pair)] == ["start", "cancelled"]
     print("RAISED", repr(raised))
+
+
+# last of the cluster tests: the killed worker's replacement starts cold (imports again)
+def test_a_killed_worker_requeues_its_job_which_then_finishes_once(tmp_path: Path, cluster, ledger: Path) -> None:
+    daemon = make_daemon(tmp_path, cluster.scheduler_address, concurrency=1)
+    pair = make_pair(tmp_path / "in" / "k", fake={"stage_s": 0.4}, ready_file=True)
+    daemon.start()
+    try:
+        run_until(daemon, lambda: entries(ledger, pair), 60, "the job to start on a worker")
+        killed_pid = entries(ledger, pair)[0][1]
+        os.kill(killed_pid, signal.SIGKILL)
+        run_until(daemon, lambda: finished(daemon, [pair]), 90, "the job to finish")
+        job = daemon.store.get(pair)
+    finally:
+        daemon.shutdown()
+    assert job.state == "done" and job.attempts == 2, job
+    events = [(pid, event) for _, pid, event in entries(ledger, pair)]
+    assert events[0] == (killed_pid, "start") and events.count((killed_pid, "done")) == 0
+    assert [event for _, event in events] == ["start", "start", "done"], "re-run once, finished once"
+    assert events[1][0] != killed_pid
+    assert (daemon.config.output_root / "k" / "DONE").exists()
 
 
 @pytest.mark.parametrize(
@@ -270,7 +271,7 @@ def test_the_slurm_job_script_books_the_cores_and_declares_the_gpu() -> None:
     dask_jobqueue = pytest.importorskip("dask_jobqueue")  # optional: the jobqueue extra
     spec = JobqueueCluster(system="slurm", queue="gpu", cores=8, gpus_per_job=1, job_extra_directives=["--gres=gpu:1"])
 
-    with dask_jobqueue.SLURMCluster(**jobqueue_kwargs(spec), scheduler_options={"dashboard_address": None}) as slurm:
+    with dask_jobqueue.SLURMCluster(**jobqueue_kwargs(spec), scheduler_options={"dashboard_address": ":0"}) as slurm:
         script = slurm.job_script()
 
     assert "#SBATCH --cpus-per-task=8" in script and "#SBATCH --gres=gpu:1" in script
