@@ -128,7 +128,10 @@ def run_attempt(
             relay = _relay(Queue(names.progress))
             outcome = processor(pair_dir, out_dir, config, progress=relay, cancel=cancel, force=force)
         finally:
-            lease.release()
+            try:
+                lease.release()
+            except Exception:  # noqa: BLE001 - scheduler unreachable: the lease lapses by itself
+                pass
     except Cancelled as error:
         return TaskResult("cancelled", message=str(error), worker=worker)
     except Exception as error:  # noqa: BLE001 - reported to the daemon, which fails the job as it does locally
