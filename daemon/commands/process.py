@@ -38,6 +38,11 @@ def add_pipeline_options(parser: argparse.ArgumentParser) -> None:
         "OME-Zarr above pipeline.output.auto_zarr_above_gb",
     )
     parser.add_argument(
+        "--dtype",
+        choices=["float32", "uint16"],
+        help="recovered values as float32 (default) or uint16 with the linear scale recorded in the file",
+    )
+    parser.add_argument(
         "--keep-intermediates", action="store_true", help="also write zoom_fdk, scout_fdk and scout_registered volumes"
     )
     parser.add_argument(
@@ -102,6 +107,8 @@ def load_process_config(args: argparse.Namespace):
         overrides.setdefault("output", {})["keep_intermediates"] = True
     if getattr(args, "format", None):
         overrides.setdefault("output", {})["format"] = args.format
+    if getattr(args, "dtype", None):
+        overrides.setdefault("output", {})["dtype"] = args.dtype
     region = {
         key: value
         for key, value in (
