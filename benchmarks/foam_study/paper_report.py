@@ -226,7 +226,7 @@ def plot_maps(images: dict[str, dict[str, np.ndarray]], path: Path, *, maps: boo
         return path.name
     low, high = np.percentile(images[ratios[0]][names[0]], [0.5, 99.5])
     figure = _figure(2.0 * len(names), 2.1 * len(ratios))
-    axes = np.atleast_2d(figure.subplots(len(ratios), len(names)))
+    axes = figure.subplots(len(ratios), len(names), squeeze=False)  # rows of ratios even for one method
     for row, ratio in zip(axes, ratios, strict=False):
         for ax, name in zip(row, names, strict=True):
             if name in images[ratio]:

@@ -225,3 +225,13 @@ def test_rows_of_two_processes_merge_into_one_run(tmp_path) -> None:
     assert merged["methods"]["unet_medium"]["3"]["recovered_fraction"] == 0.97
     assert not merged["complete"]  # unet_medium at 9:1 is still to come
     assert "| 3 | unet_medium |" in (main / "report.md").read_text()
+
+
+def test_slice_plot_with_one_method_over_several_ratios(tmp_path: Path) -> None:
+    """A run of one method at several ratios plots one column of rows (it crashed once: subplots squeezed)."""
+    from benchmarks.foam_study import paper_report
+
+    image = np.linspace(0, 1, 64, dtype=np.float32).reshape(8, 8)
+    images = {"5": {"unet_medium": image}, "7": {"unet_medium": image}, "9": {"unet_medium": image}}
+    name = paper_report.plot_maps(images, tmp_path / "maps.png", maps=True)
+    assert (tmp_path / name).stat().st_size > 0
