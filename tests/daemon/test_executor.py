@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from daemon.config import ExecutorSection, JobqueueCluster, validate_config
-from daemon.executor.base import make_processor, wants_gpu
+from daemon.executor.base import WorkerLost, make_processor, wants_gpu
 from daemon.executor.cluster import jobqueue_kwargs
 from daemon.service import Daemon
 from models.errors import ConfigError
@@ -203,7 +203,7 @@ def test_a_job_whose_daemon_disconnects_is_cancelled_on_its_worker(tmp_path: Pat
     wait_for(lambda: entries(ledger, pair)[-1][2] == "cancelled", 20, "the orphaned attempt to stop")
     thread.join(10)
     assert [event for _, _, event in entries(ledger, pair)] == ["start", "cancelled"]
-    print("RAISED", repr(raised))
+    assert len(raised) == 1 and isinstance(raised[0], WorkerLost), "the daemon side re-queues it"
 
 
 # last of the cluster tests: the killed worker's replacement starts cold (imports again)
@@ -225,6 +225,31 @@ def test_a_killed_worker_requeues_its_job_which_then_finishes_once(tmp_path: Pat
     assert [event for _, event in events] == ["start", "start", "done"], "re-run once, finished once"
     assert events[1][0] != killed_pid
     assert (daemon.config.output_root / "k" / "DONE").exists()
+
+
+@pytest.mark.parametrize("max_attempts, state", [(2, "queued"), (1, "failed")])
+def test_a_lost_worker_counts_an_attempt_like_a_crash(tmp_path: Path, max_attempts: int, state: str) -> None:
+    from daemon.store import JobStore
+    from daemon.worker import JobRunner
+    from models.events import CancelToken
+
+    def lost(*args, **kwargs):
+        raise WorkerLost("the Dask worker died (test)")
+
+    store = JobStore(tmp_path / "jobs.sqlite3")
+    store.offer(tmp_path / "pair", tmp_path, tmp_path / "out", "fp", 1.0)
+    job = store.claim(2.0)
+    runner = JobRunner(store, lost, [], clock=lambda: 3.0, wake=threading.Event(), max_attempts=max_attempts)
+
+    runner.run(job, ProcessConfig(), CancelToken())
+
+    after = store.get_id(job.id)
+    assert after.state == state and after.attempts == 1
+    failed = tmp_path / "out" / "FAILED.json"
+    assert failed.exists() == (state == "failed")
+    if state == "failed":
+        assert "interrupted 1 times (the Dask worker died (test) during this pair)" in failed.read_text()
+    store.close()
 
 
 @pytest.mark.parametrize(
