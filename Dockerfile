@@ -37,6 +37,16 @@ RUN python -m venv /opt/scoutzoom/venv \
     && wheel="$(ls /wheels/scoutzoom-*.whl)" \
     && /opt/scoutzoom/venv/bin/pip install --no-cache-dir "${wheel}${EXTRAS:+[${EXTRAS}]}" \
     && rm -rf /wheels
+# [gpu]: an extra cannot drop the base's CPU builds, which share files with the CUDA ones, so keep only the
+# CUDA builds (docs/gpu.md, "the swap"): without this the image would run TensorFlow, ONNX Runtime and RTK on CPU.
+RUN if [[ ",${EXTRAS}," == *",gpu,"* ]]; then \
+        pip=/opt/scoutzoom/venv/bin/pip \
+        && version() { /opt/scoutzoom/venv/bin/python -c "import importlib.metadata as m; print(m.version('$1'))"; } \
+        && tf="$(version tensorflow)" && ort="$(version onnxruntime-gpu)" && rtk="$(version itk-rtk-cuda124)" \
+        && "$pip" uninstall -y tensorflow-cpu onnxruntime itk-rtk \
+        && "$pip" install --no-cache-dir --force-reinstall --no-deps \
+            "tensorflow==${tf}" "onnxruntime-gpu==${ort}" "itk-rtk-cuda124==${rtk}"; \
+    fi
 
 # The daemon's config: watch /data/scans, write to /data/output, state (job store, model cache) in
 # /var/lib/scoutzoom, metrics on all interfaces of the container (publish the port to choose who sees it).
