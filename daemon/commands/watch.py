@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     configure_logging(config.log.format, config.log.level)
     try:
         daemon = Daemon(config, reload=load, lock=lock)
-    except StoreError as error:
+    except (StoreError, ConfigError) as error:  # e.g. executor.kind = "dask" without the extra, scheduler unreachable
         lock.release()
         print(f"scoutzoom watch: {error}", file=sys.stderr)
         return exit_codes.USAGE

@@ -320,3 +320,20 @@ def test_the_dask_executor_without_dask_says_which_extra_to_install(monkeypatch:
         make_processor(executor, print)
 
     assert raised.value.source == "executor.kind"
+
+
+def test_watch_with_an_unreachable_scheduler_says_so_and_exits(tmp_path: Path, capsys) -> None:
+    """A bad executor is a usage error naming the key, not a traceback (the daemon never starts)."""
+    from daemon import exit_codes
+    from daemon.cli import main
+
+    root = tmp_path / "in"
+    root.mkdir()
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'state_dir = "{tmp_path / "state"}"\n[watch]\nroots = ["{root}"]\n[output]\nroot = "{tmp_path / "out"}"\n'
+        '[executor]\nkind = "dask"\nscheduler = "tcp://127.0.0.1:9"\nconnect_timeout_s = 1\n'
+    )
+    code = main(["watch", "--config", str(config)])
+    assert code == exit_codes.USAGE
+    assert "executor.scheduler" in capsys.readouterr().err
