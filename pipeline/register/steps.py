@@ -117,7 +117,9 @@ def match_step(
     # the metric data use the first (unfiltered) blur estimate; coarse detection and the floor the band-passed one
     metric_sigma = resolution.metric_sigma_voxels
     sigma = metric_sigma * config.match_fraction if metric_sigma >= config.match_min_sigma_voxels else 0.0
-    hp = config.highpass_factor * max(metric_sigma, 1.0)
+    coarse = resolution.sigma_voxels >= config.coarse_min_sigma_voxels
+    factor = config.highpass_factor if coarse else config.metric_highpass_factor  # issue 14: x/y scale bias at 3:1
+    hp = factor * max(metric_sigma, 1.0)
     images = mattes.make_images(
         frames, highpass(smooth(zoom, sigma), zoom_mask, hp), overlap, highpass(scout, scout_mask, hp), scout_mask
     )
