@@ -52,6 +52,18 @@ class WatchSection(_Section):
     check_budget_s: float = Field(
         2.0, gt=0, description="longest the main loop spends checking pairs per pass (the rest wait for the next pass)"
     )
+    loose_files: bool = Field(
+        False,
+        description="also pair loose scans (ZEISS .txrm/.txm, Nikon .xtekct, NXtomo, volume files) found outside "
+        "scout/ + zoom/ folders by their metadata; off by default so an upgrade does not start processing every old "
+        "vendor file already lying in a watch root",
+    )
+    loose_group_by: Literal["sample_id", "folder", "name"] = Field(
+        "name",
+        description="loose scans of one sample: the same file name without its role words in one folder "
+        "(foam_scout.txrm + foam_zoom.txrm), the same folder, or the same sample id (a format without one, "
+        "such as ZEISS, uses its file name)",
+    )
 
     @field_validator("roots")
     @classmethod

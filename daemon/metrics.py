@@ -28,6 +28,7 @@ from pipeline.pair.process import ProcessOutcome
 
 JOB_OUTCOMES = ("done", "failed", "skipped", "requeued")
 CACHE_RESULTS = ("hit", "miss", "rejected")
+LOOSE_REPORTS = ("ambiguous", "broken")  # loose scan groups never processed: pairing unclear, file unreadable
 # stages take from a second (checks) to hours (training on CPU)
 STAGE_BUCKETS_S = (0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400)
 
@@ -73,6 +74,12 @@ class Metrics:
             "Held-out PSNR gain over cubic upsampling of the last assessed job (dB)",
             registry=r,
         )
+        self.loose_reported = Counter(
+            "scoutzoom_loose_groups_reported",
+            "Loose scan groups reported and not processed, by kind (ambiguous pairing, broken file); once per reason",
+            ["kind"],
+            registry=r,
+        )
         self.build = Info("scoutzoom_build", "Version of the running code", registry=r)
         ProcessCollector(
             registry=r
@@ -82,6 +89,8 @@ class Metrics:
             self.jobs.labels(outcome)
         for result in CACHE_RESULTS:
             self.model_cache.labels(result)
+        for kind in LOOSE_REPORTS:
+            self.loose_reported.labels(kind)
         for stalled in ("false", "true"):
             self.pairs_waiting.labels(stalled)
 
@@ -116,6 +125,10 @@ class Metrics:
             self.voxels.inc(detail.voxels_recovered)
         if outcome == "done":
             self.last_success.set(self.clock())
+
+    def loose_group_reported(self, kind: str) -> None:
+        """A loose scan group newly reported (``ambiguous`` or ``broken``), not processed."""
+        self.loose_reported.labels(kind if kind in LOOSE_REPORTS else "ambiguous").inc()
 
     # -- state the main loop reads from the store ---------------------------------------
     def set_queue(self, queued: int, waiting: int, stalled: int) -> None:

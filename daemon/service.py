@@ -13,7 +13,10 @@ before the job store is opened, so a second instance re-queues nothing and
 binds no port. Intake failures are per pair: a pair whose check raises, or
 whose store write fails (full disk), stays tracked and is tried again; a
 ``FAILED.json`` that cannot be written is kept in the store and written when
-space returns.
+space returns. With ``watch.loose_files``, loose scans are paired by metadata
+(:mod:`daemon.loose`) and become jobs keyed by the zoom; groups that cannot be
+paired are logged once per reason, counted and kept in the store for
+``scoutzoom status``.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from daemon.config_checks import service_problems
 from daemon.executor.base import make_processor
 from daemon.lock import StateLock
 from daemon.logs import JobLogs, configure_logging, get_logger
+from daemon.loose import LooseIntake, LooseScan, ReadyPair, output_name
 from daemon.metrics import Metrics
 from daemon.readiness import PairTracker, Verdict
 from daemon.status_notify import StatusNotifier
@@ -101,6 +105,9 @@ class Daemon:
             max_attempts=config.jobs.max_attempts,
         )
         self.tracker = self._make_tracker()
+        self.loose = self._make_loose()
+        self._loose_waiting: dict[Path, str] = {}  # loose scans in the pending table, and why
+        self._loose_reported: dict[str, str] = {}  # loose groups reported (logged and counted once per reason)
         self.watcher: Watcher | None = None
         self.running: dict[int, RunningJob] = {}
         self._server: Any = None
@@ -122,7 +129,10 @@ class Daemon:
         if path == output_root or output_root in path.parents:
             return True
         if self.config.pipeline.output.inside_pair:
-            return any(p.name == "recovered" and is_pair_dir(p.parent) for p in [path, *path.parents])
+            return any(
+                (p.name == "recovered" and is_pair_dir(p.parent)) or p.name.endswith(".recovered")
+                for p in [path, *path.parents]
+            )
         return False
 
     def out_dir_for(self, pair: Path, root: Path) -> Path:
@@ -130,12 +140,28 @@ class Daemon:
             return pair / "recovered"
         return self.config.output_root / pair.relative_to(root)
 
+    def loose_out_dir(self, zoom: Path, root: Path) -> Path:
+        """A loose pair's outputs, named after its zoom: ``<output root>/<zoom's folder below root>/<zoom name>``
+        (as a pair folder's), or ``<zoom name>.recovered`` beside the zoom when writing inside pairs."""
+        name = output_name(zoom)
+        if self.config.pipeline.output.inside_pair:
+            return zoom.parent / f"{name}.recovered"
+        try:
+            return self.config.output_root / zoom.parent.relative_to(root) / name
+        except ValueError:  # reached through a followed link (watch.follow_links)
+            return self.config.output_root / name
+
     def allowed_root(self, job: Job) -> Path:
-        """The folder a job's outputs must resolve into: the output root, or the pair itself."""
-        return job.pair if self.config.pipeline.output.inside_pair else self.config.output_root
+        """The folder a job's outputs must resolve into: the output root, or the pair itself (a loose pair: the
+        zoom's folder)."""
+        if not self.config.pipeline.output.inside_pair:
+            return self.config.output_root
+        return job.pair.parent if job.scout is not None else job.pair
 
     def _allowed_for(self, pair: Path) -> Path:
-        return pair if self.config.pipeline.output.inside_pair else self.config.output_root
+        if not self.config.pipeline.output.inside_pair:
+            return self.config.output_root
+        return pair if is_pair_dir(pair) else pair.parent
 
     def _make_tracker(self) -> PairTracker:
         watch = self.config.watch
@@ -147,6 +173,16 @@ class Daemon:
             follow_links=watch.follow_links,
             budget_s=watch.check_budget_s,
             memory_budget_bytes=memory_budget_bytes(self.config),
+        )
+
+    def _make_loose(self) -> LooseIntake:
+        watch = self.config.watch
+        return LooseIntake(
+            watch.settle_s,
+            watch.poll_interval_s,
+            ignore=self.ignore,
+            group_by=watch.loose_group_by,
+            follow_links=watch.follow_links,
         )
 
     def _refuse(self, pair: Path, why: str) -> None:
@@ -216,6 +252,10 @@ class Daemon:
             self.config.watch.roots, self.ignore, follow_links=self.config.watch.follow_links, refused=self._refuse
         ):
             self.tracker.touch(pair, root, now, changed=False)
+        if self.config.watch.loose_files:
+            self.loose.due_at(now)
+        else:
+            self.loose.stop()
 
     def _stop_intake(self) -> None:
         if self.watcher is not None:
@@ -251,9 +291,9 @@ class Daemon:
 
     def _wait_s(self, now: float) -> float:
         waits = [MAX_WAIT_S]
-        next_check = self.tracker.next_check_s()
-        if next_check is not None:
-            waits.append(next_check - now)
+        for next_check in (self.tracker.next_check_s(), self.loose.next_check_s()):
+            if next_check is not None:
+                waits.append(next_check - now)
         return max(0.01, min(waits))
 
     # -- one iteration -------------------------------------------------------------------
@@ -295,6 +335,8 @@ class Daemon:
                     continue
                 for pair in pairs:
                     self.tracker.touch(pair, change.root, now)
+                if not pairs and self.config.watch.loose_files:
+                    self.loose.touch(now)  # outside any pair folder: perhaps a loose scan
         for verdict in self.tracker.evaluate(now):
             try:
                 self._handle(verdict, now)
@@ -308,6 +350,61 @@ class Daemon:
                 )
                 if verdict.kind in ("ready", "failed"):
                     self.tracker.touch(verdict.pair, verdict.root, now, changed=False, check_at_s=now + STORE_RETRY_S)
+        if self.config.watch.loose_files:
+            scan = self.loose.scan(self.config.watch.roots, now)
+            if scan is not None:
+                self._loose_intake(scan, now)
+
+    # -- loose scans ---------------------------------------------------------------------
+    def _loose_intake(self, scan: LooseScan, now: float) -> None:
+        """Offer the ready loose pairs; record what waits and what is reported (logged once per reason)."""
+        for ready in scan.ready:
+            try:
+                self._offer_loose(ready, now)
+            except Exception as error:  # noqa: BLE001 - the store on a full disk: offered again later
+                self.log.error(
+                    "pair not recorded; will retry",
+                    pair=str(ready.pair.zoom),
+                    stage="check",
+                    error=f"{type(error).__name__}: {error}",
+                )
+                self.loose.due_at(now + STORE_RETRY_S)
+        for path in set(self._loose_waiting) - set(scan.waiting):
+            self.store.clear_pending(path)
+            del self._loose_waiting[path]
+        for path, reason in scan.waiting.items():
+            if self._loose_waiting.get(path) != reason:
+                self._loose_waiting[path] = reason
+                self.store.set_pending(path, reason, False, now)
+                self.log.debug("loose scan waiting", pair=str(path), stage="check", reason=reason)
+        for group in scan.reported:
+            if self._loose_reported.get(group.key) != group.reason:
+                self._loose_reported[group.key] = group.reason
+                kind = "broken" if group.broken else "ambiguous"
+                self.log.warning(
+                    "loose scans not paired; not processed",
+                    pair=group.key,
+                    stage="check",
+                    kind=kind,
+                    paths=[str(p) for p in group.paths],
+                    reason=group.reason,
+                )
+                self.metrics.loose_group_reported(kind)
+        for key in set(self._loose_reported) - {group.key for group in scan.reported}:
+            del self._loose_reported[key]
+        self.store.replace_unpaired([(g.key, g.paths, g.reason, g.broken) for g in scan.reported], now)
+
+    def _offer_loose(self, ready: ReadyPair, now: float) -> None:
+        pair = ready.pair
+        out_dir = self.loose_out_dir(pair.zoom, ready.root)
+        result, job = self.store.offer(pair.zoom, ready.root, out_dir, ready.fingerprint, now, scout=pair.scout)
+        log = self.log.bind(pair=str(pair.zoom), stage="check")
+        if result == "busy":
+            self.loose.due_at(now + BUSY_RECHECK_S)
+            return
+        self.loose.offered(ready)
+        if result == "queued" and job is not None:
+            log.info("loose pair queued", job_id=job.id, scout=str(pair.scout), force=job.force)
 
     def _flush_unwritten(self, now: float) -> None:
         """Write the FAILED.json files that could not be written before (disk full then)."""
@@ -394,7 +491,8 @@ class Daemon:
     def _publish(self, now: float) -> None:
         counts = self.store.counts()
         stalled = sum(1 for kind, _ in self._reported.values() if kind == "stalled")
-        self.metrics.set_queue(counts["queued"], len(self._reported) - stalled, stalled)
+        waiting = len(self._reported) - stalled + len(self._loose_waiting)
+        self.metrics.set_queue(counts["queued"], waiting, stalled)
         if self._watchdog_s is not None and now - self._last_ping_s >= self._watchdog_s:
             sdnotify.notify("WATCHDOG=1")
             self._last_ping_s = now
@@ -455,6 +553,10 @@ class Daemon:
         self.tracker.follow_links = new.watch.follow_links
         self.tracker.budget_s = new.watch.check_budget_s
         self.tracker.memory_budget_bytes = memory_budget_bytes(new)
+        self.loose.settle_s = new.watch.settle_s
+        self.loose.recheck_s = new.watch.poll_interval_s
+        self.loose.group_by = new.watch.loose_group_by
+        self.loose.follow_links = new.watch.follow_links
         if new.watch != old.watch and not self.stopping:
             self._stop_intake()
             try:

@@ -3,16 +3,22 @@
 A job is one pair: ``queued -> running(stage) -> done | failed``, with attempts
 and timestamps (Unix seconds). A pair is identified by its path and the
 fingerprint of its content, so it is processed once, and again only when the
-content changes (or on ``scoutzoom retry``). Pairs that are watched but not
+content changes (or on ``scoutzoom retry``). A loose pair (two scans paired by
+metadata, no pair folder) is keyed by its zoom's path and also stores its
+scout's (``scout``; NULL for a pair folder). Pairs that are watched but not
 ready yet (waiting, stalled) live in a second table for ``scoutzoom status``;
 ``FAILED.json`` files that could not be written (output disk full) wait in a
-third until the daemon can write them. The daemon's worker threads share one
+third until the daemon can write them; loose scan groups that are reported and
+never processed (ambiguous, unreadable) are a fourth. Older stores are migrated
+in place when opened (columns added, nothing rewritten: a DONE pair folder stays
+DONE). The daemon's worker threads share one
 connection behind a lock. A file that is not a usable SQLite database raises
 :class:`StoreError` with what to do, not a traceback.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from pathlib import Path
@@ -57,7 +63,25 @@ CREATE TABLE IF NOT EXISTS pending (
     since_s REAL NOT NULL,
     updated_s REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS unpaired (
+    key TEXT PRIMARY KEY,
+    paths TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    broken INTEGER NOT NULL DEFAULT 0,
+    since_s REAL NOT NULL,
+    updated_s REAL NOT NULL
+);
 """
+# columns added after the first release: (table, column, declaration); added when missing
+_MIGRATIONS = (("jobs", "scout", "TEXT"),)
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """Add the columns an older store lacks (nullable, so existing rows keep their meaning)."""
+    for table, column, declaration in _MIGRATIONS:
+        columns = {row[1] for row in db.execute(f"PRAGMA table_info({table})").fetchall()}
+        if column not in columns:
+            db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
 
 
 class StoreError(ScoutzoomError):
@@ -74,10 +98,11 @@ class UnwrittenFailure(BaseModel):
 
 
 class Job(BaseModel):
-    """One row of the ``jobs`` table."""
+    """One row of the ``jobs`` table; ``pair`` is the pair folder, or the zoom of a loose pair (``scout`` set)."""
 
     id: int
     pair: Path
+    scout: Path | None = None
     root: Path
     out_dir: Path
     fingerprint: str
@@ -102,6 +127,17 @@ class Pending(BaseModel):
     updated_s: float
 
 
+class Unpaired(BaseModel):
+    """A loose scan group reported and not processed: ambiguous pairing, or an unreadable file (``broken``)."""
+
+    key: str
+    paths: list[Path]
+    reason: str
+    broken: bool
+    since_s: float
+    updated_s: float
+
+
 class JobStore:
     """Jobs and pending pairs in SQLite (WAL); safe to share between threads of one process."""
 
@@ -119,6 +155,7 @@ class JobStore:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
+            _migrate(self._db)
             self._db.execute("SELECT id, pair, fingerprint, state, attempts FROM jobs LIMIT 1").fetchall()
         except sqlite3.DatabaseError as error:
             self._db.close()
@@ -162,13 +199,16 @@ class JobStore:
         now_s: float,
         *,
         legacy_fingerprint: str | None = None,
+        scout: Path | None = None,
     ) -> tuple[OfferResult, Job | None]:
         """A ready pair: queue it if new or if its content changed since its last job.
 
         ``unchanged``: already known with this content; ``busy``: it changed while running, offer it again later.
         ``legacy_fingerprint``: the same content as the old (v1) fingerprint saw it; a job stored with it is
-        unchanged and takes the new fingerprint (no reprocessing after an upgrade).
+        unchanged and takes the new fingerprint (no reprocessing after an upgrade). ``scout``: a loose pair's
+        scout (``pair`` is its zoom); a new scout for the same zoom is new content.
         """
+        scout_text = str(scout) if scout is not None else None
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -183,18 +223,27 @@ class JobStore:
                     job = job.model_copy(update={"fingerprint": fingerprint})
                 if job is None:
                     self._db.execute(
-                        "INSERT INTO jobs (pair, root, out_dir, fingerprint, state, created_s, updated_s)"
-                        " VALUES (?, ?, ?, ?, 'queued', ?, ?)",
-                        (str(pair), str(root), str(out_dir), fingerprint, now_s, now_s),
+                        "INSERT INTO jobs (pair, scout, root, out_dir, fingerprint, state, created_s, updated_s)"
+                        " VALUES (?, ?, ?, ?, ?, 'queued', ?, ?)",
+                        (str(pair), scout_text, str(root), str(out_dir), fingerprint, now_s, now_s),
                     )
-                elif job.fingerprint == fingerprint or job.state == "running":
+                elif (job.fingerprint == fingerprint and job.scout == scout) or job.state == "running":
                     self._db.execute("COMMIT")
                     return ("unchanged" if job.fingerprint == fingerprint else "busy"), job
                 else:
                     self._db.execute(
-                        "UPDATE jobs SET state='queued', stage=NULL, fingerprint=?, root=?, out_dir=?, attempts=0,"
-                        " force=?, message='content changed', updated_s=?, started_s=NULL, finished_s=NULL WHERE id=?",
-                        (fingerprint, str(root), str(out_dir), int(job.state != "queued" or job.force), now_s, job.id),
+                        "UPDATE jobs SET state='queued', stage=NULL, fingerprint=?, scout=?, root=?, out_dir=?,"
+                        " attempts=0, force=?, message='content changed', updated_s=?, started_s=NULL,"
+                        " finished_s=NULL WHERE id=?",
+                        (
+                            fingerprint,
+                            scout_text,
+                            str(root),
+                            str(out_dir),
+                            int(job.state != "queued" or job.force),
+                            now_s,
+                            job.id,
+                        ),
                     )
                 self._db.execute("DELETE FROM pending WHERE pair = ?", (str(pair),))
                 queued = self._one("SELECT * FROM jobs WHERE pair = ?", (str(pair),))
@@ -367,3 +416,30 @@ class JobStore:
         with self._lock:
             rows = self._db.execute("SELECT * FROM pending ORDER BY since_s").fetchall()
         return [Pending(**dict(row)) for row in rows]
+
+    # -- loose scan groups reported, not processed ----------------------------------------
+    def replace_unpaired(self, groups: list[tuple[str, list[Path], str, bool]], now_s: float) -> None:
+        """The reported groups (key, paths, reason, broken) as of the latest loose scan; a group kept with the
+        same reason keeps its ``since_s``; groups not listed are removed."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                keys = [key for key, _, _, _ in groups]
+                self._db.execute(f"DELETE FROM unpaired WHERE key NOT IN ({', '.join('?' * len(keys))})", tuple(keys))
+                for key, paths, reason, broken in groups:
+                    self._db.execute(
+                        "INSERT INTO unpaired (key, paths, reason, broken, since_s, updated_s)"
+                        " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET paths=excluded.paths,"
+                        " since_s=CASE WHEN reason=excluded.reason THEN since_s ELSE excluded.since_s END,"
+                        " reason=excluded.reason, broken=excluded.broken, updated_s=excluded.updated_s",
+                        (key, json.dumps([str(p) for p in paths]), reason, int(broken), now_s, now_s),
+                    )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def unpaired(self) -> list[Unpaired]:
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM unpaired ORDER BY since_s, key").fetchall()
+        return [Unpaired(**{**dict(row), "paths": json.loads(row["paths"])}) for row in rows]

@@ -13,7 +13,7 @@ a refused one is reported through ``refused`` (logged), never silently dropped.
 
 Loose scans (vendor files, volume files, scan folders outside ``scout/`` +
 ``zoom/``) are paired by their metadata in :func:`loose_pairs`; the service
-does not call it yet (its job store keys a job by one pair folder).
+calls it (``watch.loose_files``) through :mod:`daemon.loose`.
 """
 
 from __future__ import annotations
@@ -229,6 +229,7 @@ class LoosePairs:
 
     pairs: list[PairSources]
     unpaired: list[UnpairedGroup]
+    broken: frozenset[str] = frozenset()  # keys of the unpaired groups that are one unreadable file
 
     @property
     def ambiguous(self) -> list[UnpairedGroup]:
@@ -258,7 +259,7 @@ def loose_pairs(
     from pipeline.acquisition.formats.pairing import pair_scans
     from pipeline.acquisition.formats.registry import find_sources, summarise_source
 
-    summaries, unpaired = [], []
+    summaries, unpaired, broken = [], [], set()
     for source in find_sources(root):
         if ignore(source.path) or _is_output(source.path, root):
             continue
@@ -274,6 +275,7 @@ def loose_pairs(
             summaries.append(summarise_source(source))
         except (ScoutzoomError, OSError, ValueError) as error:
             unpaired.append(UnpairedGroup(key=str(source.path), paths=[source.path], reason=str(error), ambiguous=True))
+            broken.add(str(source.path))
     result = pair_scans(summaries, group_by=group_by, min_voxel_ratio=min_voxel_ratio, fov_tolerance=fov_tolerance)
     pairs = [PairSources.from_paths(pair.scout, pair.zoom) for pair in result.pairs]
-    return LoosePairs(pairs=pairs, unpaired=unpaired + result.unpaired)
+    return LoosePairs(pairs=pairs, unpaired=unpaired + result.unpaired, broken=frozenset(broken))

@@ -11,7 +11,8 @@ writes it when space returns. A job whose output folder resolves outside the
 output root (a symbolic link) fails without writing anything there. A job
 whose executor lost its worker process (:class:`WorkerLost`, the ``dask``
 executor) is re-queued with the attempt counted, as after a crash, and failed
-after ``jobs.max_attempts`` such losses.
+after ``jobs.max_attempts`` such losses. A pair folder's job hands the processor
+the folder; a loose pair's (``Job.scout`` set) a :class:`PairSources`.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from models.events import CancelToken, ProgressEvent, fanout
 from pipeline.config import ProcessConfig
 from pipeline.pair.process import ProcessOutcome
 from pipeline.pair.report import FailureReport, write_failure
+from pipeline.pair.sources import PairSources
 
 Processor = Callable[..., ProcessOutcome]
 
@@ -97,6 +99,11 @@ def failed_args(out_dir: Path, pair: Path, stage: str, message: str, problems: l
     return json.dumps(
         {"out_dir": str(out_dir), "pair": str(pair), "stage": stage, "message": message, "problems": problems}
     )
+
+
+def job_sources(job: Job) -> Path | PairSources:
+    """What the processor is given: the pair folder, or a loose pair's scout and zoom."""
+    return job.pair if job.scout is None else PairSources.from_paths(job.scout, job.pair)
 
 
 class RunningJob:
@@ -196,7 +203,9 @@ class JobRunner:
             return
         progress = fanout(self._record_stage(job))
         try:
-            detail = self.processor(job.pair, job.out_dir, config, progress=progress, cancel=cancel, force=job.force)
+            detail = self.processor(
+                job_sources(job), job.out_dir, config, progress=progress, cancel=cancel, force=job.force
+            )
         except Cancelled as error:
             self.store.requeue(job.id, f"interrupted: {error}", self.clock())
             self._tell("job_finished", job.model_copy(update={"message": str(error)}), "requeued", None)

@@ -1,4 +1,5 @@
-"""``scoutzoom status``: queue, running and recent jobs, and pairs waiting or stalled, from the job store."""
+"""``scoutzoom status``: queue, running and recent jobs, pairs waiting or stalled, and loose scans reported and
+not processed (ambiguous groups, unreadable files), from the job store."""
 
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
         return exit_codes.FAILED
     try:
         counts, recent, pending = store.counts(), store.recent(args.limit), store.pending()
-        unwritten = store.unwritten()
+        unwritten, unpaired = store.unwritten(), store.unpaired()
     finally:
         store.close()
     if args.json:
@@ -51,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
             "jobs": [job.model_dump(mode="json") for job in recent],
             "pending": [p.model_dump(mode="json") for p in pending],
             "unwritten_failures": [u.model_dump(mode="json") for u in unwritten],
+            "unpaired": [u.model_dump(mode="json") for u in unpaired],
         }
         print(json.dumps(body, indent=2))
         return exit_codes.OK
@@ -61,6 +63,13 @@ def run(args: argparse.Namespace) -> int:
         for item in pending:
             label = "STALLED" if item.stalled else "waiting"
             print(f"  {label:8} {item.pair}  since {_age(item.since_s)}: {item.reason}")
+    if unpaired:
+        print("\nloose scans not paired (not processed; fix or move them):")
+        for group in unpaired:
+            label = "BROKEN" if group.broken else "AMBIGUOUS"
+            print(f"  {label:9} {group.key}  since {_age(group.since_s)}: {group.reason}")
+            for path in group.paths:
+                print(f"            {path}")
     if unwritten:
         print("\nFAILED.json not written yet (output disk full or folder refused; the daemon retries):")
         for item in unwritten:

@@ -5,19 +5,26 @@ the folder layout of contract v1, or a scout and a zoom given separately
 (``scoutzoom process --scout A.txrm --zoom B.nx``), each a file or folder that
 :func:`pipeline.acquisition.formats.registry.detect` recognises. Completeness
 and the fingerprint follow each format's own rules; a pair folder keeps the
-contract-v1 fingerprint, so pairs processed before stay DONE.
+contract-v1 fingerprint, so pairs processed before stay DONE. Two paths are
+fingerprinted like a pair folder's files (names, sizes, mtimes, sampled
+content), so a loose file rewritten in place, same size, is new content.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from models.errors import InputError
 from pipeline.acquisition import layout as names
 from pipeline.acquisition.completeness import Completeness
+
+if TYPE_CHECKING:
+    from pipeline.acquisition.fingerprint import FingerprintCache
 
 Role = Literal["scout", "zoom"]
 SUPPORTED = (
@@ -94,10 +101,14 @@ def check_sources(pair: PairSources) -> Completeness:
     return Completeness(complete=not reasons, reasons=reasons)
 
 
-def sources_fingerprint(pair: PairSources) -> str:
-    """The content fingerprint the DONE marker and the job store compare (contract-v1's for a pair folder)."""
+def sources_fingerprint(pair: PairSources, cache: FingerprintCache | None = None) -> str:
+    """The content fingerprint the DONE marker and the job store compare (contract-v1's for a pair folder).
+
+    Two paths: the format's fingerprint (names, sizes, metadata text) plus every file's mtime (ns) and sampled
+    bytes (head and tail), as a pair folder's; ``cache`` keeps the samples of unchanged files (the watcher)."""
     from pipeline.acquisition.completeness import pair_fingerprint
-    from pipeline.acquisition.formats.fingerprint import pair_sources_fingerprint
+    from pipeline.acquisition.fingerprint import FingerprintCache
+    from pipeline.acquisition.formats.fingerprint import _files, pair_sources_fingerprint
     from pipeline.acquisition.formats.registry import detect
 
     if pair.folder:
@@ -105,4 +116,10 @@ def sources_fingerprint(pair: PairSources) -> str:
     scout, zoom = detect(pair.scout), detect(pair.zoom)
     if scout is None or zoom is None or not scout.path.exists() or not zoom.path.exists():
         return "missing"
-    return "sources:" + pair_sources_fingerprint(scout, zoom)
+    cache = cache or FingerprintCache()
+    digest = hashlib.sha256(pair_sources_fingerprint(scout, zoom).encode())
+    for role, source in (("scout", scout), ("zoom", zoom)):
+        for file in _files(source):
+            info = os.stat(file)
+            digest.update(f"\n{role}:{file}:{info.st_mtime_ns}:{cache.digest(file, info, whole=False)}".encode())
+    return "sources2:" + digest.hexdigest()
