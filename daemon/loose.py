@@ -4,7 +4,8 @@ What :class:`daemon.readiness.PairTracker` is for pair folders, this is for
 scans paired by metadata (:func:`daemon.watcher.loose_pairs`, ``[watch]
 loose_files``). One :meth:`LooseIntake.scan` pass reads the roots (headers
 only) when one is due: at start-up, after a file event outside pair folders
-(debounced) and, while something waits, every ``recheck_s``. A pair is ready
+(debounced, at most one a second) and, while something waits, every
+``recheck_s``; a pass that raises is tried again after ``recheck_s``. A pair is ready
 when both scans are complete and neither changed (fingerprint, mtime, ctime)
 for ``settle_s``; a pair offered once is offered again only when its content
 or its scout changes. Groups that are not exactly one clear pair are returned
@@ -26,6 +27,7 @@ from pipeline.acquisition.formats.pairing import GroupBy
 from pipeline.pair.sources import PairSources, sources_fingerprint
 
 DOUBLE_SUFFIXES = (".ome.tiff", ".ome.tif", ".nii.gz")
+MIN_PASS_INTERVAL_S = 1.0  # a burst of events while a large file is copied costs one pass a second at most
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,7 @@ class LooseIntake:
         self.group_by: GroupBy = group_by
         self.follow_links = follow_links
         self._due_s: float | None = None
+        self._last_pass_s = float("-inf")
         self._seen: dict[Path, _Seen] = {}
         self._offered: dict[Path, tuple[Path, str]] = {}  # zoom -> (scout, fingerprint) in the job store
 
@@ -112,7 +115,7 @@ class LooseIntake:
 
     def touch(self, now_s: float) -> None:
         """A file event outside pair folders: scan after the debounce."""
-        self.due_at(now_s + EVENT_DEBOUNCE_S)
+        self.due_at(max(now_s + EVENT_DEBOUNCE_S, self._last_pass_s + MIN_PASS_INTERVAL_S))
 
     def stop(self) -> None:
         """No further passes until :meth:`due_at` (``loose_files`` switched off)."""
@@ -129,12 +132,16 @@ class LooseIntake:
         """One pass over ``roots`` when due, else None."""
         if self._due_s is None or now_s < self._due_s:
             return None
-        self._due_s = None
+        self._due_s, self._last_pass_s = None, now_s
         result = LooseScan()
         present: set[Path] = set()
-        for root in roots:
-            if root.is_dir():
-                self._scan_root(root, now_s, result, present)
+        try:
+            for root in roots:
+                if root.is_dir():
+                    self._scan_root(root, now_s, result, present)
+        except BaseException:
+            self.due_at(now_s + self.recheck_s)  # an unreadable folder, a bug: the main loop logs it
+            raise
         for gone in set(self._seen) - present:
             del self._seen[gone]
         for gone in set(self._offered) - present:

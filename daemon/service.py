@@ -256,6 +256,16 @@ class Daemon:
             self.loose.due_at(now)
         else:
             self.loose.stop()
+            self._forget_loose()
+
+    def _forget_loose(self) -> None:
+        """``loose_files`` off: what it reported leaves the store (status shows nothing stale)."""
+        for path in self._loose_waiting:
+            self.store.clear_pending(path)
+        self._loose_waiting.clear()
+        self._loose_reported.clear()
+        if self.store.unpaired():
+            self.store.replace_unpaired([], self.clock())
 
     def _stop_intake(self) -> None:
         if self.watcher is not None:

@@ -15,6 +15,7 @@ from structlog.testing import capture_logs
 
 from daemon.cli import main
 from daemon.config import validate_config
+from daemon.loose import output_name
 from daemon.service import Daemon
 from pipeline.acquisition.contract import ScanMetadata
 from pipeline.acquisition.writer import write_scan
@@ -73,13 +74,13 @@ def ledger(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[], list
     return lambda: [line for line in path.read_text().splitlines() if " start " in line] if path.exists() else []
 
 
-def make_daemon(tmp_path: Path, clock: Clock) -> Daemon:
+def make_daemon(tmp_path: Path, clock: Clock, *, loose_files: bool = True) -> Daemon:
     root = tmp_path / "in"
     root.mkdir(exist_ok=True)
     config = validate_config(
         {
             "state_dir": str(tmp_path / "state"),
-            "watch": {"roots": [str(root)], "settle_s": SETTLE_S, "loose_files": True},
+            "watch": {"roots": [str(root)], "settle_s": SETTLE_S, "loose_files": loose_files},
             "pipeline": {"preset": "small"},
         }
     )
@@ -229,3 +230,33 @@ def test_a_half_written_loose_file_waits_then_its_pair_is_processed(
         daemon.shutdown()
     assert job is not None and job.state == "done" and len(ledger()) == 1
     assert pending == []
+
+
+def test_loose_files_are_left_alone_unless_switched_on(tmp_path: Path, ledger: Callable[[], list[str]]) -> None:
+    clock = Clock()
+    _, zoom = drop_pair(tmp_path)
+    daemon = make_daemon(tmp_path, clock, loose_files=False)
+    daemon.start()
+    try:
+        clock.now += SETTLE_S + 1
+        finish_jobs(daemon, clock)
+        job, pending = daemon.store.get(zoom), daemon.store.pending()
+    finally:
+        daemon.shutdown()
+    assert job is None and pending == [] and ledger() == []
+
+
+@pytest.mark.parametrize(
+    "name, folder, expected",
+    [
+        ("foam_zoom.nx", False, "foam_zoom"),
+        ("foam_zoom.txrm", False, "foam_zoom"),
+        ("foam_zoom.ome.tif", False, "foam_zoom"),
+        ("brain.nii.gz", False, "brain"),
+        ("foam_1.5x", True, "foam_1.5x"),  # a scan folder keeps its whole name
+    ],
+)
+def test_a_loose_pair_output_is_named_after_its_zoom(tmp_path: Path, name: str, folder: bool, expected: str) -> None:
+    zoom = tmp_path / name
+    zoom.mkdir() if folder else zoom.write_bytes(b"")
+    assert output_name(zoom) == expected
