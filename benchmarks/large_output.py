@@ -39,6 +39,12 @@ import numpy as np  # noqa: E402
 NET_SIZES = ["8x1024x1024", "16x1024x1024", "32x1024x1024"]
 PASS_SIZES = ["64x2048x2048", "128x2048x2048", "512x2048x2048"]
 TARGET_RSS_MB = 4000.0
+NOTE = (
+    "small-network rows: 2 CPU cores shared with other jobs (load average 4-11 during the run), so voxels/s are "
+    "a floor; 2048 x 2048 x 512 with the network was not run here (about 1.7 h at 0.35 M voxels/s); the "
+    "pass-through rows measure everything but the network (slab reading, tiling, blending, the Zarr writer, "
+    "pyramid and mask) at that size. The network's own memory depends on the tile, not the volume."
+)
 
 CHILD = r"""
 import json, sys, threading, time
@@ -204,6 +210,7 @@ def main() -> None:
         "network": "small preset U-Net (depth 2, 8 filters), untrained, ONNX Runtime CPU",
         "writer": "OmeZarrVolume: chunks of 8 z slices, Blosc zstd, pyramid and mask label built at finish",
         "target_peak_rss_mb": TARGET_RSS_MB,
+        "note": NOTE,
         "sizes": rows,
         "rss_vs_size": {
             "small_network": rss_slope([r for r in rows if r["runtime"] != "pass-through"]),
