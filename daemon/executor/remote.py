@@ -30,6 +30,7 @@ from models.errors import Cancelled
 from models.events import CancelToken, ProgressCallback
 from pipeline.config import ProcessConfig
 from pipeline.pair.process import ProcessOutcome
+from pipeline.pair.sources import PairSources
 
 POLL_S = 0.25  # progress, cancellation and the result are looked at this often
 
@@ -38,10 +39,11 @@ class RemoteJobError(RuntimeError):
     """The processor raised on a Dask worker; the message is the worker's ``Type: message``."""
 
 
-def _job_key(pair_dir: Path) -> str:
-    """A readable task-key prefix for a pair (its name), unique per pair path."""
-    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(pair_dir).name)[:40]
-    return f"scoutzoom-{name}-{uuid.uuid5(uuid.NAMESPACE_URL, str(pair_dir)).hex[:12]}"
+def _job_key(pair: Path | PairSources) -> str:
+    """A readable task-key prefix for a pair (its name), unique per pair path (a loose pair: its zoom's)."""
+    path = pair.label if isinstance(pair, PairSources) else Path(pair)
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", path.name)[:40]
+    return f"scoutzoom-{name}-{uuid.uuid5(uuid.NAMESPACE_URL, str(path)).hex[:12]}"
 
 
 class DaskProcessor:
@@ -67,7 +69,7 @@ class DaskProcessor:
 
     def __call__(
         self,
-        pair_dir: Path,
+        pair_dir: Path | PairSources,
         out_dir: Path,
         config: ProcessConfig,
         *,

@@ -322,7 +322,9 @@ def test_the_dask_executor_without_dask_says_which_extra_to_install(monkeypatch:
     assert raised.value.source == "executor.kind"
 
 
-def test_watch_with_an_unreachable_scheduler_says_so_and_exits(tmp_path: Path, capsys) -> None:
+def test_watch_with_an_unreachable_scheduler_says_so_and_exits(
+    tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A bad executor is a usage error naming the key, not a traceback (the daemon never starts)."""
     from daemon import exit_codes
     from daemon.cli import main
@@ -334,6 +336,17 @@ def test_watch_with_an_unreachable_scheduler_says_so_and_exits(tmp_path: Path, c
         f'state_dir = "{tmp_path / "state"}"\n[watch]\nroots = ["{root}"]\n[output]\nroot = "{tmp_path / "out"}"\n'
         '[executor]\nkind = "dask"\nscheduler = "tcp://127.0.0.1:9"\nconnect_timeout_s = 1\n'
     )
+    monkeypatch.setattr("daemon.logs.configure_logging", lambda *_: None)  # keep pytest's captured stderr intact
     code = main(["watch", "--config", str(config)])
     assert code == exit_codes.USAGE
     assert "executor.scheduler" in capsys.readouterr().err
+
+
+def test_a_loose_pair_gets_a_task_key_from_its_zoom(tmp_path: Path) -> None:
+    """Loose jobs reach the executor as PairSources (two paths), not a folder."""
+    from daemon.executor.remote import _job_key
+    from pipeline.pair.sources import PairSources
+
+    pair = PairSources.from_paths(tmp_path / "foam_scout.txrm", tmp_path / "foam_zoom.txrm")
+    key = _job_key(pair)
+    assert key.startswith("scoutzoom-foam_zoom.txrm-") and key == _job_key(tmp_path / "foam_zoom.txrm")
