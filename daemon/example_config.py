@@ -40,6 +40,7 @@ EXAMPLES: dict[str, Any] = {  # keys without a default value (None): an example 
     "sample_class": "foam",
     "memory_budget_mb": 16384,
     "pyramid_levels": 4,
+    "voxel_budget": 512**3,  # 134 M voxels: 0.5 GB as float32
     "scheduler": "tcp://dask-scheduler.example.org:8786",
     "queue": "gpu",
     "account": "ct-lab",
