@@ -39,6 +39,12 @@ AXES = [
 ]
 MIN_LEVEL_SIDE_PX = 32  # no pyramid level with an axis shorter than this
 PROGRESS_FILE = ".scoutzoom-progress.json"
+PARTIAL_SUFFIX = ".partial"
+
+
+def partial_folder(target: Path, temporary_dir: Path | None = None) -> Path:
+    """Where ``OmeZarrVolume(target, ..., resume=True)`` keeps its unfinished folder (hidden, fixed name)."""
+    return Path(temporary_dir or Path(target).parent) / f".{Path(target).name}{PARTIAL_SUFFIX}"
 
 
 def pyramid_levels(shape_zyx: tuple[int, int, int], wanted: int | None = None) -> int:
@@ -89,23 +95,31 @@ class OmeZarrVolume:
         name: str = "recovered",
         temporary_dir: Path | None = None,
         resume: bool = False,
+        must_exist: bool = False,
     ) -> None:
         """``target``: the final folder; it is written as a hidden folder in ``temporary_dir`` (default: beside
         ``target``; it must be on the same file system) until :meth:`finish`. ``resume``: reopen a partial
-        folder left by an interrupted run (see module docstring)."""
+        folder left by an interrupted run (see module docstring). ``must_exist`` (with ``resume``): only attach to
+        the partial folder another process created (a worker writing its block), never create or clear it."""
         import zarr
 
         self.target = Path(target)
         self.grid = grid
         self.name = name
-        suffix = ".partial" if resume else f".tmp-{os.getpid()}"
-        self.temporary = Path(temporary_dir or self.target.parent) / f".{self.target.name}{suffix}"
+        if resume:
+            self.temporary = partial_folder(self.target, temporary_dir)
+        else:
+            self.temporary = Path(temporary_dir or self.target.parent) / f".{self.target.name}.tmp-{os.getpid()}"
         self.temporary.parent.mkdir(parents=True, exist_ok=True)
         self.levels = pyramid_levels(grid.shape_zyx, levels)
         self.chunk_z = max(1, chunk_z)
         self.chunks = (self.chunk_z, *grid.shape_zyx[1:])
         self.value_scale: LinearScale | None = None
         self.resumed = resume and self._reopen()
+        if must_exist and not self.resumed:
+            raise FileNotFoundError(
+                f"no partial OME-Zarr of shape {grid.shape_zyx}, chunks {self.chunks} at {self.temporary}"
+            )
         if not self.resumed:
             shutil.rmtree(self.temporary, ignore_errors=True)
             self.root = zarr.open_group(str(self.temporary), mode="w", zarr_format=2)
@@ -134,9 +148,11 @@ class OmeZarrVolume:
         self.root, self.level0 = root, level0
         return True
 
-    def ledger(self, fingerprint: str) -> SlabLedger:
-        """The slab ledger of this folder for the job ``fingerprint`` (see :mod:`pipeline.infer.resume`)."""
-        return SlabLedger(self.temporary / PROGRESS_FILE, fingerprint)
+    def ledger(self, fingerprint: str, block: tuple[int, int] | None = None) -> SlabLedger:
+        """The slab ledger of this folder for the job ``fingerprint`` (see :mod:`pipeline.infer.resume`); with
+        ``block`` ``(z0, z1)``, that block's own ledger (workers writing blocks never share a ledger file)."""
+        name = PROGRESS_FILE if block is None else PROGRESS_FILE.replace(".json", f"-z{block[0]}-{block[1]}.json")
+        return SlabLedger(self.temporary / name, fingerprint)
 
     def flush(self) -> None:
         """Nothing to do: every slab assignment has written its chunk files when it returns."""
@@ -251,7 +267,8 @@ class OmeZarrVolume:
         }
         if mask is not None:
             self._write_mask(mask)
-        (self.temporary / PROGRESS_FILE).unlink(missing_ok=True)
+        for ledger in self.temporary.glob(PROGRESS_FILE.replace(".json", "*.json")):
+            ledger.unlink(missing_ok=True)
         if self.target.exists():
             shutil.rmtree(self.target)
         os.replace(self.temporary, self.target)

@@ -4,6 +4,9 @@ Stages: check -> read -> reconstruct_zoom -> reconstruct_scout -> register ->
 model (cache or train) -> reconstruct_output -> infer -> assess -> write.
 Outputs go to ``out_dir`` under temporary names renamed into place, ``DONE``
 last; a failure writes ``FAILED.json`` naming the stage. Inputs are only read.
+After a failure or a cancel the work folder keeps only the partial recovered
+volume and its slab ledger, so a retry's inference continues where it stopped;
+a finished pair removes the work folder.
 """
 
 from __future__ import annotations
@@ -49,6 +52,25 @@ def already_done(out_dir: Path, fingerprint: str) -> bool:
         return json.loads(marker.read_text()).get("fingerprint") == fingerprint
     except (OSError, ValueError, AttributeError):
         return False
+
+
+def keep_resumable(out_dir: Path, work_dir: Path) -> None:
+    """After a failure or a cancel: empty the work folder except the partial recovered volume and its slab
+    ledger, so a retry's inference continues from the slabs already written (scratch volumes are rebuilt)."""
+    from pipeline.pair.run import resumable_paths
+
+    if not work_dir.is_dir():
+        return
+    keep = {path.name for path in resumable_paths(out_dir, work_dir)}
+    for path in work_dir.iterdir():
+        if path.name in keep:
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    if not any(work_dir.iterdir()):
+        work_dir.rmdir()
 
 
 def _clear_markers(out_dir: Path) -> None:
@@ -103,7 +125,7 @@ def process_pair(
 
         result = run_pair(pair, out_dir, work_dir, fingerprint, config, runner)
     except Cancelled:
-        shutil.rmtree(work_dir, ignore_errors=True)
+        keep_resumable(out_dir, work_dir)
         raise
     except StageError as error:  # the runner knows the stage that ran (an error class knows only its family)
         stage = runner.current or error.stage
@@ -146,7 +168,7 @@ def _failed(
     work_dir: Path,
     progress: ProgressCallback | None,
 ) -> ProcessOutcome:
-    shutil.rmtree(work_dir, ignore_errors=True)
+    keep_resumable(out_dir, work_dir)
     _write_failure(out_dir, pair_dir, fingerprint, stage, message, figures, runner)
     emit(progress, Message(stage=stage, message=f"failed: {message}"))
     return ProcessOutcome(status="failed", out_dir=out_dir, stage=stage, message=message)

@@ -24,7 +24,7 @@ from pipeline.grid import VolumeGrid
 from pipeline.infer.stream import InferenceStats
 from pipeline.output.plan import OutputPlan, check_disk_space, plan_output
 from pipeline.output.volumes import scratch_volume
-from pipeline.output.zarr_volume import OmeZarrVolume
+from pipeline.output.zarr_volume import OmeZarrVolume, partial_folder
 from pipeline.pair import steps as pair_steps
 from pipeline.pair.heldout import HeldoutSlabs, split_heldout
 from pipeline.pair.sources import PairSources
@@ -113,7 +113,7 @@ def run_pair(
     with runner.stage("reconstruct_output"):
         output = reconstruct_output(scans, registered, config, runner, work_dir, scout_filtered)
     with runner.stage("infer"):
-        recover(output, model, config, runner, out_dir, work_dir)
+        recover(output, model, config, runner, out_dir, work_dir, fingerprint)
     with runner.stage("assess"):
         assert output.recovered is not None
         assessment = assess(
@@ -300,15 +300,88 @@ def reconstruct_output(
     return OutputVolumes(placement=placement, plan=plan, scout=scout)
 
 
+RECOVERED_SCRATCH = "recovered.npy"
+RECOVERED_LEDGER = "recovered.ledger.json"
+
+
+def resumable_paths(out_dir: Path, work_dir: Path) -> list[Path]:
+    """What an interrupted run leaves in ``work_dir`` for a retry to continue from (``process_pair`` keeps these
+    after a failure or a cancel): the partial recovered volume and its slab ledger."""
+    from pipeline.pair.writeout import RECOVERED_ZARR
+
+    return [
+        work_dir / RECOVERED_SCRATCH,
+        work_dir / RECOVERED_LEDGER,
+        partial_folder(out_dir / RECOVERED_ZARR, work_dir),
+    ]
+
+
+def model_weights_id(model: ModelChoice) -> str:
+    """A content id of the model's ONNX weights (order-free SHA-256 of each tensor), or ``model.id`` without an
+    ONNX file. Not the file's hash: a retry retrains to the same weights, but the export's node names (Keras
+    numbers its layers per process) and so the file's bytes differ."""
+    import hashlib
+
+    path = model.directory / "model.onnx"
+    if not path.is_file():
+        return model.id
+    import onnx
+    from onnx import numpy_helper
+
+    digests = []
+    for tensor in onnx.load(str(path)).graph.initializer:
+        values = numpy_helper.to_array(tensor)
+        digests.append(hashlib.sha256(f"{values.dtype}{values.shape}".encode() + values.tobytes()).hexdigest())
+    return hashlib.sha256("".join(sorted(digests)).encode()).hexdigest()[:16]
+
+
+def grid_key(grid: VolumeGrid) -> dict:
+    """The grid for a fingerprint, to well under a micro-voxel: a retry's registration lands on the same grid up to
+    float rounding (last bits of spacing, centre and direction), which must not restart its inference."""
+    spacing = [float(f"{s:.9g}") for s in grid.spacing_mm]
+    return {
+        "shape_zyx": list(grid.shape_zyx),
+        "spacing_mm": spacing,
+        "centre_vox": [round(c / s, 6) for c, s in zip(grid.centre_mm, grid.spacing_mm)],
+        "direction": [round(d, 9) for d in grid.direction],
+    }
+
+
+def inference_fingerprint(
+    output: OutputVolumes, model: ModelChoice, pair_fingerprint: str, config: ProcessConfig
+) -> str:
+    """The job an inference ledger belongs to: the model's weights, the pair's content, the output grid, the
+    normalisation, the tiling and the slice stack; a retry with any of them changed starts over."""
+    from pipeline.infer.resume import job_fingerprint
+
+    return job_fingerprint(
+        model=model_weights_id(model),
+        pair=pair_fingerprint,
+        grid=grid_key(output.placement.grid),
+        normalisation=model.normalisation,
+        inference=config.inference,
+        slices=config.network.slices,
+    )
+
+
 def recover(
-    output: OutputVolumes, model: ModelChoice, config: ProcessConfig, runner: StageRunner, out_dir: Path, work_dir: Path
+    output: OutputVolumes,
+    model: ModelChoice,
+    config: ProcessConfig,
+    runner: StageRunner,
+    out_dir: Path,
+    work_dir: Path,
+    pair_fingerprint: str,
 ) -> None:
     """The model over the whole output region, slab by slab, straight into the OME-Zarr being written (when the
-    plan has one) or into a scratch memmap."""
+    plan has one) or into a scratch memmap. Resumable: the destination is reopened and the slabs its ledger
+    records as written by this same job are skipped, so a retry after a failure or a cancel continues."""
+    from pipeline.infer.resume import SlabLedger
     from pipeline.infer.stream import infer_volume
     from pipeline.pair.writeout import RECOVERED_ZARR
 
     grid = output.placement.grid
+    fingerprint = inference_fingerprint(output, model, pair_fingerprint, config)
     recovered: np.ndarray | OmeZarrVolume
     if output.plan.zarr:
         recovered = OmeZarrVolume(
@@ -317,9 +390,12 @@ def recover(
             chunk_z=config.output.zarr_chunk_z,
             levels=config.output.pyramid_levels,
             temporary_dir=work_dir,
+            resume=True,
         )
+        ledger = recovered.ledger(fingerprint)
     else:
-        recovered = scratch_volume(work_dir / "recovered.npy", grid.shape_zyx)
+        recovered = scratch_volume(work_dir / RECOVERED_SCRATCH, grid.shape_zyx, reuse=True)
+        ledger = SlabLedger(work_dir / RECOVERED_LEDGER, fingerprint)
     output.inference = infer_volume(
         model.runtime,
         output.scout.volume,
@@ -329,5 +405,6 @@ def recover(
         slices=config.network.slices,
         progress=runner.inner,
         cancel=runner.cancel,
+        ledger=ledger,
     )
     output.recovered = recovered
