@@ -95,9 +95,14 @@ def infer_volume(
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
     ledger: SlabLedger | None = None,
+    z_range: tuple[int, int] | None = None,
 ) -> InferenceStats:
     """Predict every slice of ``source`` ([z, y, x] array-like) into ``dest`` (same shape, written slab by slab);
-    with ``ledger``, skip the slabs it records as written and record each new one."""
+    with ``ledger``, skip the slabs it records as written and record each new one.
+
+    ``z_range`` ``[z0, z1)``: predict only those slices (one worker's block of a volume split across workers,
+    :mod:`pipeline.infer.blocks`); the halo is still read from the whole ``source``, and the slabs are those of
+    the whole volume's slab depth from ``z0``, so each slice equals what a run over the whole volume writes."""
     if tuple(source.shape) != tuple(dest.shape) or len(source.shape) != 3:
         raise ValueError(f"source and dest must be [z, y, x] of one shape (got {source.shape} and {dest.shape})")
     started = time.perf_counter()
@@ -106,16 +111,19 @@ def infer_volume(
     tiles = plan_tiles((ny, nx), config.tile_px, config.overlap_px, margin)
     tile_weights = [t.weights for t in tiles]
     slab_z = slab_depth((nz, ny, nx), slices, config, int(getattr(dest, "chunk_z", 1)))
-    slabs = (nz + slab_z - 1) // slab_z
+    lo, hi = (0, nz) if z_range is None else (int(z_range[0]), int(z_range[1]))
+    if not 0 <= lo < hi <= nz:
+        raise ValueError(f"z_range must lie within [0, {nz}) and not be empty (got {z_range})")
+    slabs = (hi - lo + slab_z - 1) // slab_z
     done = ledger.start(slab_z) if ledger is not None else set()
     tiles_run, slab_bytes, skipped, computed_z = 0, 0, 0, 0
-    for z0 in range(0, nz, slab_z):
+    for z0 in range(lo, hi, slab_z):
         if cancel is not None:
             cancel.raise_if_cancelled("inference")
-        z1 = min(nz, z0 + slab_z)
+        z1 = min(hi, z0 + slab_z)
         if (z0, z1) in done:
             skipped += 1
-            step(progress, STAGE, z1, nz, voxels=0.0)
+            step(progress, STAGE, z1 - lo, hi - lo, voxels=0.0)
             continue
         block = _read_slab(source, z0, z1, slices, margin, normalisation)
         out = np.zeros((z1 - z0, ny, nx), np.float32)
@@ -141,11 +149,11 @@ def infer_volume(
                 dest.flush()
             ledger.mark(z0, z1)
         computed_z += z1 - z0
-        step(progress, STAGE, z1, nz, voxels=float((z1 - z0) * ny * nx))
+        step(progress, STAGE, z1 - lo, hi - lo, voxels=float((z1 - z0) * ny * nx))
     if hasattr(dest, "flush"):
         dest.flush()
     seconds = time.perf_counter() - started
-    voxels = nz * ny * nx
+    voxels = (hi - lo) * ny * nx
     computed = computed_z * ny * nx
     return InferenceStats(
         runtime=runtime.name,
