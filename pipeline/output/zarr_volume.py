@@ -232,6 +232,18 @@ class OmeZarrVolume:
         )
         write_label_metadata(labels, "mask", colors=[{"label-value": 1, "rgba": [255, 255, 0, 96]}], fmt=FormatV04())
 
+    def _clear_finish_leftovers(self) -> None:
+        """Remove what an earlier, interrupted :meth:`finish` of a resumed folder built (pyramid levels, a uint16
+        copy, the mask label): only level 0 and the ledgers are kept, so finishing again starts clean."""
+        import zarr
+
+        stale = [p for p in self.temporary.iterdir() if p.is_dir() and p.name != "0" and not p.name.startswith(".")]
+        for path in stale:
+            shutil.rmtree(path)
+        if stale:
+            self.root = zarr.open_group(str(self.temporary), mode="r+", zarr_format=2)
+            self.level0 = self.root["0"]
+
     def finish(
         self,
         *,
@@ -245,6 +257,7 @@ class OmeZarrVolume:
         from ome_zarr.format import FormatV04
         from ome_zarr.writer import write_multiscales_metadata
 
+        self._clear_finish_leftovers()
         for level in range(1, self.levels):
             self._build_level(level)
         if value_scale is not None:
