@@ -104,8 +104,14 @@ class DaskProcessor:
             self._forget(names)
         return self._outcome(result)
 
+    def _connected(self) -> bool:
+        """Whether the client still talks to the scheduler (a closed client's queue calls block for seconds)."""
+        return self.client.status == "running"
+
     def _forget(self, names: TaskNames) -> None:
         """Drop the attempt's queues from the scheduler (best effort: a lost scheduler forgets them anyway)."""
+        if not self._connected():
+            return
         for name in (names.token, names.progress):
             try:
                 Queue(name, client=self.client).close()
@@ -126,6 +132,8 @@ class DaskProcessor:
                 raise WorkerLost(f"the Dask worker died ({error})") from None
             except (CancelledError, OSError) as error:
                 raise WorkerLost(f"the Dask cluster lost the job ({type(error).__name__}: {error})") from None
+            if result is None and not self._connected():
+                raise WorkerLost(f"the connection to the Dask scheduler closed (client {self.client.status})")
             self._relay(events, progress)
             if result is not None:
                 return result
