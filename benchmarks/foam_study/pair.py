@@ -42,8 +42,9 @@ class ProcessedPair:
         return self.root / "out"
 
 
-def process_config(size: StudySize) -> ProcessConfig:
-    """The product's preset with the evaluation region as output region, intermediates kept, no model cache."""
+def process_config(size: StudySize, preset: str | None = None) -> ProcessConfig:
+    """The product's preset (the size's unless named) with the evaluation region as output region, intermediates kept,
+    no model cache."""
     overrides: dict = {
         "cache": {"enabled": False},
         "output": {
@@ -51,9 +52,29 @@ def process_config(size: StudySize) -> ProcessConfig:
             "region": {"centre_mm": size.eval_centre_mm(), "size_mm": size.eval_size_mm()},
         },
     }
-    if size.unet_iterations is not None:
+    if size.unet_iterations is not None and preset in (None, size.preset):
         overrides["training"] = {"iterations": size.unet_iterations}
-    return build_process_config(size.preset, overrides)
+    return build_process_config(preset or size.preset, overrides)
+
+
+def process_again(pair: ProcessedPair, preset: str) -> tuple[Path, dict[str, float]]:
+    """The same simulated pair through the product with another preset, into ``root/out_<preset>``: the output folder
+    and the stage seconds from its report (the grid and the evaluation region are the same)."""
+    import json
+
+    out = pair.root / f"out_{preset}"
+    outcome = process_pair(pair.pair_dir, out, process_config_for(pair, preset), force=True)
+    if outcome.status != "done":
+        raise RuntimeError(f"pipeline ({preset}) failed at R={pair.ratio:g}, stage {outcome.stage}: {outcome.message}")
+    report = json.loads((out / "report.json").read_text())
+    return out, {name: t["seconds"] for name, t in report["stages"].items()}
+
+
+def process_config_for(pair: ProcessedPair, preset: str) -> ProcessConfig:
+    """``pair``'s config with another preset's network and training (region and outputs unchanged)."""
+    base = pair.config.model_dump(mode="json")
+    tables = {key: base[key] for key in ("cache", "output")}
+    return build_process_config(preset, tables)
 
 
 def run_pair(size: StudySize, ratio: float, seed: int, root: Path, log=print) -> ProcessedPair:

@@ -15,7 +15,7 @@ from typing import Any
 from benchmarks.foam_study.paper_report import PUBLISHED_TEXT, published_cell
 from benchmarks.foam_study.report import _cell
 
-INSTRUMENT_ORDER = ["subvoxel_fdk", "cubic", "richardson_lucy", "srcnn", "unet"]
+INSTRUMENT_ORDER = ["subvoxel_fdk", "cubic", "richardson_lucy", "srcnn", "unet", "unet_small", "unet_medium"]
 
 
 def _load(path: Path) -> dict[str, Any] | None:
