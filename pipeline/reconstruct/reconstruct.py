@@ -40,19 +40,6 @@ class ReconResult(BaseModel):
     peak_slab_bytes: int
     warnings: list[str]
 
-    def figures(self) -> dict[str, float | int | str | bool]:
-        """Scalars for the report."""
-        return {
-            "backend": self.backend,
-            "seconds": self.seconds,
-            "interior": self.interior,
-            "truncation_correction": self.truncation_correction,
-            "short_scan": self.short_scan,
-            "slabs": self.slabs,
-            "peak_slab_bytes": self.peak_slab_bytes,
-            "mask_fraction": float(self.mask.mean()),
-        }
-
 
 def _check_out(out: np.ndarray | None, grid: VolumeGrid) -> np.ndarray:
     if out is None:
