@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from models.cache.card import CARD_FILE, ONNX_FILE, ModelCard, sha256_file
 from models.config import NetworkConfig
-from models.errors import ScoutzoomError
+from models.errors import ScoutzoomError, format_validation_error
 
 
 class CacheEntryRejected(ScoutzoomError):
@@ -24,13 +24,6 @@ class CacheEntryRejected(ScoutzoomError):
         self.model_id = model_id
         self.reason = reason
         super().__init__(f"model {model_id} rejected: {reason}")
-
-
-def _first_error(error: ValidationError) -> str:
-    first = error.errors()[0]
-    location = ".".join(str(part) for part in first["loc"]) or "card"
-    extra = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
-    return f"{location}: {first['msg']}{extra}"
 
 
 def read_card(entry_dir: Path) -> ModelCard:
@@ -45,7 +38,7 @@ def read_card(entry_dir: Path) -> ModelCard:
         card = ModelCard.from_json(text)
     except ValidationError as error:
         raise CacheEntryRejected(
-            model_id, f"{CARD_FILE} is not a card this code reads: {_first_error(error)}"
+            model_id, f"{CARD_FILE} is not a card this code reads: {format_validation_error(error)}"
         ) from None
     if card.id != model_id:
         raise CacheEntryRejected(model_id, f"card id {card.id!r} does not match its directory")
@@ -57,7 +50,9 @@ def check_network(card: ModelCard) -> NetworkConfig:
     try:
         return NetworkConfig.model_validate(card.network)
     except ValidationError as error:
-        raise CacheEntryRejected(card.id, f"network config not accepted by this code: {_first_error(error)}") from None
+        raise CacheEntryRejected(
+            card.id, f"network config not accepted by this code: {format_validation_error(error)}"
+        ) from None
 
 
 def check_files(entry_dir: Path, card: ModelCard) -> None:
