@@ -6,10 +6,10 @@ a card's model on the pair's registered region (see
 :func:`models.cache.validate.validate_candidate`), and acts on the returned
 :class:`CacheDecision`, which also goes into ``report.json``.
 
-Progress events (stage ``"cache"``): a ``message`` for every entry rejected as
-unusable, then one ``metric`` event whose ``message`` is the result
-(``hit`` | ``miss`` | ``rejected``) and whose ``values`` are that result
-one-hot (for ``scoutzoom_model_cache_total{result}``).
+Progress events (stage ``"cache"``): a :class:`~models.events.Message` for
+every entry rejected as unusable, then one :class:`~models.events.CacheDecided`
+with the result (``hit`` | ``miss`` | ``rejected``), the reused model's id on a
+hit and the reason; the daemon's metrics and logs subscribe to that kind.
 """
 
 from __future__ import annotations
