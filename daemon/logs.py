@@ -5,11 +5,15 @@ Every line about a job carries ``job_id``, ``pair`` and ``stage``: a
 typed progress events (it is one of the worker's listeners). Step progress
 (slabs, training iterations) is logged at most once per ``progress_interval_s``
 per job, so an hour of training shows in the journal without flooding it.
+Under systemd, when the log stream is the journal (``$JOURNAL_STREAM`` names
+its device and inode), each line starts with the sd-daemon priority prefix
+(``<3>`` error ... ``<7>`` debug), so ``journalctl -p err`` finds the errors.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -22,15 +26,44 @@ from models.events import Assessed, CacheDecided, Message, ProgressEvent, StageF
 from pipeline.pair.process import ProcessOutcome
 
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
+# sd-daemon(3) priorities by structlog level name; a line prefixed "<N>" is stored by journald at priority N
+JOURNAL_PRIORITIES = {"critical": 2, "exception": 3, "error": 3, "warning": 4, "warn": 4, "info": 6, "debug": 7}
+
+
+def writes_to_journal(stream: TextIO, environ: dict[str, str] | None = None) -> bool:
+    """``stream`` is journald's stream: ``$JOURNAL_STREAM`` (``device:inode``) names the file it writes to.
+
+    The variable is inherited by child processes whose output goes elsewhere, so it is compared with the stream.
+    """
+    value = (os.environ if environ is None else environ).get("JOURNAL_STREAM", "")
+    device, _, inode = value.partition(":")
+    try:
+        status = os.fstat(stream.fileno())
+        return (int(device), int(inode)) == (status.st_dev, status.st_ino)
+    except (AttributeError, OSError, ValueError):  # no file behind the stream, or no/garbled variable
+        return False
+
+
+class JournalPriority:
+    """Wraps a renderer: each rendered line gets the sd-daemon prefix of its level (``<3>`` for errors)."""
+
+    def __init__(self, renderer: Any) -> None:
+        self.renderer = renderer
+
+    def __call__(self, logger: Any, method_name: str, event_dict: Any) -> str:
+        level = str(event_dict.get("level", method_name)).lower()
+        return f"<{JOURNAL_PRIORITIES.get(level, 6)}>{self.renderer(logger, method_name, event_dict)}"
 
 
 def configure_logging(fmt: str = "auto", level: str = "info", stream: TextIO | None = None) -> None:
-    """Set up structlog once per process (the CLI does this, never a library)."""
+    """Set up structlog once per process (the CLI does this, never a library); priority prefixes for journald."""
     stream = stream or sys.stderr
     json_lines = fmt == "json" or (fmt == "auto" and not stream.isatty())
     renderer: Any = (
         structlog.processors.JSONRenderer() if json_lines else structlog.dev.ConsoleRenderer(colors=stream.isatty())
     )
+    if writes_to_journal(stream):
+        renderer = JournalPriority(renderer)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
