@@ -87,7 +87,7 @@ class JobsSection(_Section):
         None,
         gt=0,
         description="a pair whose projections need more memory to read fails at the check (MiB); default half the RAM; "
-        "keep it below the unit's MemoryMax",
+        "keep it below the unit's MemoryHigh (70% of the RAM), with room for reconstruction and inference",
     )
 
 
