@@ -62,7 +62,9 @@ class Metrics:
         self.voxels = Counter("scoutzoom_voxels_recovered", "Voxels of recovered volume written", registry=r)
         self.training_loss = Gauge("scoutzoom_training_loss", "Latest training loss of the current job", registry=r)
         self.last_success = Gauge(
-            "scoutzoom_last_success_timestamp_seconds", "When a job last ended done (Unix time)", registry=r
+            "scoutzoom_last_success_timestamp_seconds",
+            "When a job last ended done (Unix time; from the job store at start, 0 if none ever did)",
+            registry=r,
         )
         self.flagged = Counter(
             "scoutzoom_recovered_flagged",
@@ -125,6 +127,11 @@ class Metrics:
             self.voxels.inc(detail.voxels_recovered)
         if outcome == "done":
             self.last_success.set(self.clock())
+
+    def seed_last_success(self, timestamp_s: float | None) -> None:
+        """At start: the job store's last done job (Unix s), so a restart does not look like a day without success."""
+        if timestamp_s is not None:
+            self.last_success.set(timestamp_s)
 
     def loose_group_reported(self, kind: str) -> None:
         """A loose scan group newly reported (``ambiguous`` or ``broken``), not processed."""

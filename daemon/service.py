@@ -218,6 +218,7 @@ class Daemon:
     def start(self) -> None:
         now = self.clock()
         requeued, failed = self.store.recover(self.config.jobs.max_attempts, now)
+        self.metrics.seed_last_success(self.store.last_done_s())
         for job in requeued:
             self.log.warning("interrupted job re-queued", job_id=job.id, pair=str(job.pair), stage=job.stage or "-")
         for job in failed:

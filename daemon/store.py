@@ -379,6 +379,12 @@ class JobStore:
             rows = self._db.execute("SELECT * FROM jobs ORDER BY updated_s DESC, id DESC LIMIT ?", (limit,)).fetchall()
         return [Job(**dict(row)) for row in rows]
 
+    def last_done_s(self) -> float | None:
+        """When a job last finished done (Unix s; a pair found already done counts), or None if none did."""
+        with self._lock:
+            row = self._db.execute("SELECT MAX(finished_s) FROM jobs WHERE state='done'").fetchone()
+        return float(row[0]) if row is not None and row[0] is not None else None
+
     def running(self) -> list[Job]:
         with self._lock:
             rows = self._db.execute("SELECT * FROM jobs WHERE state='running' ORDER BY id").fetchall()

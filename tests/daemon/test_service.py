@@ -8,6 +8,7 @@ from pathlib import Path
 
 from daemon.config import validate_config
 from daemon.service import Daemon
+from daemon.store import JobStore
 from models.errors import Cancelled
 from pipeline.pair.process import ProcessOutcome
 from tests.daemon.pairs import make_pair
@@ -130,3 +131,32 @@ def test_reload_keeps_the_old_config_when_the_new_one_is_invalid(tmp_path: Path)
         assert daemon.config.watch.settle_s == 2 and daemon.tracker.settle_s == 2
     finally:
         daemon.shutdown()
+
+
+def test_last_success_is_seeded_from_the_job_store_after_a_restart(tmp_path: Path) -> None:
+    """The metric is the last done job's finish time, not 0, so 'no success for a day' does not fire on restart."""
+    clock = Clock()
+    first = make_daemon(tmp_path, quick, clock)
+    first.start()
+    try:
+        assert first.metrics.registry.get_sample_value("scoutzoom_last_success_timestamp_seconds") == 0  # empty store
+        pair = make_pair(tmp_path / "in" / "p", ready_file=True)
+        first.tick(clock.now)
+        settle_jobs(first)
+        first.tick(clock.now)
+        done_s = first.store.get(pair).finished_s
+        assert first.store.get(pair).state == "done" and done_s == clock.now
+    finally:
+        first.shutdown()
+    clock.now += 3600.0
+    store = JobStore(first.config.store_path)  # a later pair that failed does not count
+    store.record_failed(tmp_path / "in" / "q", tmp_path / "in", tmp_path / "out" / "q", "f", "incomplete", clock.now)
+    store.close()
+
+    clock.now += 3600.0
+    second = make_daemon(tmp_path, quick, clock)
+    second.start()
+    try:
+        assert second.metrics.registry.get_sample_value("scoutzoom_last_success_timestamp_seconds") == done_s
+    finally:
+        second.shutdown()
