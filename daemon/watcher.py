@@ -30,6 +30,7 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
+from daemon.links import link_escape
 from pipeline.acquisition.completeness import is_pair_dir
 from pipeline.acquisition.formats.pairing import GroupBy, UnpairedGroup
 from pipeline.pair.sources import PairSources
@@ -129,18 +130,7 @@ class Watcher:
 
 
 Refused = Callable[[Path, str], None]
-
-
-def link_problem(path: Path, root: Path) -> str | None:
-    """Why ``path`` (below ``root``) must not be used: it resolves outside ``root`` through a link; else None."""
-    try:
-        resolved = Path(os.path.realpath(path))
-        inside = Path(os.path.realpath(root))
-    except (OSError, RuntimeError) as error:
-        return f"cannot resolve ({error})"
-    if resolved != inside and inside not in resolved.parents:
-        return f"symbolic link leading outside the watch root {root} (watch.follow_links = false)"
-    return None
+_FOLLOW_HINT = " (watch.follow_links = false)"
 
 
 def find_pairs(
@@ -172,7 +162,7 @@ def find_pairs(
                 continue
             path = Path(entry.path)
             if entry.is_symlink() and not follow_links:
-                problem = link_problem(path, boundary)
+                problem = link_escape(path, boundary, hint=_FOLLOW_HINT)
                 if problem is not None:
                     if is_pair_dir(path):
                         refused(path, problem)
@@ -195,13 +185,13 @@ def pairs_for_change(
         if candidate != root and root not in candidate.parents:
             break
         if is_pair_dir(candidate) and not ignore(candidate):
-            problem = None if follow_links else link_problem(candidate, root)
+            problem = None if follow_links else link_escape(candidate, root, hint=_FOLLOW_HINT)
             if problem is not None:
                 refused(candidate, problem)
                 return []
             return [candidate]
     if change.is_directory and path.is_dir():
-        if not follow_links and link_problem(path, root) is not None:
+        if not follow_links and link_escape(path, root) is not None:
             return []
         return find_pairs(path, ignore, follow_links=follow_links, refused=refused, boundary=root)  # a tree moved in
     return []
@@ -263,7 +253,7 @@ def loose_pairs(
     for source in find_sources(root):
         if ignore(source.path) or _is_output(source.path, root):
             continue
-        if not follow_links and link_problem(source.path, root) is not None:
+        if not follow_links and link_escape(source.path, root) is not None:
             continue
         completeness = check_source(source)
         if not completeness.complete:

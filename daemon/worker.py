@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
 from daemon.executor.base import WorkerLost
+from daemon.links import link_escape
 from daemon.logs import get_logger
 from daemon.store import Job, JobStore
 from models.errors import Cancelled, ConfigError
@@ -36,6 +36,7 @@ from pipeline.pair.report import FailureReport, write_failure
 from pipeline.pair.sources import PairSources
 
 Processor = Callable[..., ProcessOutcome]
+_NOT_WRITTEN = "; output folder refused, nothing written there"
 
 
 class JobListener(Protocol):
@@ -59,18 +60,6 @@ def load_processor(spec: str) -> Processor:
     return function
 
 
-def output_problem(out_dir: Path, allowed_root: Path) -> str | None:
-    """Why ``out_dir`` must not be written (it resolves outside ``allowed_root`` through a link), or None."""
-    try:
-        resolved = Path(os.path.realpath(out_dir))
-        root = Path(os.path.realpath(allowed_root))
-    except (OSError, RuntimeError) as error:
-        return f"output folder {out_dir} cannot be resolved: {error}"
-    if resolved != root and root not in resolved.parents:
-        return f"output folder {out_dir} leads outside {allowed_root} (symbolic link); nothing written there"
-    return None
-
-
 def write_failed(
     out_dir: Path,
     pair: Path,
@@ -84,7 +73,7 @@ def write_failed(
 
     False when it could not be written (the caller records it); never written through a link leaving ``allowed_root``.
     """
-    if allowed_root is not None and output_problem(out_dir, allowed_root) is not None:
+    if allowed_root is not None and link_escape(out_dir, allowed_root) is not None:
         return False
     report = FailureReport(pair=str(pair), stage=stage, message=message, problems=problems or [message])
     try:
@@ -195,7 +184,7 @@ class JobRunner:
     def _run(self, job: Job, config: ProcessConfig, cancel: CancelToken) -> None:
         self._tell("job_started", job)
         root = self.allowed_root(job) if self.allowed_root is not None else None
-        problem = output_problem(job.out_dir, root) if root is not None else None
+        problem = link_escape(job.out_dir, root, hint=_NOT_WRITTEN) if root is not None else None
         if problem is not None:
             self.store.finish(job.id, "failed", problem, self.clock())
             get_logger(job_id=job.id, pair=str(job.pair), stage="check").error("output folder refused", reason=problem)
