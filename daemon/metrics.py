@@ -3,7 +3,9 @@
 Nothing else in the code base touches a metric; the worker hands every job's
 start, events and end to its listeners, and this is one of them. Metrics live
 in their own :class:`CollectorRegistry` (no process globals), served over HTTP
-on a loopback address unless configured otherwise.
+on a loopback address unless configured otherwise. The ``*_created`` series
+are off (prometheus_client's switch is process-wide; nothing else here exports
+metrics): they double the series and no dashboard or alert reads them.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from prometheus_client import (
     Histogram,
     Info,
     ProcessCollector,
+    disable_created_metrics,
     generate_latest,
     start_http_server,
 )
@@ -46,6 +49,7 @@ class Metrics:
     """The daemon's metrics; implements the worker's ``JobListener`` protocol."""
 
     def __init__(self, registry: CollectorRegistry | None = None, *, clock: Any = time.time) -> None:
+        disable_created_metrics()  # before anything is exported (the env var PROMETHEUS_DISABLE_CREATED_SERIES too)
         self.registry = registry or CollectorRegistry()
         self.clock = clock
         r = self.registry

@@ -84,3 +84,14 @@ def test_trust_flags_and_gain_are_exported() -> None:
     metrics.job_event(job(), Assessed("assess", flagged=False, psnr_gain_db=1.8))
     assert value(metrics, "scoutzoom_recovered_flagged_total") == 1
     assert value(metrics, "scoutzoom_heldout_psnr_gain_db") == 1.8
+
+
+def test_exposition_has_no_created_series() -> None:
+    metrics = Metrics()
+    metrics.job_event(job(), StageFinished("infer", seconds=3.0))
+    metrics.job_finished(job(), "done", None)
+    metrics.loose_group_reported("broken")
+    lines = metrics.exposition().decode().splitlines()
+    assert any(line.startswith("scoutzoom_jobs_total{") for line in lines)  # counters and histograms are there
+    assert any(line.startswith("scoutzoom_stage_seconds_count{") for line in lines)
+    assert not [line for line in lines if "_created" in line.split(" ")[0].split("{")[0]]
