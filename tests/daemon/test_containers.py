@@ -114,3 +114,37 @@ def test_apptainer_definition_builds_from_the_pyproject() -> None:
 def test_apptainer_baked_config_is_valid() -> None:
     config = validate_config(_baked_config(APPTAINER.read_text()))
     assert [str(root) for root in config.watch.roots] == ["/data/scans"] and str(config.output.root) == "/data/output"
+
+
+def _gpu_swap_calls(tmp_path: Path, extras: str) -> list[str]:
+    """The pip calls the definition's ``%post`` swap makes for ``EXTRAS=extras``, run under ``sh`` with stub tools."""
+    block = re.search(r'^\s*case ",\$extras," in\n.*?^\s*esac\n', _sections(APPTAINER.read_text())["post"], re.S | re.M)
+    assert block, "no [gpu] swap in %post"
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    calls = tmp_path / "calls.txt"
+    (bin_dir / "pip").write_text(f'#!/bin/sh\necho "pip $*" >> {calls}\n')
+    (bin_dir / "python").write_text("#!/bin/sh\necho 1.2.3\n")  # every installed version reads 1.2.3
+    for tool in bin_dir.iterdir():
+        tool.chmod(0o755)
+    script = "set -eu\n" + f'extras="{extras}"\n' + block.group(0).replace("/opt/scoutzoom/venv/bin", str(bin_dir))
+    result = subprocess.run(["sh", "-c", script], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    return calls.read_text().splitlines() if calls.exists() else []
+
+
+@pytest.mark.parametrize("extras", ["gpu", "test,gpu"])
+def test_apptainer_gpu_variant_swaps_the_cpu_builds_out_like_the_dockerfile(tmp_path: Path, extras: str) -> None:
+    swap = "uninstall -y tensorflow-cpu onnxruntime itk-rtk"
+    assert swap in (REPO / "docs" / "gpu.md").read_text() and swap in DOCKERFILE.read_text()
+    assert _gpu_swap_calls(tmp_path, extras) == [
+        f"pip {swap}",
+        "pip install --no-cache-dir --force-reinstall --no-deps "
+        "tensorflow==1.2.3 onnxruntime-gpu==1.2.3 itk-rtk-cuda124==1.2.3",
+    ]
+    post = _sections(APPTAINER.read_text())["post"]
+    assert post.index("${extras:+[$extras]}") < post.index(swap)  # after the [gpu] install that brought them
+
+
+def test_apptainer_cpu_image_keeps_its_builds(tmp_path: Path) -> None:
+    assert _gpu_swap_calls(tmp_path, "") == []
