@@ -22,13 +22,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from models.atomic import write_text_atomic
+from pipeline.output.panels import TRIO_LABELS, draw_scale_bar, grey_window
 
 if TYPE_CHECKING:
     from pipeline.pair.report import ProcessReport
 
 REPORT_HTML = "report.html"
 VALUE_UNIT = "mm⁻¹"  # linear attenuation coefficient, as in the volumes
-BAR_SHARE = 0.2  # a scale bar spans about this share of a panel's width
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ def report_images(
     voxel_mm: float,
 ) -> ReportImages:
     """Test-slab and mid-box axial slices and a mid-box xz slice of cubic / recovered / zoom, plus the overlay."""
-    labels = ("before: cubic upsampling of the scout", "after: recovered", "zoom (reference)")
+    labels = TRIO_LABELS
     z_test = (test_slab_z[0] + test_slab_z[1]) // 2
     z_mid, y_mid = zoom.shape[0] // 2, zoom.shape[1] // 2
     slices = (
@@ -73,22 +73,6 @@ def report_images(
 
 
 # -- pictures ------------------------------------------------------------------------------
-def grey_window(images: Sequence[np.ndarray]) -> tuple[float, float]:
-    """One display range for every panel: 0.5-99.5 percentiles of the reference images' finite values."""
-    values = np.concatenate([np.asarray(image, dtype=np.float64)[np.isfinite(image)].ravel() for image in images])
-    if values.size == 0:
-        return 0.0, 1.0
-    lo, hi = np.percentile(values, [0.5, 99.5])
-    return float(lo), float(hi if hi > lo else lo + 1.0)
-
-
-def scale_bar_um(width_px: int, voxel_mm: float) -> float:
-    """A round length (1, 2 or 5 x 10^k µm) near ``BAR_SHARE`` of the panel width."""
-    target = max(width_px * voxel_mm * 1000.0 * BAR_SHARE, 1e-6)
-    power = 10 ** math.floor(math.log10(target))
-    return float(max((m * power for m in (1, 2, 5, 10) if m * power <= target), default=power))
-
-
 def _pyplot() -> Any:
     import matplotlib
 
@@ -96,25 +80,6 @@ def _pyplot() -> Any:
     import matplotlib.pyplot as plt
 
     return plt
-
-
-def _bar(axis: Any, shape: tuple[int, ...], voxel_mm: float) -> None:
-    height, width = shape[:2]
-    length_um = scale_bar_um(width, voxel_mm)
-    length_px = length_um / (voxel_mm * 1000.0)
-    x0, y0 = 0.05 * width, 0.93 * height
-    axis.plot([x0, x0 + length_px], [y0, y0], color="white", linewidth=4, solid_capstyle="butt")
-    axis.plot([x0, x0 + length_px], [y0, y0], color="black", linewidth=1, solid_capstyle="butt")
-    text = f"{length_um:g} µm" if length_um < 1000 else f"{length_um / 1000:g} mm"
-    axis.text(
-        x0,
-        y0 - 0.03 * height,
-        text,
-        color="white",
-        fontsize=9,
-        va="bottom",
-        bbox={"facecolor": "black", "alpha": 0.5, "pad": 1, "linewidth": 0},
-    )
 
 
 def _png(fig: Any) -> bytes:
@@ -131,7 +96,7 @@ def slice_png(slices: SliceSet, window: tuple[float, float], voxel_mm: float) ->
     fig, axes = plt.subplots(1, len(slices.images), figsize=size, squeeze=False)
     for axis, image, label in zip(axes[0], slices.images, slices.labels, strict=True):
         axis.imshow(image, cmap="gray", vmin=window[0], vmax=window[1], interpolation="nearest")
-        _bar(axis, image.shape, voxel_mm)
+        draw_scale_bar(axis, image.shape, voxel_mm)
         axis.set_title(label, fontsize=9)
         axis.set_axis_off()
     fig.tight_layout()
@@ -149,7 +114,7 @@ def overlay_png(scout: np.ndarray, zoom: np.ndarray, voxel_mm: float) -> bytes:
     plt = _pyplot()
     fig, axis = plt.subplots(figsize=(4.2, 4.2 * zoom.shape[0] / max(zoom.shape[1], 1) + 0.45))
     axis.imshow(np.stack([s, z, s], axis=-1), interpolation="nearest")
-    _bar(axis, zoom.shape, voxel_mm)
+    draw_scale_bar(axis, zoom.shape, voxel_mm)
     axis.set_title("registered scout (magenta) over zoom (green)", fontsize=9)
     axis.set_axis_off()
     fig.tight_layout()

@@ -12,6 +12,7 @@ from pipeline.calibrate import CalibrationFigures
 from pipeline.config import ProcessConfig
 from pipeline.infer.stream import InferenceStats
 from pipeline.output import previews
+from pipeline.output.panels import AFTER, BEFORE, TRIO_LABELS, grey_window
 from pipeline.output.plan import OutputPlan
 from pipeline.output.quantise import LinearScale, OutputDtype, choose_scale
 from pipeline.output.volumes import VALUE_UNIT, write_ome_tiff
@@ -69,7 +70,7 @@ def _write_previews(out_dir: Path, p: PairProducts, ms_ssim_scales: int) -> list
     z0, z1 = a.quality.test_slab_z
     zmid_box = p.zoom.shape[0] // 2
     ymid_box = p.zoom.shape[1] // 2
-    trio = ("scout (cubic)", "recovered", "zoom")
+    trio = TRIO_LABELS  # the words report.html uses
     panels = {
         "zoom_region_axial.png": (
             [a.cubic_zoom_box[zmid_box], a.recovered_zoom_box[zmid_box], p.zoom[zmid_box]],
@@ -88,12 +89,16 @@ def _write_previews(out_dir: Path, p: PairProducts, ms_ssim_scales: int) -> list
         ),
         "output_axial.png": (
             [a.cubic_output_slice, np.asarray(p.recovered[a.output_slice_z])],
-            ("scout (cubic)", "recovered"),
+            (BEFORE, AFTER),
             f"whole output region, axial slice z={a.output_slice_z}",
         ),
     }
+    # one grey window for every panel of every preview, from the zoom's slices (as in report.html)
+    window = grey_window([images[-1] for images, _, _ in list(panels.values())[:3]])
+    zoom_voxel_mm, output_voxel_mm = p.scans.zoom.meta.voxel_mm, p.placement.grid.voxel_mm
     for name, (images, titles, title) in panels.items():
-        previews.side_by_side(pdir / name, images, titles, title)
+        voxel_mm = output_voxel_mm if name == "output_axial.png" else zoom_voxel_mm
+        previews.side_by_side(pdir / name, images, titles, title, voxel_mm, window)
         written.append(f"previews/{name}")
     from pipeline.evaluate.trust import write_disagreement_png
 

@@ -137,13 +137,6 @@ def test_page_without_images_still_tells_the_story() -> None:
     assert "Before and after" not in html
 
 
-@pytest.mark.parametrize(
-    ("width", "voxel_mm", "bar_um"), [(64, 0.01, 100.0), (512, 0.001, 100.0), (300, 0.05, 2000.0), (10, 0.0001, 0.2)]
-)
-def test_scale_bars_are_round_and_about_a_fifth_of_the_width(width: int, voxel_mm: float, bar_um: float) -> None:
-    assert report_html.scale_bar_um(width, voxel_mm) == pytest.approx(bar_um)
-
-
 def test_grey_window_is_shared_and_ignores_non_finite_values() -> None:
     image = np.linspace(0, 1, 1000).reshape(10, 100)
     image[0, 0] = np.nan
