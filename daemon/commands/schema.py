@@ -18,9 +18,9 @@ def run(args: argparse.Namespace) -> int:
 
         schema = json_schema()
     elif args.what == "report":
-        from pipeline.pair.report import ProcessReport
+        from pipeline.pair.report import report_json_schema
 
-        schema = ProcessReport.model_json_schema()
+        schema = report_json_schema()
     elif args.what == "config":
         from daemon.config import DaemonConfig
 

@@ -16,7 +16,7 @@ import math
 from pathlib import Path
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from pipeline.evaluate import metrics
 from pipeline.evaluate.config import TrustConfig
@@ -51,20 +51,26 @@ class HallucinationFigures(BaseModel):
 class TrustReport(BaseModel):
     """``report.json``'s ``trust`` object."""
 
-    heldout_psnr_db: float
-    heldout_psnr_cubic_db: float
-    psnr_gain_db: float
-    heldout_ssim: float
-    heldout_ssim_cubic: float
-    heldout_ms_ssim: float
-    heldout_ms_ssim_cubic: float
-    effective_resolution_mm: ResolutionFigures
-    hallucination: HallucinationFigures
-    heldout_voxels: int
-    test_slab_z: tuple[int, int] | None = None
-    features: FeatureTrust | None = None
-    flagged: bool
-    reasons: list[str]
+    heldout_psnr_db: float = Field(description="PSNR of the recovered volume against the zoom, test slab (dB)")
+    heldout_psnr_cubic_db: float = Field(description="PSNR of cubic upsampling of the scout, test slab (dB)")
+    psnr_gain_db: float = Field(description="heldout_psnr_db minus heldout_psnr_cubic_db (dB)")
+    heldout_ssim: float = Field(description="SSIM of the recovered volume, test slab (0-1)")
+    heldout_ssim_cubic: float = Field(description="SSIM of cubic upsampling, test slab (0-1)")
+    heldout_ms_ssim: float = Field(description="3D MS-SSIM of the recovered volume, test slab (0-1)")
+    heldout_ms_ssim_cubic: float = Field(description="3D MS-SSIM of cubic upsampling, test slab (0-1)")
+    effective_resolution_mm: ResolutionFigures = Field(
+        description="FWHM of the extra blur relative to the zoom, before (cubic) and after (recovered) (mm)"
+    )
+    hallucination: HallucinationFigures = Field(
+        description="scout consistency: residual ratios to the zoom's own (~1 is as good as the zoom)"
+    )
+    heldout_voxels: int = Field(description="voxels of the test slab compared (inside the mask)")
+    test_slab_z: tuple[int, int] | None = Field(
+        None, description="test slab: z start and stop (exclusive) on the zoom grid (voxels)"
+    )
+    features: FeatureTrust | None = Field(None, description="pores found and matched to the zoom's: recall, false")
+    flagged: bool = Field(description="a figure is past its threshold: do not trust without looking")
+    reasons: list[str] = Field(description="why it is flagged, one sentence each (empty when trusted)")
 
 
 def _reasons(report: dict, config: TrustConfig) -> list[str]:

@@ -20,7 +20,7 @@ import time
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from models.events import CancelToken, ProgressCallback, step
 from models.runtimes import InferenceRuntime
@@ -35,17 +35,19 @@ MAX_SLAB_Z = 64
 
 
 class InferenceStats(BaseModel):
-    runtime: str
-    voxels: int
-    seconds: float
-    voxels_per_s: float
-    tiles_run: int
-    slabs: int
-    slab_z: int
-    tile_shape: tuple[int, int]
-    slab_bytes: int
-    slabs_skipped: int = 0
-    voxels_computed: int | None = None
+    """One inference run over a volume (``report.json``'s ``inference``)."""
+
+    runtime: str = Field(description="runtime and device, e.g. onnxruntime-cpu")
+    voxels: int = Field(description="voxels of the output range")
+    seconds: float = Field(description="wall time (s)")
+    voxels_per_s: float = Field(description="voxels computed per second (1/s)")
+    tiles_run: int = Field(description="tiles passed through the network")
+    slabs: int = Field(description="z slabs of the output range")
+    slab_z: int = Field(description="output slices per slab")
+    tile_shape: tuple[int, int] = Field(description="tile read shape, y, x, overlap and margin included (voxels)")
+    slab_bytes: int = Field(description="largest slab's input and output arrays (bytes)")
+    slabs_skipped: int = Field(0, description="slabs already written by an interrupted run (resumed)")
+    voxels_computed: int | None = Field(None, description="voxels computed in this run (voxels minus resumed)")
 
 
 def slab_depth(shape_zyx: tuple[int, int, int], slices: int, config: InferenceConfig, chunk_z: int = 1) -> int:

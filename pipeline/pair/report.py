@@ -23,6 +23,8 @@ from pipeline.evaluate.trust import TrustReport
 from pipeline.infer.stream import InferenceStats
 
 REPORT_VERSION = 1
+REPORT_SCHEMA_ID = f"urn:scoutzoom:schema:report:{REPORT_VERSION}"  # report.json's JSON Schema $id
+JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 FAILED_FILE = "FAILED.json"
 VERSIONED_PACKAGES = (
     "scoutzoom",
@@ -51,8 +53,10 @@ def software_versions() -> dict[str, str]:
 
 
 class StageTiming(BaseModel):
-    seconds: float
-    peak_memory_mb: float | None = None
+    """One stage's wall time and peak memory."""
+
+    seconds: float = Field(description="wall time of the stage (s)")
+    peak_memory_mb: float | None = Field(None, description="peak resident memory during the stage (MiB)")
 
 
 class OutputInfo(BaseModel):
@@ -62,23 +66,29 @@ class OutputInfo(BaseModel):
     ``pipeline.output.format``).
     """
 
-    file: str = "recovered.ome.tif"
-    files: list[str] = ["recovered.ome.tif"]
-    shape_zyx: tuple[int, int, int]
-    voxel_mm: float
-    spacing_mm: tuple[float, float, float]
-    origin_mm: tuple[float, float, float]
-    centre_mm: tuple[float, float, float]
-    direction: tuple[float, ...]
-    clipped_by_budget: bool
-    zoom_offset_xyz: tuple[int, int, int]
+    file: str = Field("recovered.ome.tif", description="the first of files (path relative to the output folder)")
+    files: list[str] = Field(["recovered.ome.tif"], description="recovered volume files (relative paths)")
+    shape_zyx: tuple[int, int, int] = Field(description="recovered volume shape, z, y, x (voxels)")
+    voxel_mm: float = Field(description="voxel size (mm; mean spacing if not isotropic)")
+    spacing_mm: tuple[float, float, float] = Field(description="voxel spacing, x, y, z (mm)")
+    origin_mm: tuple[float, float, float] = Field(
+        description="centre of voxel [0,0,0], x, y, z, in the scout's frame (mm)"
+    )
+    centre_mm: tuple[float, float, float] = Field(description="centre of the volume, x, y, z, scout frame (mm)")
+    direction: tuple[float, ...] = Field(description="direction cosines, row-major 3x3 (columns: x, y, z axes)")
+    clipped_by_budget: bool = Field(description="the output region was cut to fit the voxel budget")
+    zoom_offset_xyz: tuple[int, int, int] = Field(description="index of the zoom grid's first voxel, x, y, z (voxels)")
 
 
 class RegistrationInfo(BaseModel):
     model_config = ConfigDict(extra="allow")
 
-    zoom_centre_in_scout_mm: tuple[float, float, float]
-    prior_centre_mm: tuple[float, float, float]
+    zoom_centre_in_scout_mm: tuple[float, float, float] = Field(
+        description="registered centre of the zoom volume, x, y, z, in the scout's frame (mm)"
+    )
+    prior_centre_mm: tuple[float, float, float] = Field(
+        description="the zoom's centre from the scan geometry, before registration, x, y, z (mm)"
+    )
 
 
 class ModelInfo(BaseModel):
@@ -87,15 +97,15 @@ class ModelInfo(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    id: str
-    reused: bool
-    runtime: Literal["tensorrt", "onnxruntime", "keras"]
-    runtime_detail: str = ""
-    decision: str = ""
-    training_curve: list[CurvePoint] = []
-    validation: ValidationFigures | None = None
-    parameters: int | None = None
-    cache: CacheDecision | None = None
+    id: str = Field(description="model id in the model cache")
+    reused: bool = Field(description="a cached model was reused (else one was trained for this pair)")
+    runtime: Literal["tensorrt", "onnxruntime", "keras"] = Field(description="inference runtime family")
+    runtime_detail: str = Field("", description="runtime and device, e.g. onnxruntime-cpu")
+    decision: str = Field("", description="why this model: trained, reused, fine-tuned, in words")
+    training_curve: list[CurvePoint] = Field([], description="training and validation loss by iteration")
+    validation: ValidationFigures | None = Field(None, description="figures on the slab that chose the model")
+    parameters: int | None = Field(None, description="number of trainable weights")
+    cache: CacheDecision | None = Field(None, description="the model cache's look-up: result and reason")
 
 
 class ReconstructionInfo(BaseModel):
@@ -103,15 +113,15 @@ class ReconstructionInfo(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    backend: str
-    shape_zyx: tuple[int, int, int]
-    projections: int
-    seconds: float
-    slabs: int
-    voxel_updates_per_s: float
-    interior: bool
-    truncation_correction: float
-    short_scan: bool
+    backend: str = Field(description="FDK backend (numba, rtk, tigre, ...)")
+    shape_zyx: tuple[int, int, int] = Field(description="reconstructed grid, z, y, x (voxels)")
+    projections: int = Field(description="projections back-projected")
+    seconds: float = Field(description="wall time (s)")
+    slabs: int = Field(description="z slabs the grid was reconstructed in")
+    voxel_updates_per_s: float = Field(description="voxels x projections per second (1/s)")
+    interior: bool = Field(description="interior (region-of-interest) scan: the object is wider than the field")
+    truncation_correction: float = Field(description="RTK ramp-filter truncation correction used (0 unless interior)")
+    short_scan: bool = Field(description="less than a full turn (Parker weights)")
 
 
 class QualityFigures(BaseModel):
@@ -120,14 +130,16 @@ class QualityFigures(BaseModel):
     ``validation_slab_z`` is the slab that chose the model (early stopping); no figure here comes from it.
     """
 
-    test_slab_z: tuple[int, int]
-    validation_slab_z: tuple[int, int]
-    psnr_recovered_db: float
-    ssim_recovered: float
-    psnr_cubic_db: float
-    ssim_cubic: float
-    psnr_scout_on_grid_db: float
-    ssim_scout_on_grid: float
+    test_slab_z: tuple[int, int] = Field(
+        description="test slab: z start and stop (exclusive) on the zoom grid (voxels)"
+    )
+    validation_slab_z: tuple[int, int] = Field(description="validation slab: z start and stop (exclusive) (voxels)")
+    psnr_recovered_db: float = Field(description="PSNR of the recovered volume against the zoom (dB)")
+    ssim_recovered: float = Field(description="SSIM of the recovered volume against the zoom (0-1)")
+    psnr_cubic_db: float = Field(description="PSNR of cubic upsampling of the scout (dB)")
+    ssim_cubic: float = Field(description="SSIM of cubic upsampling of the scout (0-1)")
+    psnr_scout_on_grid_db: float = Field(description="PSNR of the registered scout on the zoom grid (dB)")
+    ssim_scout_on_grid: float = Field(description="SSIM of the registered scout on the zoom grid (0-1)")
 
 
 class ReportSummary(BaseModel):
@@ -145,7 +157,7 @@ class ReportSummary(BaseModel):
     resolution_after_um: float = Field(description="the same for the recovered volume (µm)")
     feature_recall: float | None = Field(None, description="share of the zoom's pores found in the recovered volume")
     feature_recall_cubic: float | None = Field(None, description="the same for cubic upsampling")
-    model_id: str
+    model_id: str = Field(description="model id in the model cache")
     model_reused: bool = Field(description="a cached model was reused (else one was trained)")
     warnings: int = Field(description="number of entries in warnings")
     total_seconds: float = Field(description="wall time of all stages (s)")
@@ -174,31 +186,39 @@ def summarize(report: ProcessReport) -> ReportSummary:
 
 
 class ProcessReport(BaseModel):
-    report_version: Literal[1] = REPORT_VERSION
+    """``report.json``: what happened to one pair (``scoutzoom schema report`` prints this as a JSON Schema)."""
+
+    report_version: Literal[1] = Field(REPORT_VERSION, description="version of this layout")
     summary: ReportSummary | None = Field(None, description="verdict and headline figures; filled from the rest")
-    pair: str
-    sample_id: str
-    fingerprint: str
-    created_utc: datetime = Field(default_factory=utc_now)
-    preset: str
-    software: dict[str, str] = Field(default_factory=software_versions)
-    config: dict[str, Any]
-    stages: dict[str, StageTiming]
-    output: OutputInfo
-    registration: RegistrationInfo
-    model: ModelInfo
-    quality: QualityFigures
-    trust: TrustReport
+    pair: str = Field(description="the pair folder (or the zoom scan of a loose pair)")
+    sample_id: str = Field(description="sample id from the scans' metadata")
+    fingerprint: str = Field(description="content fingerprint of the pair's input files")
+    created_utc: datetime = Field(default_factory=utc_now, description="when the report was written (UTC)")
+    preset: str = Field(description="processing preset (small, medium, ...)")
+    software: dict[str, str] = Field(
+        default_factory=software_versions, description="versions of scoutzoom and the libraries that shape the result"
+    )
+    config: dict[str, Any] = Field(description="the full processing config used")
+    stages: dict[str, StageTiming] = Field(description="wall time (s) and peak memory (MiB) of each stage, by name")
+    output: OutputInfo = Field(description="the recovered volume: files, shape (voxels), grid (mm, scout frame)")
+    registration: RegistrationInfo = Field(description="where the zoom lies in the scout (mm) and how well it fits")
+    model: ModelInfo = Field(description="the network used: trained or reused, runtime, loss curve")
+    quality: QualityFigures = Field(description="PSNR (dB) and SSIM on the zoom's test slab, recovered and baselines")
+    trust: TrustReport = Field(
+        description="trust figures on held-out zoom data (dB, mm) and the verdict: flagged and why"
+    )
     reconstruction: dict[str, ReconstructionInfo] = Field(
         default_factory=dict, description="each reconstruction, by what it produced"
     )
-    inference: InferenceStats | None = None
+    inference: InferenceStats | None = Field(
+        None, description="inference run: runtime, voxels, wall time (s), slabs and tiles"
+    )
     calibration: dict[str, Any] | None = Field(
         None, description="zoom intensity calibration against the scout (pipeline.calibrate)"
     )
-    warnings: list[str] = []
-    previews: list[str] = []
-    intermediates: list[str] = []
+    warnings: list[str] = Field([], description="problems that did not stop the pair, one sentence each")
+    previews: list[str] = Field([], description="preview PNGs (paths relative to the output folder)")
+    intermediates: list[str] = Field([], description="intermediate volumes kept (relative paths)")
 
     @model_validator(mode="after")
     def _fill_summary(self) -> ProcessReport:
@@ -223,6 +243,17 @@ class FailureReport(BaseModel):
     stages: dict[str, StageTiming] = {}
     created_utc: datetime = Field(default_factory=utc_now)
     software: dict[str, str] = Field(default_factory=software_versions)
+
+
+def report_json_schema() -> dict[str, Any]:
+    """JSON Schema (2020-12) of ``report.json`` (``scoutzoom schema report``)."""
+    schema = ProcessReport.model_json_schema()
+    return {
+        "$schema": JSON_SCHEMA_DIALECT,
+        "$id": REPORT_SCHEMA_ID,
+        "title": f"scoutzoom report.json (version {REPORT_VERSION})",
+        **{key: value for key, value in schema.items() if key != "title"},
+    }
 
 
 def write_failure(out_dir: Path, report: FailureReport) -> Path:

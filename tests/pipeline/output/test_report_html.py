@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from daemon.cli import main
 from pipeline.output import report_html
 from pipeline.pair.report import ProcessReport
 
@@ -97,6 +98,27 @@ def test_summary_is_in_the_schema_with_descriptions() -> None:
     schema = ProcessReport.model_json_schema()
     fields = schema["$defs"]["ReportSummary"]["properties"]
     assert "µm" in fields["resolution_before_um"]["description"] and "dB" in fields["psnr_gain_db"]["description"]
+
+
+SECTIONS = ("StageTiming", "OutputInfo", "ModelInfo", "QualityFigures", "TrustReport", "InferenceStats")
+
+
+def test_report_schema_is_2020_12_with_an_id_and_describes_every_field(capsys: pytest.CaptureFixture[str]) -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    assert main(["schema", "report"]) == 0
+    schema = json.loads(capsys.readouterr().out)
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    assert schema["$id"].startswith("urn:scoutzoom:schema:report:")
+    jsonschema.Draft202012Validator.check_schema(schema)
+    written = json.loads(ProcessReport.model_validate(report_dict(flagged=True)).model_dump_json())
+    jsonschema.Draft202012Validator(schema).validate(written)  # a report as written passes its own schema
+    undescribed = [name for name, field in schema["properties"].items() if not field.get("description")]
+    for section in SECTIONS:
+        fields = schema["$defs"][section]["properties"]
+        undescribed += [f"{section}.{name}" for name, field in fields.items() if not field.get("description")]
+    assert not undescribed
+    output = schema["$defs"]["OutputInfo"]["properties"]
+    assert "(mm" in output["voxel_mm"]["description"] and "(voxels)" in output["shape_zyx"]["description"]
 
 
 @pytest.fixture(scope="module")
