@@ -1,11 +1,15 @@
-"""``scoutzoom inspect PATH [--json]``: what scoutzoom reads from a scan or pair folder, before the daemon sees it.
+"""``scoutzoom inspect PATH [--json]``: what scoutzoom reads from a scan or a pair, before the daemon sees it.
 
-Prints the parsed ``scan.json`` (geometry with derived magnification, voxel and
-field of view; or the volume entry), the conditions and sample position, and
-whether the scan is complete (every projection present and readable); for a
-pair also the zoom's centre in the scout frame and the voxel ratio. Exit 0 when
-the metadata parses (complete or not), 1 when it does not, 2 when PATH is not a
-scan or pair folder.
+PATH is any supported source (a contract-v1 scan folder, a ZEISS ``.txrm`` or
+``.txm``, a Nikon ``.xtekct`` or its folder, an NXtomo ``.nx``/``.nxs``/``.h5``,
+a volume file: OME-TIFF, TIFF, NRRD, MHA, NIfTI) or a pair folder (``scout/``
+and ``zoom/``, each holding any of those). Prints the format, the geometry
+(detector, distances, magnification, angles, voxel, field of view) and the
+projection shape, or the volume's shape and voxel; the stage position and
+conditions; and whether the scan is completely written. For a pair also the
+zoom's centre in the scout frame and the voxel ratio. Exit 0 when the metadata
+reads (complete or not), 1 when it does not (the error names the file and the
+problem), 2 when PATH is no scan or pair.
 """
 
 from __future__ import annotations
@@ -18,140 +22,66 @@ from typing import Any
 
 from daemon import exit_codes
 
-MAX_METADATA_BYTES = 1 << 20
+WHAT = (
+    "a scan (scan folder with scan.json, .txrm, .txm, .xtekct or its folder, NXtomo .nx/.nxs/.h5, "
+    "a volume file: OME-TIFF/TIFF/NRRD/MHA/NIfTI) or a pair folder (scout/ and zoom/)"
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("inspect", help="show what is read from a scan folder (scan.json) or a pair folder")
-    parser.add_argument(
-        "path", type=Path, help="a scan folder (holding scan.json) or a pair folder (holding scout/ and zoom/)"
+    parser = subparsers.add_parser(
+        "inspect",
+        help="show what is read from a scan file or folder (any supported format) or a pair folder",
+        description="Show what scoutzoom reads from PATH: format, geometry, projection or volume shape, stage "
+        "position, conditions, and whether it is completely written. Exit 0 when the metadata reads (complete or "
+        "not), 1 when it does not, 2 when PATH is no scan or pair.",
     )
+    parser.add_argument("path", type=Path, help=WHAT)
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
     parser.set_defaults(func=run)
 
 
-def _metadata(scan_dir: Path):
-    """The scan's parsed ``scan.json`` (projection or volume scan); ``InputError`` naming the field otherwise."""
-    from pydantic import ValidationError
+def describe(path: Path) -> dict[str, Any] | None:
+    """``{"kind": "scan", ...}`` or ``{"kind": "pair", ...}`` for ``path``; None when it is neither."""
+    from pipeline.acquisition.formats.inspect import describe_pair, describe_source, is_pair_folder
+    from pipeline.acquisition.formats.registry import detect
 
-    from models.errors import InputError, format_validation_error
-    from pipeline.acquisition.contract import parse_scan_document
-
-    path = scan_dir / "scan.json"
-    try:
-        if path.stat().st_size > MAX_METADATA_BYTES:
-            raise InputError(path, f"larger than {MAX_METADATA_BYTES} bytes")
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as error:
-        raise InputError(path, f"cannot read: {error}") from None
-    if not isinstance(document, dict):
-        raise InputError(path, f"expected a JSON object, got {type(document).__name__}")
-    try:
-        return parse_scan_document(document)
-    except ValidationError as error:
-        raise InputError(path, format_validation_error(error)) from None
-
-
-def describe_scan(scan_dir: Path) -> tuple[dict[str, Any], Any]:
-    """(JSON-ready description, parsed metadata) of one scan folder."""
-    from pipeline.acquisition.completeness import check_scan
-
-    meta = _metadata(scan_dir)
-    info: dict[str, Any] = {
-        "path": str(scan_dir),
-        "role": meta.role,
-        "sample_id": meta.sample_id,
-        "data": meta.data,
-        "sample_position_mm": list(meta.sample_position_mm),
-        "conditions": meta.conditions.model_dump(mode="json", exclude_none=True),
-        "sample_class": meta.sample_class,
-    }
-    if meta.data == "volume":
-        info["volume"] = meta.volume.model_dump(mode="json", exclude_none=True)
-        return info | _volume_facts(scan_dir, meta), meta
-    g = meta.geometry
-    info |= {
-        "values": meta.values,
-        "voxel_mm": meta.voxel_mm,
-        "geometry": {
-            "detector_shape": list(g.detector_shape),
-            "detector_pixel_mm": list(g.detector_pixel_mm),
-            "source_to_axis_mm": g.source_to_axis_mm,
-            "source_to_detector_mm": g.source_to_detector_mm,
-            "magnification": g.magnification,
-            "projections": g.n_angles,
-            "angular_coverage_deg": g.angular_coverage_deg(),
-            "field_of_view_diameter_mm": 2 * g.field_of_view_radius_mm(),
-            "field_of_view_height_mm": g.field_of_view_height_mm(),
-        },
-    }
-    completeness = check_scan(scan_dir)
-    info["complete"], info["problems"] = completeness.complete, list(completeness.reasons)
-    return info, meta
-
-
-def _volume_facts(scan_dir: Path, meta) -> dict[str, Any]:
-    """Shape and voxel size of a volume scan's file, read from its header; problems instead when it does not read."""
-    from models.errors import InputError
-    from pipeline.acquisition.volume import resolve_voxel
-    from pipeline.acquisition.volume_files import volume_header
-
-    path = scan_dir / meta.volume.file
-    if not path.exists():
-        return {"complete": False, "problems": [f"{scan_dir.name}: {meta.volume.file} missing"]}
-    try:
-        shape, from_file = volume_header(path)
-        voxel = resolve_voxel(meta.volume, from_file, path)
-    except InputError as error:
-        return {"complete": False, "problems": [f"{scan_dir.name}: {error}"]}
-    return {
-        "shape_zyx": list(shape),
-        "voxel_zyx_mm": list(voxel),
-        "voxel_mm": sum(voxel) / 3,
-        "complete": True,
-        "problems": [],
-    }
-
-
-def describe(path: Path) -> dict[str, Any]:
-    """A scan folder's description, or a pair's (both scans, the zoom's centre in the scout frame, the voxel ratio)."""
-    from pipeline.acquisition.contract import pair_offset_mm
-
-    if (path / "scan.json").is_file():
-        return {"kind": "scan"} | describe_scan(path)[0]
-    scout, scout_meta = describe_scan(path / "scout")
-    zoom, zoom_meta = describe_scan(path / "zoom")
-    result: dict[str, Any] = {
-        "kind": "pair",
-        "path": str(path),
-        "scout": scout,
-        "zoom": zoom,
-        "zoom_centre_in_scout_mm": [float(v) for v in pair_offset_mm(scout_meta, zoom_meta)],
-        "complete": scout["complete"] and zoom["complete"],
-    }
-    if "voxel_mm" in scout and "voxel_mm" in zoom:
-        result["voxel_ratio"] = scout["voxel_mm"] / zoom["voxel_mm"]
-    return result
+    if not (path / "scan.json").is_file() and is_pair_folder(path):
+        return {"kind": "pair"} | describe_pair(path)
+    if not path.exists() or detect(path) is None:
+        return None
+    return {"kind": "scan"} | describe_source(path)[0]
 
 
 def _scan_lines(info: dict[str, Any], indent: str = "") -> list[str]:
-    lines = [f"{indent}{info['role']} scan of {info['sample_id']!r} ({info['data']}): {info['path']}"]
+    kind = f"{info['format']}, {info['data']}" + ("" if info["role"] else "; role not given: pair folder or sidecar")
+    role = f"{info['role']} scan" if info["role"] else "scan"
+    lines = [f"{indent}{role} of {info['sample_id']!r} ({kind}): {info['path']}"]
     if "geometry" in info:
         g = info["geometry"]
+        offset = ", ".join(f"{v:.4g}" for v in g["detector_offset_px"])
         lines += [
+            f"{indent}  projections {'x'.join(str(n) for n in info['projection_shape'])} (angles, rows, columns), "
+            f"values {info['values']}",
             f"{indent}  detector {g['detector_shape'][0]}x{g['detector_shape'][1]} px of "
-            f"{g['detector_pixel_mm'][0]}x{g['detector_pixel_mm'][1]} mm, magnification {g['magnification']:.3g}, "
-            f"{g['projections']} projections over {g['angular_coverage_deg']:.1f} deg, values {info['values']}",
+            f"{g['detector_pixel_mm'][0]:.4g}x{g['detector_pixel_mm'][1]:.4g} mm, offset ({offset}) px",
+            f"{indent}  source to axis {g['source_to_axis_mm']:.6g} mm, to detector {g['source_to_detector_mm']:.6g} "
+            f"mm, magnification {g['magnification']:.3g}",
+            f"{indent}  angles {g['first_angle_deg']:.4g} .. {g['last_angle_deg']:.4g} deg, coverage "
+            f"{g['angular_coverage_deg']:.1f} deg",
             f"{indent}  voxel {info['voxel_mm'] * 1000:.3g} um, field of view {g['field_of_view_diameter_mm']:.3g} mm "
             f"across x {g['field_of_view_height_mm']:.3g} mm high",
         ]
     else:
         shape = "x".join(str(n) for n in info.get("shape_zyx", [])) or "?"
-        voxel = f", voxel {info['voxel_mm'] * 1000:.3g} um" if "voxel_mm" in info else ""
+        voxel = "x".join(f"{v * 1000:.3g}" for v in info.get("voxel_zyx_mm", []))
+        voxel = f", voxel {voxel} um" if voxel else ""
         units = info["volume"].get("units", "-")
         lines.append(f"{indent}  volume {info['volume']['file']} ({shape} voxels z, y, x{voxel}), units {units}")
-    position = [round(v, 4) for v in info["sample_position_mm"]]
-    lines.append(f"{indent}  sample position {position} mm, conditions {info['conditions'] or '-'}")
+    position = [round(v, 4) + 0.0 for v in info["sample_position_mm"]]
+    lines.append(f"{indent}  sample position {position} mm (x, y, z), conditions {info['conditions'] or '-'}")
+    if info.get("vendor"):
+        lines.append(f"{indent}  also read: {info['vendor']}")
     state = "complete" if info["complete"] else "INCOMPLETE: " + "; ".join(info["problems"])
     return [*lines, f"{indent}  {state}"]
 
@@ -169,12 +99,9 @@ def text(result: dict[str, Any]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     path: Path = args.path
-    if not (path / "scan.json").is_file() and not ((path / "scout").is_dir() and (path / "zoom").is_dir()):
-        print(
-            f"scoutzoom inspect: error: {path}: neither a scan folder (scan.json) nor a pair folder (scout/ and zoom/)",
-            file=sys.stderr,
-        )
+    result = describe(path)  # InputError (a scan whose metadata does not read): exit 1, message naming the file
+    if result is None:
+        print(f"scoutzoom inspect: error: {path}: neither a scan nor a pair folder; expected {WHAT}", file=sys.stderr)
         return exit_codes.USAGE
-    result = describe(path)
     print(json.dumps(result, indent=2) if args.json else text(result))
     return exit_codes.OK

@@ -126,7 +126,7 @@ def test_inspect_says_what_is_missing_and_rejects_non_scans(tmp_path: Path, caps
     code, _, err = run(capsys, "inspect", str(pair / "scout"))
     assert code == exit_codes.FAILED and "scan.json" in err and "sample_id" in err
     code, _, err = run(capsys, "inspect", str(tmp_path / "nothing-here"))
-    assert code == exit_codes.USAGE and "neither a scan folder" in err
+    assert code == exit_codes.USAGE and "neither a scan nor a pair folder" in err
 
 
 def test_config_example_is_the_full_valid_example(capsys) -> None:

@@ -108,10 +108,10 @@ def test_describe_reports_what_was_read(tmp_path, reference_meta, line_integrals
     path = write_txrm(tmp_path / "z.txrm", reference_meta, counts(line_integrals, flat), flat)
     report = describe(path)
     assert report["format"] == "zeiss-txrm" and report["complete"] and report["role"] is None
-    assert report["projections"] == [12, 6, 8] and report["conditions"]["voltage_kv"] == 80.0
+    assert report["projection_shape"] == [12, 6, 8] and report["conditions"]["voltage_kv"] == 80.0
     assert json.loads(json.dumps(report)) == report  # plain data, printable as JSON
     write_txm(tmp_path / "v.txm", np.ones((3, 4, 5), np.float32), voxel_um=10.0)
-    assert describe(tmp_path / "v.txm")["volume_shape_zyx"] == [3, 4, 5]
+    assert describe(tmp_path / "v.txm")["shape_zyx"] == [3, 4, 5]
     with pytest.raises(InputError, match="not a supported scan"):
         describe(tmp_path / "missing.txt")
 
