@@ -12,7 +12,7 @@ from pipeline.acquisition.scan import Scan
 from pipeline.errors import ReconstructionError
 from pipeline.grid import VolumeGrid
 from pipeline.reconstruct.backends import RTKBackend, SlabJob, make_backend
-from pipeline.reconstruct.backends.base import PrefilteredBackend
+from pipeline.reconstruct.backends.base import BatchProgress, PrefilteredBackend
 from pipeline.reconstruct.checks import check_finite, is_truncated, scan_kind
 from pipeline.reconstruct.config import ReconConfig
 from pipeline.reconstruct.filtered import FilteredProjections
@@ -51,6 +51,28 @@ def _check_out(out: np.ndarray | None, grid: VolumeGrid) -> np.ndarray:
     return out
 
 
+class _SlabProgress:
+    """Step events in projections over all slabs: from a backend's batches, and at each slab's end (once)."""
+
+    def __init__(self, progress: ProgressCallback | None, slabs: int, per_slab: int) -> None:
+        self.progress = progress
+        self.slabs = slabs
+        self.per_slab = max(per_slab, 1)
+        self.last = 0
+
+    def _emit(self, slab: int, projections: int) -> None:
+        done = slab * self.per_slab + min(projections, self.per_slab)
+        if done > self.last:
+            self.last = done
+            step(self.progress, STAGE, done, self.slabs * self.per_slab, slab=float(slab + 1), slabs=float(self.slabs))
+
+    def batch_callback(self, slab: int) -> BatchProgress:
+        return lambda projections, _total: self._emit(slab, projections)
+
+    def slab_done(self, slab: int) -> None:
+        self._emit(slab, self.per_slab)
+
+
 def reconstruct(
     scan: Scan,
     grid: VolumeGrid,
@@ -70,8 +92,10 @@ def reconstruct(
     slab, each slab's working memory within ``config.memory_budget_gb``.
     ``filtered`` (from :func:`pipeline.reconstruct.filtered.filter_scan` on this
     scan and config) skips the filtering: the numba backend back-projects it
-    directly, other backends filter again (said in ``warnings``). Progress is
-    one step event per slab; announcing the stage is the caller's job.
+    directly, other backends filter again (said in ``warnings``). Progress
+    counts projections back-projected over all slabs (``total`` = slabs x
+    projections): per batch of projections inside a slab with the numba
+    backend, per slab with the others; announcing the stage is the caller's job.
     Raises :class:`ReconstructionError` on input FDK cannot use.
     """
     started = time.perf_counter()
@@ -111,6 +135,9 @@ def reconstruct(
     slabs, peak = plan_slabs(geometry, grid, config.memory_budget_gb * _GB, parker=kind == "short")
     if peak > config.memory_budget_gb * _GB:
         warnings.append(f"one z slice needs {peak / _GB:.2f} GB, over the {config.memory_budget_gb} GB budget")
+    per_slab = int(scan.line_integrals.shape[0])
+    reported = _SlabProgress(progress, len(slabs), per_slab)
+    batched = isinstance(backend, PrefilteredBackend)
     for done, slab in enumerate(slabs):
         if cancel is not None:
             cancel.raise_if_cancelled(STAGE)
@@ -128,11 +155,14 @@ def reconstruct(
                 hann_cut_frequency=config.hann_cut_frequency,
                 parker=kind == "short",
             )
+            on_batch = reported.batch_callback(done)
             if prefiltered is not None:
-                backend.backproject_slab(job, prefiltered.data[:, slab.row0 : slab.row1], target)
+                backend.backproject_slab(job, prefiltered.data[:, slab.row0 : slab.row1], target, progress=on_batch)
+            elif batched:
+                backend.reconstruct_slab(job, target, progress=on_batch)
             else:
                 backend.reconstruct_slab(job, target)
-        step(progress, STAGE, done + 1, len(slabs))
+        reported.slab_done(done)
     if hasattr(volume, "flush"):
         volume.flush()
     seconds = time.perf_counter() - started

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -9,6 +10,8 @@ import numpy as np
 
 from pipeline.acquisition.contract import Geometry
 from pipeline.grid import VolumeGrid
+
+BatchProgress = Callable[[int, int], None]  # (projections back-projected so far, projections of the slab)
 
 
 @dataclass(frozen=True)
@@ -46,8 +49,16 @@ class FDKBackend(Protocol):
 
 @runtime_checkable
 class PrefilteredBackend(FDKBackend, Protocol):
-    """A backend that can also start from projections filtered once per scan (the numba one)."""
+    """A backend that can also start from projections filtered once per scan (the numba one), and that reports
+    progress inside a slab, per batch of projections."""
 
-    def backproject_slab(self, job: SlabJob, filtered_rows: np.ndarray, out: np.ndarray) -> None:
-        """Back-project rows ``[job.row0, job.row1)`` of already filtered projections onto ``job.grid`` into ``out``."""
+    def reconstruct_slab(self, job: SlabJob, out: np.ndarray, progress: BatchProgress | None = None) -> None:
+        """As :meth:`FDKBackend.reconstruct_slab`; ``progress`` is called after each batch of projections."""
+        ...
+
+    def backproject_slab(
+        self, job: SlabJob, filtered_rows: np.ndarray, out: np.ndarray, progress: BatchProgress | None = None
+    ) -> None:
+        """Back-project rows ``[job.row0, job.row1)`` of already filtered projections onto ``job.grid`` into ``out``;
+        ``progress`` is called after each batch of projections."""
         ...

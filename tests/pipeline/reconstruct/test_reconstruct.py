@@ -14,7 +14,8 @@ from pipeline.acquisition.scan import Scan
 from pipeline.errors import ReconstructionError
 from pipeline.grid import VolumeGrid
 from pipeline.reconstruct import ReconConfig, reconstruct
-from pipeline.reconstruct.backends import make_backend
+from pipeline.reconstruct.backends import fdk_numba, make_backend
+from pipeline.reconstruct.filtered import filter_scan
 from tests.pipeline.reconstruct.conftest import SPHERE, centroid_mm
 from tests.pipeline.reconstruct.phantoms import Cylinder, density, make_meta, make_scan
 
@@ -91,9 +92,30 @@ def test_slabs_stream_into_a_memmap_and_match_one_pass(sphere_scan: Scan, tmp_pa
     assert streamed.volume is out and streamed.slabs > 1
     assert streamed.peak_slab_bytes <= budget_gb * 1024**3
     assert np.allclose(np.asarray(out), one_pass.volume, atol=1e-5 * float(np.abs(one_pass.volume).max()))
-    steps = [(e.done, e.total) for e in events if e.kind == "progress"]
-    assert steps == [(i + 1, streamed.slabs) for i in range(streamed.slabs)]
+    per_slab = sphere_scan.line_integrals.shape[0]
+    slab_ends = [(e.done, e.total) for e in events if e.done % per_slab == 0]
+    assert slab_ends == [((i + 1) * per_slab, streamed.slabs * per_slab) for i in range(streamed.slabs)]
     assert all(e.kind == "progress" for e in events)  # stage boundaries belong to the stage runner
+
+
+@pytest.mark.parametrize("prefiltered", [False, True])
+def test_one_slab_reports_progress_per_batch_of_projections(
+    sphere_scan: Scan, prefiltered: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An hour-long slab is not silent: the numba backend reports after each batch of projections."""
+    grid = VolumeGrid.isotropic((24, 24, 24), 0.02, (0.1, -0.1, 0.05))
+    config = ReconConfig(backend="numba")
+    filtered = filter_scan(sphere_scan, config, interior=False) if prefiltered else None
+    events: list[ProgressEvent] = []
+    result = reconstruct(sphere_scan, grid, config, interior=False, progress=events.append, filtered=filtered)
+    done = [e.done for e in events]
+    total = sphere_scan.line_integrals.shape[0]  # 180 projections: batches of 64
+    assert result.slabs == 1 and result.backend == "numba"
+    assert done == [64, 128, 180] and {e.total for e in events} == {total}
+    assert all(e.values == {"slab": 1.0, "slabs": 1.0} for e in events)
+    monkeypatch.setattr(fdk_numba, "MIN_BATCH", 10_000)  # every projection in one call, as before batches
+    whole = reconstruct(sphere_scan, grid, config, interior=False, filtered=filtered).volume
+    assert np.allclose(result.volume, whole, atol=1e-6 * float(np.abs(whole).max()))
 
 
 def test_out_of_shape_output_is_refused(sphere_scan: Scan) -> None:
