@@ -12,10 +12,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tifffile
 
 from daemon import exit_codes
 from daemon.cli import main as scoutzoom
 from pipeline.acquisition.contract import ScanMetadata
+from pipeline.acquisition.reader import read_metadata
 from pipeline.acquisition.volume import read_volume_scan, resample_onto
 from pipeline.acquisition.writer import write_scan
 from pipeline.grid import VolumeGrid
@@ -23,7 +25,7 @@ from pipeline.output.volumes import write_ome_tiff
 from pipeline.pair import steps
 from pipeline.pair.conditions import scan_conditions
 from pipeline.pair.sources import PairSources, check_sources, sources_fingerprint
-from tests.pipeline.acquisition.formats.convert import to_nxtomo, to_txrm
+from tests.pipeline.acquisition.formats.convert import to_nxtomo, to_txrm, to_xtekct
 from tests.pipeline.pair.conftest import fast_config
 
 ROWS, COLUMNS, COUNT = 8, 10, 12
@@ -263,3 +265,46 @@ def test_a_volume_scout_with_the_zoom_as_projections(simulated: Path, tmp_path: 
     assert backends["scout_native"] == backends["output_region"] == steps.RESAMPLED
     assert backends["zoom"] != steps.RESAMPLED
     assert registration_error_vox(tmp_path / "out", simulated) < 0.25  # measured 0.044 zoom voxel (seed 11)
+
+
+@pytest.mark.slow  # two whole pairs, 20 training iterations each (measured 31-65 s on the shared 2-core machine)
+def test_process_nikon_xtekct_pair_registers_as_the_contract_v1_run(simulated: Path, tmp_path: Path, capsys) -> None:
+    """The simulated pair as two Nikon folders (stage positions in sidecars: xtekct has none) through ``process``,
+    against the same pair processed as its contract-v1 folder: registration and recovered volume, not the truth."""
+    config = tmp_path / "fast.toml"
+    config.write_text(FAST_TOML.replace("iterations = 200", "iterations = 20"))
+    nikon = {}
+    for role in ("scout", "zoom"):
+        scan = simulated / "pair" / role
+        nikon[role] = to_xtekct(scan, tmp_path / f"nikon_{role}", name=f"sample_{role}")
+        position = json.loads((scan / "scan.json").read_text())["sample_position_mm"]
+        sidecar = nikon[role].with_name(nikon[role].name + ".scoutzoom.json")
+        sidecar.write_text(json.dumps({"sample_id": "sim", "sample_position_mm": position}))
+    runs = {
+        "contract": [str(simulated / "pair"), "--out", str(tmp_path / "contract")],
+        "nikon": [
+            "--scout",
+            str(nikon["scout"].parent),
+            "--zoom",
+            str(nikon["zoom"]),
+            "--out",
+            str(tmp_path / "nikon"),
+        ],
+    }
+    for name, args in runs.items():
+        code = scoutzoom(["process", *args, "--config", str(config), "--no-cache", "--json"])
+        summary = json.loads(capsys.readouterr().out)
+        assert code == exit_codes.OK and summary["status"] == "done", (name, summary)
+
+    reports = {name: json.loads((tmp_path / name / "report.json").read_text()) for name in runs}
+    centres = {name: np.asarray(r["registration"]["zoom_centre_in_scout_mm"]) for name, r in reports.items()}
+    zoom_voxel_mm = read_metadata(simulated / "pair" / "zoom").voxel_mm
+    assert reports["nikon"]["output"]["voxel_mm"] == pytest.approx(reports["contract"]["output"]["voxel_mm"], rel=1e-6)
+    assert {info["backend"] for info in reports["nikon"]["reconstruction"].values()} != {steps.RESAMPLED}
+    apart_vox = float(np.linalg.norm(centres["nikon"] - centres["contract"]) / zoom_voxel_mm)
+    # measured (seed 11): 1.4e-7 zoom voxel apart (both 0.031 voxel from the truth); the issue asks for < 0.1
+    assert apart_vox < 0.1, f"xtekct registration {apart_vox:.3g} zoom voxel from the contract-v1 run"
+    volumes = {name: tifffile.imread(tmp_path / name / "recovered.ome.tif") for name in runs}
+    assert volumes["nikon"].shape == volumes["contract"].shape
+    # measured: at most 1.3e-6 apart on a range of 1.33 (float32 noise of the conversion; training is seeded)
+    assert np.abs(volumes["nikon"] - volumes["contract"]).max() < 1e-3 * np.ptp(volumes["contract"])
