@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
@@ -47,6 +49,12 @@ class TrainingConfig(BaseModel):
     batch_size: int = Field(4, ge=1)
     tile_px: int = Field(128, ge=16)
     learning_rate: float = Field(2e-4, gt=0)
+    learning_rate_schedule: Literal["constant", "cosine"] = Field(
+        "constant",
+        description="constant: Adam at learning_rate throughout (the paper's); cosine: decays from learning_rate to "
+        "final_learning_rate_fraction of it over the planned iterations",
+    )
+    final_learning_rate_fraction: float = Field(0.1, gt=0, le=1, description="cosine schedule: the last step's share")
     loss_weights: tuple[float, float] = (0.5, 1.0)
     validation_fraction: float = Field(0.15, gt=0, lt=0.5)
     validation_interval: int = Field(100, ge=1, description="iterations between validation checks")

@@ -100,11 +100,22 @@ def build_training_model(
         _load_initial(model, Path(init_weights))
     loss = output_loss(training)
     model.compile(
-        optimizer=keras.optimizers.Adam(training.learning_rate),
+        optimizer=keras.optimizers.Adam(learning_rate_schedule(training)),
         loss=[loss, loss],
         loss_weights=list(training.loss_weights),
     )
     return model
+
+
+def learning_rate_schedule(training: TrainingConfig):
+    """Adam's learning rate: a number (constant) or a Keras cosine decay over the planned iterations."""
+    import keras
+
+    if training.learning_rate_schedule == "constant":
+        return training.learning_rate
+    return keras.optimizers.schedules.CosineDecay(
+        training.learning_rate, decay_steps=training.iterations, alpha=training.final_learning_rate_fraction
+    )
 
 
 def _load_initial(model, path: Path) -> None:

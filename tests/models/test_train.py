@@ -138,3 +138,20 @@ def test_early_stopping_keeps_the_best_weights_and_waits_for_patience():
     late = EarlyStopping(patience=1, min_improvement=0.0, min_iterations=10)
     late.update(1, 1.0, model)
     assert not late.update(2, 2.0, model) and late.update(10, 2.0, model)
+
+
+def test_cosine_schedule_decays_to_its_final_fraction_and_constant_stays():
+    from models.train import learning_rate_schedule
+
+    constant = TrainingConfig(iterations=100, learning_rate=1e-3)
+    assert learning_rate_schedule(constant) == 1e-3
+    cosine = TrainingConfig(
+        iterations=100, learning_rate=1e-3, learning_rate_schedule="cosine", final_learning_rate_fraction=0.1
+    )
+    schedule = learning_rate_schedule(cosine)
+    start, middle, end = (float(schedule(step)) for step in (0, 50, 100))
+    assert start == pytest.approx(1e-3)
+    assert middle == pytest.approx(1e-3 * (0.1 + 0.9 * 0.5), rel=1e-4)
+    assert end == pytest.approx(1e-4, rel=1e-4)
+    with pytest.raises(ValueError):
+        TrainingConfig(learning_rate_schedule="step")
