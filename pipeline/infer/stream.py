@@ -48,6 +48,9 @@ class InferenceStats(BaseModel):
     slab_bytes: int = Field(description="largest slab's input and output arrays (bytes)")
     slabs_skipped: int = Field(0, description="slabs already written by an interrupted run (resumed)")
     voxels_computed: int | None = Field(None, description="voxels computed in this run (voxels minus resumed)")
+    read_seconds: float = Field(
+        0.0, description="part of seconds spent reading the input slabs (a streamed source: making them, e.g. FDK) (s)"
+    )
 
 
 def slab_depth(shape_zyx: tuple[int, int, int], slices: int, config: InferenceConfig, chunk_z: int = 1) -> int:
@@ -118,7 +121,7 @@ def infer_volume(
         raise ValueError(f"z_range must lie within [0, {nz}) and not be empty (got {z_range})")
     slabs = (hi - lo + slab_z - 1) // slab_z
     done = ledger.start(slab_z) if ledger is not None else set()
-    tiles_run, slab_bytes, skipped, computed_z = 0, 0, 0, 0
+    tiles_run, slab_bytes, skipped, computed_z, read_seconds = 0, 0, 0, 0, 0.0
     for z0 in range(lo, hi, slab_z):
         if cancel is not None:
             cancel.raise_if_cancelled("inference")
@@ -127,7 +130,9 @@ def infer_volume(
             skipped += 1
             step(progress, STAGE, z1 - lo, hi - lo, voxels=0.0)
             continue
+        read_started = time.perf_counter()
         block = _read_slab(source, z0, z1, slices, margin, normalisation)
+        read_seconds += time.perf_counter() - read_started
         out = np.zeros((z1 - z0, ny, nx), np.float32)
         slab_bytes = max(slab_bytes, block.nbytes + out.nbytes)
         jobs = [(zi, ti) for zi in range(z1 - z0) for ti in range(len(tiles))]
@@ -169,4 +174,5 @@ def infer_volume(
         slab_bytes=slab_bytes,
         slabs_skipped=skipped,
         voxels_computed=computed,
+        read_seconds=read_seconds,
     )

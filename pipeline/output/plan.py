@@ -32,11 +32,12 @@ class OutputPlan(BaseModel):
         return "ome-tiff" in self.formats
 
 
-def plan_output(fmt: str, voxels: int, auto_zarr_above_gb: float) -> OutputPlan:
+def plan_output(fmt: str, voxels: int, auto_zarr_above_gb: float, scout_scratch: bool = True) -> OutputPlan:
     """Formats for ``fmt`` (``auto``: OME-TIFF up to ``auto_zarr_above_gb`` of float32, OME-Zarr above) and the bytes
     needed:
-    the scout on the output grid (scratch), the recovered volume (a scratch memmap for OME-TIFF, or the Zarr itself with
-    its pyramid and mask label), and the OME-TIFF file."""
+    the scout on the output grid (scratch; none with ``scout_scratch=False``, when it is streamed into inference),
+    the recovered volume (a scratch memmap for OME-TIFF, or the Zarr itself with its pyramid and mask label), and the
+    OME-TIFF file."""
     volume_bytes = voxels * FLOAT32_BYTES
     if fmt == "auto":
         formats: tuple[str, ...] = ("ome-zarr",) if volume_bytes > auto_zarr_above_gb * 1e9 else ("ome-tiff",)
@@ -44,7 +45,7 @@ def plan_output(fmt: str, voxels: int, auto_zarr_above_gb: float) -> OutputPlan:
         formats = ("ome-tiff", "ome-zarr")
     else:
         formats = (fmt,)
-    needs = volume_bytes  # scout on the output grid
+    needs = volume_bytes if scout_scratch else 0  # scout on the output grid
     if "ome-zarr" in formats:
         needs += int(volume_bytes * PYRAMID_FACTOR) + voxels  # pyramid + uint8 mask label
     else:

@@ -35,7 +35,7 @@ class AssessmentInput:
     slabs: HeldoutSlabs
     cubic_box: np.ndarray
     scout_native: VolumeWithMask
-    output_scout: np.ndarray
+    output_scout: np.ndarray  # the scout on the output grid over outside_window(nz) only (z slices)
     output_recovered: np.ndarray
     output_mask: np.ndarray
     placement: OutputPlacement
@@ -101,17 +101,24 @@ def assess(data: AssessmentInput, config: ProcessConfig) -> Assessment:
 OUTSIDE_MAX_SLICES = 64
 
 
+def outside_window(nz: int) -> tuple[int, int]:
+    """The central z-window ``[z0, z1)`` (at most ``OUTSIDE_MAX_SLICES``) of an output of ``nz`` slices that the
+    scout-consistency check reads: the only slices of the scout on the output grid the assessment needs."""
+    z0 = max(0, nz // 2 - OUTSIDE_MAX_SLICES // 2)
+    return z0, min(nz, z0 + OUTSIDE_MAX_SLICES)
+
+
 def _outside_sample(data: AssessmentInput) -> tuple[tuple[np.ndarray, np.ndarray] | None, np.ndarray | None]:
-    """``((recovered, scout), mask)`` over a central z-window of the output (at most ``OUTSIDE_MAX_SLICES``)
-    with the zoom box masked out, for the scout-consistency check; ``(None, None)`` when nothing is outside."""
+    """``((recovered, scout), mask)`` over the central z-window of the output (:func:`outside_window`) with the
+    zoom box masked out, for the scout-consistency check; ``(None, None)`` when nothing is outside."""
     from pipeline.evaluate.consistency import outside_zoom_mask
 
-    nz = data.placement.grid.shape_zyx[0]
-    z0 = max(0, nz // 2 - OUTSIDE_MAX_SLICES // 2)
-    z1 = min(nz, z0 + OUTSIDE_MAX_SLICES)
+    z0, z1 = outside_window(data.placement.grid.shape_zyx[0])
+    if data.output_scout.shape[0] != z1 - z0:
+        raise ValueError(f"output_scout holds {data.output_scout.shape[0]} slices, the window [{z0}, {z1}) needs")
     ox, oy, oz = data.placement.zoom_offset_xyz
     mask = outside_zoom_mask(np.asarray(data.output_mask[z0:z1]), (ox, oy, oz - z0), data.zoom.shape)
     if not mask.any():
         return None, None
-    pair = (np.asarray(data.output_recovered[z0:z1], np.float32), np.asarray(data.output_scout[z0:z1], np.float32))
+    pair = (np.asarray(data.output_recovered[z0:z1], np.float32), np.asarray(data.output_scout, np.float32))
     return pair, mask

@@ -27,9 +27,11 @@ from pipeline.output.volumes import scratch_volume
 from pipeline.output.zarr_volume import OmeZarrVolume, partial_folder
 from pipeline.pair import steps as pair_steps
 from pipeline.pair.heldout import HeldoutSlabs, split_heldout
+from pipeline.pair.report import ReconstructionInfo
 from pipeline.pair.sources import PairSources
 from pipeline.pair.stages import StageRunner
 from pipeline.reconstruct.filtered import FilteredProjections
+from pipeline.reconstruct.streamed import SlabReconstructor
 from pipeline.region import OutputPlacement, output_placement
 from pipeline.register.result import Registered
 
@@ -56,12 +58,20 @@ class ZoomData:
 
 @dataclass
 class OutputVolumes:
-    """The output region: its placement, the formats it is written as, the scout reconstructed on it (scratch
-    memmap) and the recovered volume (a scratch memmap, or the OME-Zarr being written)."""
+    """The output region: its placement, the formats it is written as, the scout on it and the recovered volume (a
+    scratch memmap, or the OME-Zarr being written).
+
+    Reconstructed first (``streamer`` None), ``scout.volume`` is the whole region (a scratch memmap). Streamed
+    (``streamer`` set: FDK slab by slab inside inference, :func:`recover`), the region is never held: ``scout``
+    carries its mask and, once inference is done, its reconstruction figures, and ``scout.volume`` is
+    ``scout_window`` only. ``scout_window`` is the scout over the assessment's window
+    (:func:`pipeline.pair.assess.outside_window`), in both cases."""
 
     placement: OutputPlacement
     plan: OutputPlan
     scout: pair_steps.VolumeWithMask
+    scout_window: np.ndarray | None = None
+    streamer: SlabReconstructor | None = None
     recovered: np.ndarray | OmeZarrVolume | None = None
     inference: InferenceStats | None = None
 
@@ -115,7 +125,7 @@ def run_pair(
     with runner.stage("infer"):
         recover(output, model, config, runner, out_dir, work_dir, fingerprint)
     with runner.stage("assess"):
-        assert output.recovered is not None
+        assert output.recovered is not None and output.scout_window is not None
         assessment = assess(
             AssessmentInput(
                 model=model,
@@ -125,7 +135,7 @@ def run_pair(
                 slabs=zoom_data.slabs,
                 cubic_box=cubic_box,
                 scout_native=scout_native,
-                output_scout=output.scout.volume,
+                output_scout=output.scout_window,
                 output_recovered=output.recovered,
                 output_mask=output.scout.mask,
                 placement=output.placement,
@@ -281,8 +291,11 @@ def reconstruct_output(
     filtered: FilteredProjections | None = None,
 ) -> OutputVolumes:
     """The output region (default: the scout's whole field of view, on the registered zoom grid extended by
-    whole voxels), with the scout reconstructed straight onto it into a scratch memmap. Fails first, clearly,
-    when the disk cannot hold what the region needs."""
+    whole voxels), with the scout on it: reconstructed whole into a scratch memmap, or, with
+    ``output.stream_region`` and a projection scout, only set up here (checks, backend, mask) and reconstructed
+    slab by slab inside inference. Fails first, clearly, when the disk cannot hold what the region needs."""
+    from pipeline.pair.assess import outside_window
+
     region = config.output.region
     placement = output_placement(
         registered.result.zoom_grid_in_scout,
@@ -290,14 +303,39 @@ def reconstruct_output(
         size_mm=region.size_mm or pair_steps.field_of_view_mm(scans.scout),
         voxel_budget=region.voxel_budget,
     )
-    plan = plan_output(config.output.format, placement.grid.n_voxels, config.output.auto_zarr_above_gb)
+    grid = placement.grid
+    streamed = config.output.stream_region and not isinstance(scans.scout, VolumeScan)
+    plan = plan_output(config.output.format, grid.n_voxels, config.output.auto_zarr_above_gb, not streamed)
     check_disk_space(plan, work_dir)
-    source = scratch_volume(work_dir / "scout_output_region.npy", placement.grid.shape_zyx)
+    w0, w1 = outside_window(grid.shape_zyx[0])
+    if streamed:
+        streamer = SlabReconstructor(scans.scout, grid, config.reconstruction, filtered=filtered)  # type: ignore[arg-type]
+        window = np.zeros((0, *grid.shape_zyx[1:]), np.float32)  # filled by recover()
+        scout = pair_steps.VolumeWithMask(volume=window, mask=streamer.mask, grid=grid, warnings=streamer.warnings)
+        return OutputVolumes(placement=placement, plan=plan, scout=scout, streamer=streamer)
+    source = scratch_volume(work_dir / "scout_output_region.npy", grid.shape_zyx)
     scout = pair_steps.reconstruct_on(
-        scans.scout, placement.grid, config, out=source, progress=runner.inner, cancel=runner.cancel, filtered=filtered
+        scans.scout, grid, config, out=source, progress=runner.inner, cancel=runner.cancel, filtered=filtered
     )
     source.flush()
-    return OutputVolumes(placement=placement, plan=plan, scout=scout)
+    return OutputVolumes(placement=placement, plan=plan, scout=scout, scout_window=scout.volume[w0:w1])
+
+
+def streamed_info(streamer: SlabReconstructor) -> ReconstructionInfo:
+    """report.json's ``reconstruction.output_region`` of a streamed region: FDK wall seconds summed over its set-up
+    (in ``reconstruct_output``) and every slab (inside ``infer``); ``slabs`` counts the FDK calls."""
+    projections = int(streamer.scan.line_integrals.shape[0])
+    return ReconstructionInfo(
+        backend=streamer.backend.name,
+        shape_zyx=streamer.grid.shape_zyx,
+        projections=projections,
+        seconds=round(streamer.seconds, 3),
+        slabs=streamer.slabs,
+        voxel_updates_per_s=streamer.voxels * projections / max(streamer.seconds, 1e-9),
+        interior=streamer.interior,
+        truncation_correction=streamer.truncation_correction,
+        short_scan=streamer.short_scan,
+    )
 
 
 RECOVERED_SCRATCH = "recovered.npy"
@@ -375,7 +413,12 @@ def recover(
 ) -> None:
     """The model over the whole output region, slab by slab, straight into the OME-Zarr being written (when the
     plan has one) or into a scratch memmap. Resumable: the destination is reopened and the slabs its ledger
-    records as written by this same job are skipped, so a retry after a failure or a cancel continues."""
+    records as written by this same job are skipped, so a retry after a failure or a cancel continues.
+
+    A streamed region (``output.streamer``) is reconstructed as inference reads it: each z slab with its halo,
+    then dropped (:class:`pipeline.infer.produced.ProducedSource`); skipped slabs are not reconstructed. The
+    assessment's window of the scout is kept aside on the way (made after inference if a resume skipped it)."""
+    from pipeline.infer.produced import ProducedSource
     from pipeline.infer.resume import SlabLedger
     from pipeline.infer.stream import infer_volume
     from pipeline.pair.writeout import RECOVERED_ZARR
@@ -396,9 +439,14 @@ def recover(
     else:
         recovered = scratch_volume(work_dir / RECOVERED_SCRATCH, grid.shape_zyx, reuse=True)
         ledger = SlabLedger(work_dir / RECOVERED_LEDGER, fingerprint)
+    source: np.ndarray | ProducedSource = output.scout.volume
+    if output.streamer is not None:
+        from pipeline.pair.assess import outside_window
+
+        source = ProducedSource(grid.shape_zyx, output.streamer.fill, keep=outside_window(grid.shape_zyx[0]))
     output.inference = infer_volume(
         model.runtime,
-        output.scout.volume,
+        source,
         recovered,
         model.normalisation,
         config.inference,
@@ -408,3 +456,7 @@ def recover(
         ledger=ledger,
     )
     output.recovered = recovered
+    if isinstance(source, ProducedSource) and output.streamer is not None:
+        output.scout_window = source.kept()
+        output.scout.volume = output.scout_window
+        output.scout.info = streamed_info(output.streamer)
