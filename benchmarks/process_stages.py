@@ -39,6 +39,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "after": {},  # the defaults: backend auto (numba on CPU), filtered once
     "streamed": {"output": {"stream_region": True}},
 }
+OUTPUT_STAGES = ("reconstruct_output", "infer")  # streamed, the output FDK runs inside infer
 DESCRIPTIONS = {
     "before": "RTK FDK backend, projections filtered again for every grid, output region reconstructed whole",
     "after": "defaults (numba FDK on CPU), projections filtered once per scan, output region reconstructed whole",
@@ -93,6 +94,7 @@ def child(pair: Path, out: Path, preset: str, name: str) -> dict[str, Any]:
             stages[event.stage] = {
                 "seconds": round(time.perf_counter() - wall0, 3),
                 "cpu_seconds": round(_cpu_s() - cpu0, 3),
+                "peak_memory_mb": event.peak_memory_mb,
             }
 
     load_before = os.getloadavg()
@@ -117,7 +119,7 @@ def child(pair: Path, out: Path, preset: str, name: str) -> dict[str, Any]:
             for grid, info in report.get("reconstruction", {}).items()
         }
         inference = report.get("inference") or {}
-        run["inference"] = {k: inference.get(k) for k in ("seconds", "slabs", "slab_z", "voxels_per_s")}
+        run["inference"] = {k: inference.get(k) for k in ("seconds", "read_seconds", "slabs", "slab_z", "voxels_per_s")}
         run["quality"] = {k: report["quality"][k] for k in ("psnr_recovered_db", "psnr_cubic_db")}
     return run
 
@@ -147,6 +149,9 @@ def _ratios(runs: dict[str, dict[str, Any]]) -> dict[str, Any]:
         for stage, t in b["stages"].items():
             if stage in a["stages"] and t["seconds"] > 0:
                 entry["stages_seconds"][stage] = round(a["stages"][stage]["seconds"] / t["seconds"], 3)
+        pair = [sum(r["stages"].get(s, {}).get("seconds", 0.0) for s in OUTPUT_STAGES) for r in (a, b)]
+        if pair[1] > 0:  # interleaved when streamed: compared as one
+            entry["stages_seconds"]["+".join(OUTPUT_STAGES)] = round(pair[0] / pair[1], 3)
         ratios[f"{num}/{den}"] = entry
     return ratios
 
