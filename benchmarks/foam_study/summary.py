@@ -15,7 +15,16 @@ from typing import Any
 from benchmarks.foam_study.paper_report import PUBLISHED_TEXT, published_cell
 from benchmarks.foam_study.report import _cell
 
-INSTRUMENT_ORDER = ["subvoxel_fdk", "cubic", "richardson_lucy", "srcnn", "unet", "unet_small", "unet_medium"]
+INSTRUMENT_ORDER = [
+    "subvoxel_fdk",
+    "cubic",
+    "richardson_lucy",
+    "srcnn",
+    "unet",
+    "unet_small",
+    "unet_medium_2800it",
+    "unet_medium",
+]
 
 
 def _load(path: Path) -> dict[str, Any] | None:
