@@ -11,12 +11,11 @@ from models.events import CancelToken, ProgressCallback, step
 from pipeline.acquisition.scan import Scan
 from pipeline.errors import ReconstructionError
 from pipeline.grid import VolumeGrid
-from pipeline.reconstruct.backends import RTKBackend, SlabJob, make_backend
+from pipeline.reconstruct.backends import SlabJob
 from pipeline.reconstruct.backends.base import BatchProgress, PrefilteredBackend
-from pipeline.reconstruct.checks import check_finite, is_truncated, scan_kind
 from pipeline.reconstruct.config import ReconConfig
 from pipeline.reconstruct.filtered import FilteredProjections
-from pipeline.reconstruct.mask import reconstruction_mask
+from pipeline.reconstruct.setup import prepare_fdk
 from pipeline.reconstruct.slabs import plan_slabs
 
 STAGE = "reconstruct"
@@ -99,38 +98,10 @@ def reconstruct(
     Raises :class:`ReconstructionError` on input FDK cannot use.
     """
     started = time.perf_counter()
-    warnings = list(scan.warnings)
     geometry = scan.meta.geometry
-    if filtered is None:
-        check_finite(scan)
-        kind = scan_kind(scan, config.short_scan)
-    else:
-        filtered.check_matches(scan, config, interior)
-        kind = "short" if filtered.short_scan else "full"
-        interior = filtered.interior
-    if kind == "short":
-        warnings.append(f"short scan ({geometry.angular_coverage_deg():.1f} deg): Parker weighting applied")
-    mask = reconstruction_mask(scan.meta, grid)
-    if not mask.any():
-        raise ReconstructionError(
-            f"grid centred at {grid.centre_mm} mm ({grid.size_mm} mm) does not intersect the field of view "
-            f"(radius {geometry.field_of_view_radius_mm():.3f} mm, height {geometry.field_of_view_height_mm():.3f} mm)"
-        )
-    outside = 1.0 - float(mask.mean())
-    if outside > 0:
-        warnings.append(f"{100 * outside:.1f} % of the grid lies outside the reconstructable region (masked)")
-    if interior is None:
-        interior = is_truncated(scan, config.truncation_threshold)
-    truncation = config.truncation_correction if interior else 0.0
-
-    backend = make_backend(config.backend, config.cpu_threads)
-    reason = backend.supports(grid)
-    if reason is not None:
-        warnings.append(f"{backend.name} not used: {reason}; using rtk")
-        backend = RTKBackend()
-    prefiltered = filtered if isinstance(backend, PrefilteredBackend) else None
-    if filtered is not None and prefiltered is None:
-        warnings.append(f"filtered projections not used: the {backend.name} backend filters them itself")
+    setup = prepare_fdk(scan, grid, config, interior, filtered)
+    warnings, kind, mask, interior = setup.warnings, setup.kind, setup.mask, setup.interior
+    truncation, backend, prefiltered = setup.truncation_correction, setup.backend, setup.filtered
     volume = _check_out(out, grid)
     slabs, peak = plan_slabs(geometry, grid, config.memory_budget_gb * _GB, parker=kind == "short")
     if peak > config.memory_budget_gb * _GB:

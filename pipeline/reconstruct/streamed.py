@@ -19,12 +19,10 @@ import numpy as np
 from pipeline.acquisition.scan import Scan
 from pipeline.errors import ReconstructionError
 from pipeline.grid import VolumeGrid
-from pipeline.reconstruct.backends import RTKBackend, SlabJob, make_backend
-from pipeline.reconstruct.backends.base import PrefilteredBackend
-from pipeline.reconstruct.checks import check_finite, is_truncated, scan_kind
+from pipeline.reconstruct.backends import SlabJob
 from pipeline.reconstruct.config import ReconConfig
 from pipeline.reconstruct.filtered import FilteredProjections
-from pipeline.reconstruct.mask import reconstruction_mask
+from pipeline.reconstruct.setup import prepare_fdk
 from pipeline.reconstruct.slabs import plan_slabs
 
 _GB = 1024**3
@@ -46,36 +44,14 @@ class SlabReconstructor:
     ) -> None:
         started = time.perf_counter()
         self.scan, self.grid, self.config = scan, grid, config
-        self.warnings = list(scan.warnings)
-        geometry = scan.meta.geometry
-        if filtered is None:
-            check_finite(scan)
-            kind = scan_kind(scan, config.short_scan)
-        else:
-            filtered.check_matches(scan, config, interior)
-            kind = "short" if filtered.short_scan else "full"
-            interior = filtered.interior
-        self.short_scan = kind == "short"
-        if self.short_scan:
-            self.warnings.append(f"short scan ({geometry.angular_coverage_deg():.1f} deg): Parker weighting applied")
-        self.mask = reconstruction_mask(scan.meta, grid)
-        if not self.mask.any():
-            raise ReconstructionError(
-                f"grid centred at {grid.centre_mm} mm ({grid.size_mm} mm) does not intersect the field of view "
-                f"(radius {geometry.field_of_view_radius_mm():.3f} mm, "
-                f"height {geometry.field_of_view_height_mm():.3f} mm)"
-            )
-        self.interior = bool(is_truncated(scan, config.truncation_threshold) if interior is None else interior)
-        self.truncation_correction = config.truncation_correction if self.interior else 0.0
-        backend = make_backend(config.backend, config.cpu_threads)
-        reason = backend.supports(grid)
-        if reason is not None:
-            self.warnings.append(f"{backend.name} not used: {reason}; using rtk")
-            backend = RTKBackend()
-        self.backend = backend
-        self.filtered = filtered if isinstance(backend, PrefilteredBackend) else None
-        if filtered is not None and self.filtered is None:
-            self.warnings.append(f"filtered projections not used: the {backend.name} backend filters them itself")
+        setup = prepare_fdk(scan, grid, config, interior, filtered)
+        self.warnings = setup.warnings
+        self.short_scan = setup.kind == "short"
+        self.mask = setup.mask
+        self.interior = setup.interior
+        self.truncation_correction = setup.truncation_correction
+        self.backend = setup.backend
+        self.filtered = setup.filtered
         self.seconds = time.perf_counter() - started
         self.slabs = 0
         self.voxels = 0

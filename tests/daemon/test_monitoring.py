@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.metrics import Metrics
-from models.events import Assessed, CacheDecided, StageFinished, TrainingProgress
+from tests.daemon.metric_samples import exported_families
 
 MONITORING = Path(__file__).resolve().parents[2] / "monitoring"
 RULES = MONITORING / "prometheus" / "scoutzoom-alerts.yml"
@@ -50,17 +49,7 @@ def rule_queries() -> list[str]:
 
 def exported_names() -> set[str]:
     """Sample names of the daemon's registry once every labelled series has a value."""
-    from prometheus_client.parser import text_string_to_metric_families
-
-    metrics = Metrics()
-    for event in (
-        StageFinished("train", seconds=3.0),
-        CacheDecided("cache", result="hit"),
-        Assessed("assess", flagged=True, psnr_gain_db=1.0),
-        TrainingProgress("train", loss=0.1),
-    ):
-        metrics.job_event(None, event)  # type: ignore[arg-type]
-    families = text_string_to_metric_families(metrics.exposition().decode())
+    families = exported_families()
     return {sample.name for family in families for sample in family.samples}
 
 

@@ -5,10 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from prometheus_client.parser import text_string_to_metric_families
-
-from daemon.metrics import Metrics
-from models.events import Assessed, CacheDecided, StageFinished, TrainingProgress
+from tests.daemon.metric_samples import exported_families
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 ROW = re.compile(r"^\| `(?P<name>[a-z_:][a-z0-9_:]*)(?:\{(?P<labels>[a-z_,]*)\})?` \| (?P<type>[a-z]+) \|")
@@ -28,16 +25,8 @@ def readme_table() -> dict[str, tuple[str, frozenset[str]]]:
 
 def exported() -> dict[str, tuple[str, frozenset[str]]]:
     """What the endpoint serves once every series has a value: exposed name -> (type, label names)."""
-    metrics = Metrics()
-    for event in (
-        StageFinished("train", seconds=3.0),
-        CacheDecided("cache", result="hit"),
-        Assessed("assess", flagged=True, psnr_gain_db=1.0),
-        TrainingProgress("train", loss=0.1),
-    ):
-        metrics.job_event(None, event)  # type: ignore[arg-type]
     found = {}
-    for family in text_string_to_metric_families(metrics.exposition().decode()):
+    for family in exported_families():
         name = family.name + "_total" if family.type == "counter" else family.name
         labels = frozenset(key for sample in family.samples for key in sample.labels if key != "le")
         found[name] = (family.type, labels)
