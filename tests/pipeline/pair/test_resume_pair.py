@@ -98,5 +98,9 @@ def test_a_cancelled_inference_resumes_with_the_remaining_slabs_and_equals_an_un
     tiles_per_slice = full["tiles_run"] // values.shape[0]
     assert stats["slabs_skipped"] == CUT_AFTER_SLABS and full["slabs_skipped"] == 0
     assert stats["tiles_run"] == full["tiles_run"] - CUT_AFTER_SLABS * SLAB_Z * tiles_per_slice
-    np.testing.assert_array_equal(values, expected)
+    # The output region is reconstructed slab by slab inside inference: the resumed run reconstructs its first
+    # slab's halo in another FDK call than the uninterrupted run did, which moves the last float32 bits (measured
+    # 5e-7 on a range of about 1.3); a misplaced or repeated slab would differ by the values themselves.
+    span = float(expected.max() - expected.min())
+    np.testing.assert_allclose(values, expected, rtol=0, atol=1e-5 * span)
     assert not (out / WORK).exists()
