@@ -141,7 +141,12 @@ def infer_volume(
             batch = np.stack([_stack(block, zi, tiles[ti], slices, margin) for zi, ti in chunk])
             if len(chunk) < config.batch_size:  # keep one batch shape (TensorRT builds an engine per shape)
                 batch = np.concatenate([batch, np.repeat(batch[-1:], config.batch_size - len(chunk), axis=0)])
-            predicted = runtime.predict(batch)
+            predicted = np.asarray(runtime.predict(batch))
+            if predicted.shape != batch.shape[:3]:
+                raise RuntimeError(
+                    f"runtime {runtime.name} returned {predicted.shape} for a batch of {batch.shape} "
+                    f"(expected {batch.shape[:3]}: one prediction per tile)"
+                )
             for (zi, ti), pred in zip(chunk, predicted):
                 t = tiles[ti]
                 ch, cw = t.core_shape

@@ -135,7 +135,7 @@ def process_pair(
             out_dir, pair_dir, fingerprint, runner.current or "unknown", str(error), {}, runner, work_dir, progress
         )
     except Exception as error:  # a library failing on odd data must not take the caller down
-        figures = {"exception": type(error).__name__, "traceback": traceback.format_exc(limit=8)}
+        figures = {"exception": type(error).__name__, "traceback": traceback.format_exc(limit=-12)}  # innermost
         return _failed(
             out_dir,
             pair_dir,

@@ -53,8 +53,17 @@ def test_two_real_pairs_are_recovered_concurrently_by_two_workers(tmp_path: Path
         finally:
             daemon.shutdown()
     a, b = jobs
-    assert a.state == b.state == "done", (a.message, b.message)
+    traces = [_failure_trace(config.output_root / f"sample-{seed}") for seed in (31, 32)]
+    assert a.state == b.state == "done", (a.message, b.message, *traces)
     assert a.started_s < b.finished_s and b.started_s < a.finished_s, "processed at the same time"
     for seed in (31, 32):
         report = json.loads((config.output_root / f"sample-{seed}" / "report.json").read_text())
         assert report["quality"]["psnr_recovered_db"] > report["quality"]["psnr_cubic_db"]
+
+
+def _failure_trace(out_dir: Path) -> str:
+    """The worker's traceback from a failed pair's FAILED.json (what a rare failure needs to be diagnosed)."""
+    failed = out_dir / "FAILED.json"
+    if not failed.is_file():
+        return ""
+    return str(json.loads(failed.read_text()).get("figures", {}).get("traceback", ""))

@@ -125,3 +125,20 @@ def test_cancel_stops_before_work():
             InferenceConfig(tile_px=16, overlap_px=4),
             cancel=token,
         )
+
+
+class ChannelsRuntime(IdentityRuntime):
+    """A broken runtime: returns every slice of the stack, not one prediction per tile."""
+
+    name = "channels"
+
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        return np.moveaxis(batch, -1, 1).copy()
+
+
+def test_a_runtime_returning_the_wrong_shape_is_named_with_both_shapes() -> None:
+    volume = np.zeros((6, 40, 40), np.float32)
+    config = InferenceConfig(tile_px=32, overlap_px=8, batch_size=4)
+    expected = r"runtime channels returned \(4, 5, 32, 32\) for a batch of \(4, 32, 32, 5\)"
+    with pytest.raises(RuntimeError, match=expected):
+        infer_volume(ChannelsRuntime(), volume, np.zeros_like(volume), Normalisation(offset=0.0, scale=1.0), config)
