@@ -18,21 +18,29 @@ def numba_unavailable() -> str | None:
     return None if importlib.util.find_spec("numba") is not None else "numba is not installed"
 
 
+_WHY_UNAVAILABLE = {
+    "tigre": tigre_unavailable,
+    "rtk-cuda": rtk_cuda_unavailable,
+    "numba": numba_unavailable,
+    "rtk": lambda: None,
+}
+
+
 def available_backends() -> dict[str, str | None]:
-    """Each backend name -> None if usable here, else why not (GPU probes run in subprocesses)."""
-    return {"tigre": tigre_unavailable(), "rtk-cuda": rtk_cuda_unavailable(), "numba": numba_unavailable(), "rtk": None}
+    """Each backend name -> None if usable here, else why not (GPU probes run in subprocesses, once per process)."""
+    return {name: why() for name, why in _WHY_UNAVAILABLE.items()}
 
 
 def make_backend(name: str, cpu_threads: int = 0) -> FDKBackend:
     """The backend called ``name`` (``auto``: the first usable of TIGRE, RTK CUDA, numba, RTK CPU)."""
     if name == "rtk":
         return RTKBackend()
-    usable = available_backends()
     if name == "auto":
-        name = next(n for n in _AUTO_ORDER if usable[n] is None)
+        name = next(n for n in _AUTO_ORDER if _WHY_UNAVAILABLE[n]() is None)  # probes only up to the first usable
         if name == "rtk":
             return RTKBackend()
-    reason = usable.get(name, f"unknown backend {name!r}")
+    why = _WHY_UNAVAILABLE.get(name)
+    reason = why() if why is not None else f"unknown backend {name!r}"
     if reason is not None:
         raise BackendUnavailable(f"reconstruction backend {name!r} unavailable: {reason}")
     if name == "numba":

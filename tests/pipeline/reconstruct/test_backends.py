@@ -47,3 +47,20 @@ def test_gpu_backend_matches_rtk_cpu(name: str, sphere_scan: Scan) -> None:
     gpu = reconstruct(sphere_scan, grid, ReconConfig(backend=name)).volume
     assert np.corrcoef(cpu.ravel(), gpu.ravel())[0, 1] > 0.99
     assert abs(gpu.mean() - cpu.mean()) < 0.02 * abs(cpu).max()
+
+
+def test_a_gpu_backend_is_probed_once_per_process_but_a_timed_out_probe_is_asked_again(monkeypatch) -> None:
+    from pipeline.reconstruct.backends import probe
+
+    calls: list[str] = []
+    answers = iter(["probe timed out after 120 s", "TIGRE found no CUDA device", "unused"])
+
+    def fake() -> str | None:
+        calls.append("probe")
+        return next(answers)
+
+    monkeypatch.setattr(probe, "_answers", {})
+    assert probe._remembered("tigre", fake).startswith("probe timed out")
+    assert probe._remembered("tigre", fake) == "TIGRE found no CUDA device"
+    assert probe._remembered("tigre", fake) == "TIGRE found no CUDA device"
+    assert len(calls) == 2
