@@ -28,7 +28,7 @@ import scipy.fft
 from pipeline.acquisition.contract import Geometry
 
 PARKER_GAP_THRESHOLD_RAD = math.pi / 9  # RTK's default: a larger gap means a short scan
-_CHUNK_BYTES = 64 * 1024**2  # float64 working memory of one batch of padded rows
+_CHUNK_BYTES = 64 * 1024**2  # working memory of one batch of padded rows
 
 
 def padded_width(columns: int) -> int:
@@ -140,9 +140,10 @@ def projection_weights(geometry: Geometry, row0: int, row1: int) -> tuple[np.nda
 
 
 def ramp_rows(rows: np.ndarray, spectrum: np.ndarray, size: int, extent: int, out: np.ndarray) -> None:
-    """Ramp-filter rows ``[..., width]`` (float64) into ``out`` (float32, same shape), with mirrored extension."""
+    """Ramp-filter rows ``[..., width]`` into ``out`` (float32, same shape), with mirrored extension, in the rows'
+    precision (float32 rows: single-precision FFTs, half the time of float64 for 3e-7 of the range)."""
     width = rows.shape[-1]
-    padded = np.zeros((*rows.shape[:-1], size))
+    padded = np.zeros((*rows.shape[:-1], size), rows.dtype)
     padded[..., :width] = rows
     if extent:
         weights = mirror_weights(extent)
@@ -183,12 +184,16 @@ def filter_projections(
     factor, cosine = projection_weights(geometry, row0, row1)
     parker_w = parker_weights(geometry) if parker else None
     size = padded_width(columns)
-    spectrum = ramp_kernel_fft(size, geometry.detector_pixel_mm[1], hann_cut_frequency)
+    # float32 throughout, as RTK's float images are; the weights are computed in float64 first
+    spectrum = ramp_kernel_fft(size, geometry.detector_pixel_mm[1], hann_cut_frequency).astype(np.complex64)
+    cosine = cosine.astype(np.float32)
+    factor = factor.astype(np.float32)
+    parker_w = parker_w.astype(np.float32) if parker_w is not None else None
     extent = truncation_extent(columns, truncation_correction)
-    batch = max(1, _CHUNK_BYTES // (8 * size * (row1 - row0)))
+    batch = max(1, _CHUNK_BYTES // (4 * size * (row1 - row0)))
     for a0 in range(0, n_angles, batch):
         a1 = min(n_angles, a0 + batch)
-        rows = np.asarray(line_integrals[a0:a1, row0:row1], dtype=np.float64) * cosine
+        rows = np.asarray(line_integrals[a0:a1, row0:row1], dtype=np.float32) * cosine
         weight = factor[a0:a1, None, None]
         if parker_w is not None:
             weight = weight * parker_w[a0:a1, None, :]
