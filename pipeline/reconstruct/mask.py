@@ -26,26 +26,39 @@ def detector_heights_mm(geometry: Geometry) -> tuple[float, float]:
 
 def points_in_view(geometry: Geometry, points_xyz: np.ndarray) -> np.ndarray:
     """Whether each physical point ``[..., 3]`` (contract frame, mm) is seen at every angle."""
+    return coordinates_in_view(geometry, points_xyz[..., 0], points_xyz[..., 1], points_xyz[..., 2])
+
+
+def coordinates_in_view(geometry: Geometry, x: np.ndarray, y: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """Whether each physical point (coordinates ``x``, ``y``, ``z`` in mm, broadcast together) is seen at every
+    angle."""
     sod, sdd = geometry.source_to_axis_mm, geometry.source_to_detector_mm
-    radius = np.hypot(points_xyz[..., 0], points_xyz[..., 1])
+    radius = np.hypot(x, y)
     inside = radius <= geometry.field_of_view_radius_mm()
     depth = np.maximum(sod - radius, 1e-9)
-    height = points_xyz[..., 2] * sdd / depth
+    height = z * sdd / depth
     bottom, top = detector_heights_mm(geometry)
     return inside & (height >= bottom) & (height <= top)
 
 
 def reconstruction_mask(meta: ScanMetadata, grid: VolumeGrid) -> np.ndarray:
-    """Boolean ``[z, y, x]``: voxels of ``grid`` (placed in ``meta``'s scan frame) that FDK can reconstruct."""
+    """Boolean ``[z, y, x]``: voxels of ``grid`` (placed in ``meta``'s scan frame) that FDK can reconstruct.
+
+    A voxel's position is linear in its index, so each coordinate is a broadcast sum of three 1-D ramps: no
+    ``[z, y, x, 3]`` array of positions is built."""
     nz, ny, nx = grid.shape_zyx
     mask = np.empty(grid.shape_zyx, dtype=bool)
     slices_per_chunk = max(1, _CHUNK_VOXELS // (ny * nx))
-    j, i = np.meshgrid(np.arange(ny, dtype=float), np.arange(nx, dtype=float), indexing="ij")
+    linear = grid.direction_matrix * np.asarray(grid.spacing_mm)[None, :]  # index (x, y, z) -> mm, no origin
+    origin = np.asarray(grid.origin_mm)
+    i = np.arange(nx, dtype=float)[None, None, :]
+    j = np.arange(ny, dtype=float)[None, :, None]
+    in_plane = [origin[c] + linear[c, 0] * i + linear[c, 1] * j for c in range(3)]  # [1, y, x] per coordinate
     for z0 in range(0, nz, slices_per_chunk):
         z1 = min(nz, z0 + slices_per_chunk)
-        k = np.broadcast_to(np.arange(z0, z1, dtype=float)[:, None, None], (z1 - z0, ny, nx))
-        index = np.stack([np.broadcast_to(i, k.shape), np.broadcast_to(j, k.shape), k], axis=-1)
-        mask[z0:z1] = points_in_view(meta.geometry, grid.index_to_physical(index))
+        k = np.arange(z0, z1, dtype=float)[:, None, None]
+        x, y, z = (in_plane[c] + linear[c, 2] * k for c in range(3))
+        mask[z0:z1] = coordinates_in_view(meta.geometry, x, y, z)
     return mask
 
 
