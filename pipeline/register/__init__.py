@@ -1,4 +1,4 @@
-"""Scout-to-zoom registration: FFT phase correlation, then Mattes MI (translation, then 9 DOF).
+"""Scout-to-zoom registration: FFT phase correlation, then Mattes MI (translation, then rotation and scale).
 
 Names are loaded lazily, so importing ``pipeline.register.config`` (as ``pipeline.config`` does for every
 command, the daemon's start-up included) does not import SimpleITK and the registration steps.

@@ -1,6 +1,6 @@
 """Pick the result to use: the latest step whose map is plausible and whose correlation clears the floor.
 
-Candidates come in order of preference (9 parameters, translation, FFT). Each
+Candidates come in order of preference (rotation and scale, translation, FFT). Each
 is judged on the scout box resampled onto its grid; the first that passes
 wins, and every one passed over leaves a warning naming why.
 """
@@ -16,7 +16,7 @@ from pipeline.grid import VolumeGrid
 from pipeline.register.checks import correlation_floor, geometry_failures, shape_failures
 from pipeline.register.config import RegistrationConfig
 from pipeline.register.frames import WorkingFrames, grid_in_scout, rotation_and_scale, rotation_vector_deg
-from pipeline.register.matching import Resolution, highpass
+from pipeline.register.matching import Resolution, flatten_slices, highpass
 from pipeline.register.mattes import StepOutcome
 from pipeline.register.resample import masked_ncc, resample_onto
 from pipeline.register.steps import Source
@@ -50,9 +50,12 @@ class Choice:
     warnings: tuple[str, ...]
 
 
-def judged_ncc(zoom_band: np.ndarray, scout: np.ndarray, mask: np.ndarray, resolution: Resolution) -> float:
+def judged_ncc(
+    zoom_band: np.ndarray, scout: np.ndarray, mask: np.ndarray, resolution: Resolution, flatten: bool = False
+) -> float:
     """NCC of the band-passed zoom and a scout on its grid, both at the scout's resolution (compare with the
-    achievable)."""
+    achievable); ``flatten``: the scout's z-slice profile is removed first, as the zoom's was."""
+    scout = flatten_slices(scout, mask) if flatten else scout
     return masked_ncc(
         zoom_band, highpass(scout, mask, resolution.highpass_voxels), mask, resolution.judge_smoothing_voxels
     )
@@ -78,7 +81,7 @@ def choose(
     figures: dict,
 ) -> Choice:
     """The first candidate that is plausible and above the correlation floor; :class:`RegistrationError` when none
-    is."""
+    is. ``zoom`` is the metric's zoom (slice-flattened when configured); ``scout`` the raw box, which is kept."""
     achievable = resolution.achievable_ncc
     floor = correlation_floor(config, achievable)
     zoom_band = highpass(zoom, zoom_mask, resolution.highpass_voxels)
@@ -99,7 +102,7 @@ def choose(
         box = None
         if not failures:
             box = resample_onto(scout, scout_mask, frames.scout_box_grid, c.grid, config.threads)
-            ncc = judged_ncc(zoom_band, box[0], zoom_mask & box[1], resolution)
+            ncc = judged_ncc(zoom_band, box[0], zoom_mask & box[1], resolution, config.flatten_slices)
             figures[f"ncc_{c.source}"] = ncc
             if ncc < floor:
                 failures.append(

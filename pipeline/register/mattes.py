@@ -1,8 +1,9 @@
 """Steps 2 and 3: Mattes mutual information (or correlation) + L-BFGS-B in SimpleITK, in the working frames.
 
-Step 2 optimises a translation over an image pyramid; step 3 a
-ScaleVersor3DTransform (versor, translation, per-axis scale; 9 parameters)
-centred on the zoom centre, started from step 2. Only voxels inside both
+Step 2 optimises a translation over an image pyramid; step 3 a rotation,
+translation and scale about the zoom centre, started from step 2: one
+isotropic scale (Similarity3D, 7 parameters) by default, a scale per axis
+(ScaleVersor3D, 9) or none (VersorRigid3D, 6) when configured. Only voxels inside both
 masks count, and the metric samples a fixed-seed subset of voxels to be fast.
 Step 3 is watched at every iteration: a rotation, scale or translation that
 runs past its limit stops the optimiser and raises :class:`StepDiverged`
@@ -235,10 +236,11 @@ def optimise_scale_versor(
     limits: Limits | None = None,
     model: str = "scale_versor",
 ) -> StepOutcome:
-    """Step 3: versor rotation, translation and per-axis scale (9 parameters), from translation ``tau0``.
+    """Step 3: versor rotation, translation and scale, from translation ``tau0``.
 
-    ``model`` ``"similarity"`` fits one scale factor instead (7 parameters: a
-    magnification error is isotropic), ``"rigid"`` none (6). Raises
+    ``model`` ``"scale_versor"`` fits a scale per axis (9 parameters),
+    ``"similarity"`` one scale factor (7: a magnification error is
+    isotropic), ``"rigid"`` none (6). Raises
     :class:`StepDiverged` when the parameters pass ``limits``.
     """
     start = time.perf_counter()
@@ -250,7 +252,7 @@ def optimise_scale_versor(
     )
     method.SetInitialTransform(initial, inPlace=False)
     diverged = _watch(method, np.asarray(tau0, dtype=float), limits) if limits is not None else []
-    result = _run(method, images, cancel, "registration (9 parameters)")
+    result = _run(method, images, cancel, "registration (rotation and scale)")
     nth = sitk.CompositeTransform(result).GetNthTransform(0)
     found = {
         "scale_versor": sitk.ScaleVersor3DTransform,

@@ -1,4 +1,5 @@
-"""Register the scout onto the zoom: stage prior, FFT, resolution match, Mattes MI translation, 9 parameters, refine.
+"""Register the scout onto the zoom: stage prior, FFT, resolution match, Mattes MI translation, rotation and scale,
+refine.
 
 Semantics: the zoom lives on ``zoom_grid`` in the zoom frame; the scout was
 reconstructed over the zoom's box at zoom voxel size in the scout frame
@@ -24,7 +25,7 @@ from pipeline.register.checks import check_inputs, correlation_floor, itk_messag
 from pipeline.register.choose import Candidate, Choice, candidate, choose, judged_ncc
 from pipeline.register.config import RegistrationConfig
 from pipeline.register.frames import WorkingFrames, displacement_rms_voxels, grid_in_scout
-from pipeline.register.matching import Resolution, highpass
+from pipeline.register.matching import Resolution, flatten_slices, highpass
 from pipeline.register.resample import is_covered, masked_ncc
 from pipeline.register.result import Confidence, Registered, RegistrationResult, StepSeconds
 from pipeline.register.steps import (
@@ -65,8 +66,12 @@ def refine_step(
     config: RegistrationConfig,
     reconstruct_scout: ReconstructScout | None,
     resolution: Resolution,
+    flat_zoom: np.ndarray,
 ) -> RefineStep:
-    """Reconstruct the scout onto the chosen grid (or keep the resampled box when allowed and enough)."""
+    """Reconstruct the scout onto the chosen grid (or keep the resampled box when allowed and enough).
+
+    ``flat_zoom`` is the zoom as the metric saw it (slice-flattened when configured), for the judged correlation.
+    """
     start = time.perf_counter()
     grid = choice.candidate.grid
     covered = is_covered(grid, frames.scout_box_grid)
@@ -86,7 +91,8 @@ def refine_step(
             )
     volume, mask = volume.astype(np.float32), mask.astype(bool)
     ncc = masked_ncc(zoom, volume, zoom_mask & mask, config.ncc_smoothing_voxels)
-    judged = judged_ncc(highpass(zoom, zoom_mask, resolution.highpass_voxels), volume, zoom_mask & mask, resolution)
+    zoom_band = highpass(flat_zoom, zoom_mask, resolution.highpass_voxels)
+    judged = judged_ncc(zoom_band, volume, zoom_mask & mask, resolution, config.flatten_slices)
     return RefineStep(volume, mask, refined_by, ncc, judged, time.perf_counter() - start, warnings)
 
 
@@ -98,7 +104,7 @@ def _candidates(
     match: MatchStep,
     config: RegistrationConfig,
 ) -> list[Candidate]:
-    """Maps in order of preference: 9 parameters (if it ran), translation, FFT (if the translation moved away from
+    """Maps in order of preference: rotation and scale (if it ran), translation, FFT (if the translation moved away from
     it)."""
     found = []
     if affine.outcome is not None:
@@ -142,8 +148,11 @@ def register_scout_to_zoom(
     frames = WorkingFrames(zoom_grid, scout_box_grid)
     figures: dict[str, Any] = {"prior_centre_mm": frames.prior_mm.tolist()}
     warnings: list[str] = []
+    # the metric's data: each volume's z-slice profile (the sample's end faces, each scan its own way) removed
+    flat_zoom = flatten_slices(zoom, zoom_mask) if config.flatten_slices else zoom
+    flat_scout = flatten_slices(scout, scout_mask) if config.flatten_slices else scout
 
-    fft = fft_step(zoom, scout, zoom_mask & scout_mask, frames, config)
+    fft = fft_step(flat_zoom, flat_scout, zoom_mask & scout_mask, frames, config)
     figures.update(fft_shift_mm=fft.shift_mm.tolist(), fft_peak_to_noise=fft.peak_to_noise, seconds_fft=fft.seconds)
     if fft.at_search_edge:
         warnings.append(
@@ -151,7 +160,7 @@ def register_scout_to_zoom(
         )
     _progress(progress, cancel, 1, "FFT", seconds=fft.seconds)
 
-    match = match_step(zoom, zoom_mask, scout, scout_mask, frames, fft, config)
+    match = match_step(flat_zoom, zoom_mask, flat_scout, scout_mask, frames, fft, config)
     _check_structure(match, config, figures)
     _progress(
         progress, cancel, 2, "resolution match", seconds=match.seconds, achievable_ncc=match.resolution.achievable_ncc
@@ -181,11 +190,11 @@ def register_scout_to_zoom(
         warnings.append(f"{affine.failure}: the translation-only result is used")
     warnings += list(affine.warnings)
     affine_seconds = affine.outcome.seconds if affine.outcome is not None else 0.0
-    _progress(progress, cancel, 4, "9 parameters", seconds=affine_seconds)
+    _progress(progress, cancel, 4, "rotation and scale", seconds=affine_seconds)
 
     choice = choose(
         _candidates(frames, translation, affine, fft, match, config),
-        zoom,
+        flat_zoom,
         zoom_mask,
         scout,
         scout_mask,
@@ -200,7 +209,7 @@ def register_scout_to_zoom(
         if outcome is not None and outcome.iterations >= config.max_iterations:
             warnings.append(f"the {name} optimiser stopped at its iteration limit: {outcome.stop_condition}")
 
-    refined = refine_step(choice, zoom, zoom_mask, frames, config, reconstruct_scout, match.resolution)
+    refined = refine_step(choice, zoom, zoom_mask, frames, config, reconstruct_scout, match.resolution, flat_zoom)
     warnings += list(refined.warnings)
     ncc_before = masked_ncc(zoom, scout, zoom_mask & scout_mask, config.ncc_smoothing_voxels)
     floor = correlation_floor(config, match.resolution.achievable_ncc)

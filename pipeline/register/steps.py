@@ -1,6 +1,6 @@
 """The registration steps, one function each, each returning a small frozen result.
 
-FFT -> resolution match -> translation -> 9 parameters (with fallback). Every
+FFT -> resolution match -> translation -> rotation and scale (with fallback). Every
 step after the FFT may fail (an ITK exception, parameters that run away); it
 then hands back the earlier step's result with a warning naming what failed,
 so nothing already found is lost with the exception.
@@ -60,7 +60,7 @@ class TranslationStep:
 
 @dataclass(frozen=True)
 class AffineStep:
-    """Step 4: the 9-parameter map, or ``None`` when it failed or diverged (``failure`` says why)."""
+    """Step 4: the rotation-and-scale map, or ``None`` when it failed or diverged (``failure`` says why)."""
 
     outcome: mattes.StepOutcome | None
     failure: str | None = None
@@ -118,7 +118,8 @@ def match_step(
     metric_sigma = resolution.metric_sigma_voxels
     sigma = metric_sigma * config.match_fraction if metric_sigma >= config.match_min_sigma_voxels else 0.0
     coarse = resolution.sigma_voxels >= config.coarse_min_sigma_voxels
-    factor = config.highpass_factor if coarse else config.metric_highpass_factor  # issue 14: x/y scale bias at 3:1
+    # issue 14: the interior zoom FDK's smooth bias steers the scale (x/y at 3:1, all axes at 5:1)
+    factor = config.coarse_metric_highpass_factor if coarse else config.metric_highpass_factor
     hp = factor * max(metric_sigma, 1.0)
     images = mattes.make_images(
         frames, highpass(smooth(zoom, sigma), zoom_mask, hp), overlap, highpass(scout, scout_mask, hp), scout_mask
@@ -172,7 +173,8 @@ def affine_step(
     config: RegistrationConfig,
     cancel: CancelToken | None,
 ) -> AffineStep:
-    """The 9-parameter map from the translation, watched for runaway parameters; ``None`` outcome when it fails."""
+    """The rotation-and-scale map from the translation, watched for runaway parameters; ``None`` outcome when it
+    fails."""
     limits = mattes.Limits(
         rotation_deg=config.divergence_factor * config.max_rotation_deg,
         scale_error=config.divergence_factor * config.max_scale_error,
@@ -180,18 +182,18 @@ def affine_step(
     )
     try:
         coarse = match.resolution.sigma_voxels >= config.coarse_min_sigma_voxels
-        model = config.coarse_model if coarse else "scale_versor"
+        model = config.coarse_model if coarse else config.affine_model
         outcome = mattes.optimise_scale_versor(
             match.images, config, translation.outcome.tau, cancel, limits, model=model
         )
     except mattes.StepDiverged as exc:
-        return AffineStep(outcome=None, failure=f"the 9-parameter step diverged: {exc}")
+        return AffineStep(outcome=None, failure=f"the rotation-and-scale step diverged: {exc}")
     except RuntimeError as exc:
-        return AffineStep(outcome=None, failure=f"the 9-parameter step failed: {itk_message(exc)}")
+        return AffineStep(outcome=None, failure=f"the rotation-and-scale step failed: {itk_message(exc)}")
     warnings = []
     if outcome.metric_end > translation.outcome.metric_end:
         warnings.append(
-            f"the 9-parameter step ended worse than the translation ({outcome.metric_end:.4f} > "
+            f"the rotation-and-scale step ended worse than the translation ({outcome.metric_end:.4f} > "
             f"{translation.outcome.metric_end:.4f})"
         )
     return AffineStep(outcome=outcome, warnings=tuple(warnings))
