@@ -101,7 +101,9 @@ def _instrument_section(out: Path, root: Path) -> list[str]:
         "## 2. Instrument protocol (scout voxel = R x zoom voxel, interior zoom, stage error, separate scans)",
         "",
         "Scored on a region of the scout outside the training zoom, against the truth; every method on the same FDK "
-        "data.",
+        "data. Where a method and ratio ran more than once, the newest run's row is shown (runs are read in name "
+        "order, oldest first; `source` names the run), and a newer run that scored a ratio supersedes an older "
+        "refusal of it.",
         "",
         "| R | method | pore recovery | false pores | porosity err | sphericity err | PSNR dB | SSIM | eff. res. "
         "(FWHM) um | wall s | source |",
@@ -122,6 +124,8 @@ def _instrument_section(out: Path, root: Path) -> list[str]:
                     f"| {_cell((f.get('effective_resolution_mm') or float('nan')) * 1000, '.1f')} | "
                     f"{_cell(seconds, '.0f')} | {source} |"
                 )
+        for ratio in {r for per in data.get("methods", {}).values() for r in per}:
+            failed.pop(ratio, None)  # runs come oldest first: a later run that scored a ratio supersedes a refusal
         for ratio, why in data.get("failed", {}).items():
             failed[ratio] = (why, source)
     lines += [rows[k] for k in sorted(rows)]
