@@ -65,6 +65,14 @@ class TrustConfig(BaseModel):
     max_resolution_sigma_px: float = Field(
         8.0, gt=0.0, description="largest Gaussian sigma (voxels) searched by the effective-resolution fit"
     )
+    min_resolution_fit_r2: float = Field(
+        0.1,
+        ge=0.0,
+        lt=1.0,
+        description="an effective resolution is reported only where the blurred zoom explains at least this share "
+        "of the image's variance (R^2); below it the image shows too little of the zoom's structure to measure one "
+        "(a 9:1 scout: the best fit is then no blur at all, which would read as perfect resolution)",
+    )
     test_fraction: float = Field(
         0.15,
         gt=0.0,

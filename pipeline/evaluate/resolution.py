@@ -31,6 +31,7 @@ class GaussianFit(BaseModel):
     gain: float
     offset: float
     residual_rms: float
+    explained: float = 1.0  # share of the image's variance inside the mask that the model explains (R^2, <= 1)
 
     def fwhm_mm(self, voxel_mm: float) -> float:
         return FWHM_PER_SIGMA * self.sigma_px * voxel_mm
@@ -87,7 +88,9 @@ def fit_gaussian_blur(
         if result.fun < costs[best]:
             sigma = float(result.x)
     gain, offset, rms = _linear_fit(blur(ref, sigma)[inside], target)
-    return GaussianFit(sigma_px=sigma, gain=gain, offset=offset, residual_rms=rms)
+    spread = float(np.std(target))
+    explained = 1.0 - (rms / spread) ** 2 if spread > 0.0 else 0.0
+    return GaussianFit(sigma_px=sigma, gain=gain, offset=offset, residual_rms=rms, explained=explained)
 
 
 def effective_resolution_mm(

@@ -22,16 +22,19 @@ from pipeline.evaluate import metrics
 from pipeline.evaluate.config import TrustConfig
 from pipeline.evaluate.consistency import halves_disagreement, scout_consistency
 from pipeline.evaluate.features import FeatureTrust, feature_reasons, feature_trust
-from pipeline.evaluate.resolution import fit_gaussian_blur
+from pipeline.evaluate.resolution import GaussianFit, fit_gaussian_blur
 
 
 class ResolutionFigures(BaseModel):
-    """Effective resolution (FWHM mm of the extra blur relative to the zoom); lower is sharper."""
+    """Effective resolution (FWHM mm of the extra blur relative to the zoom); lower is sharper. ``None`` where the
+    fit explains too little of the image to measure one (``*_r2`` below ``TrustConfig.min_resolution_fit_r2``)."""
 
     model_config = ConfigDict(frozen=True)
 
-    before: float
-    after: float
+    before: float | None = Field(description="cubic upsampling of the scout (mm), None when not measurable")
+    after: float | None = Field(description="the recovered volume (mm), None when not measurable")
+    before_r2: float | None = Field(None, description="share of the cubic volume's variance the fit explains")
+    after_r2: float | None = Field(None, description="share of the recovered volume's variance the fit explains")
 
 
 class HallucinationFigures(BaseModel):
@@ -91,7 +94,12 @@ def _reasons(report: dict, config: TrustConfig) -> list[str]:
             f"MS-SSIM against held-out zoom data is {report['heldout_ms_ssim']:.3f} (minimum {config.min_ms_ssim:.3f})"
         )
     res: ResolutionFigures = report["effective_resolution_mm"]
-    if res.before > 0 and res.after > config.max_resolution_ratio * res.before:
+    if res.after is None:
+        reasons.append(
+            f"the recovered volume's effective resolution is not measurable: blurring the zoom explains "
+            f"{res.after_r2:.2f} of its variance on held-out data (minimum {config.min_resolution_fit_r2:.2f})"
+        )
+    elif res.before is not None and res.before > 0 and res.after > config.max_resolution_ratio * res.before:
         reasons.append(
             f"effective resolution did not improve: {res.after * 1000:.1f} um after vs {res.before * 1000:.1f} um for "
             f"cubic "
@@ -177,7 +185,10 @@ def build_trust_report(
         "heldout_ms_ssim": metrics.ms_ssim(recovered_heldout, zoom_heldout, mask, config.ms_ssim_scales),
         "heldout_ms_ssim_cubic": metrics.ms_ssim(cubic_heldout, zoom_heldout, mask, config.ms_ssim_scales),
         "effective_resolution_mm": ResolutionFigures(
-            before=cubic_fit.fwhm_mm(voxel_mm), after=recovered_fit.fwhm_mm(voxel_mm)
+            before=_measurable(cubic_fit, voxel_mm, config),
+            after=_measurable(recovered_fit, voxel_mm, config),
+            before_r2=cubic_fit.explained,
+            after_r2=recovered_fit.explained,
         ),
         "hallucination": hallucination,
         "heldout_voxels": int(mask.sum()),
@@ -186,6 +197,11 @@ def build_trust_report(
     }
     reasons = _reasons(figures, config)
     return TrustReport(**figures, flagged=bool(reasons), reasons=reasons)
+
+
+def _measurable(fit: GaussianFit, voxel_mm: float, config: TrustConfig) -> float | None:
+    """The fit's FWHM (mm), or None when it explains too little of the image for a resolution to mean anything."""
+    return fit.fwhm_mm(voxel_mm) if fit.explained >= config.min_resolution_fit_r2 else None
 
 
 def _features(recovered, cubic, scout, zoom, mask, voxel_mm: float, config: TrustConfig) -> FeatureTrust | None:

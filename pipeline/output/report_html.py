@@ -159,6 +159,14 @@ def _e(value: object) -> str:
     return escape(str(value), quote=True)
 
 
+def _times(value: float | None, factor: float) -> float | None:
+    return None if value is None else value * factor
+
+
+def _resolution(um: float | None) -> str:
+    return "not measurable" if um is None else f"{um:.0f} µm"
+
+
 def _f(value: float | None, fmt: str = ".3f", unit: str = "") -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "-"
@@ -180,7 +188,7 @@ def _verdict(report: ProcessReport) -> str:
     return (
         f'<div class="verdict {s.verdict}" id="verdict"><b>{s.verdict.upper()}</b> &mdash; '
         f"PSNR gain {s.psnr_gain_db:+.2f} dB over cubic upsampling on the test slab; effective resolution "
-        f"{s.resolution_before_um:.0f} µm &rarr; {s.resolution_after_um:.0f} µm{_e(recall)}.{why}</div>"
+        f"{_resolution(s.resolution_before_um)} &rarr; {_resolution(s.resolution_after_um)}{_e(recall)}.{why}</div>"
     )
 
 
@@ -256,8 +264,8 @@ def _quality(report: ProcessReport) -> str:
         ("MS-SSIM", _f(t.heldout_ms_ssim), _f(t.heldout_ms_ssim_cubic), "-"),
         (
             "effective resolution (µm)",
-            _f(1000 * t.effective_resolution_mm.after, ".1f"),
-            _f(1000 * t.effective_resolution_mm.before, ".1f"),
+            _f(_times(t.effective_resolution_mm.after, 1000), ".1f"),
+            _f(_times(t.effective_resolution_mm.before, 1000), ".1f"),
             "-",
         ),
     ]

@@ -150,17 +150,22 @@ class ReportSummary(BaseModel):
     psnr_gain_db: float = Field(description="PSNR of the recovered volume minus that of cubic upsampling (dB)")
     psnr_recovered_db: float = Field(description="PSNR of the recovered volume against the zoom (dB)")
     psnr_cubic_db: float = Field(description="PSNR of cubic upsampling of the scout against the zoom (dB)")
-    resolution_before_um: float = Field(
+    resolution_before_um: float | None = Field(
         description="effective resolution of cubic upsampling: FWHM of the extra blur "
-        "relative to the zoom (µm; lower is sharper)"
+        "relative to the zoom (µm; lower is sharper); null when not measurable (the image shows too little of the "
+        "zoom's structure)"
     )
-    resolution_after_um: float = Field(description="the same for the recovered volume (µm)")
+    resolution_after_um: float | None = Field(description="the same for the recovered volume (µm)")
     feature_recall: float | None = Field(None, description="share of the zoom's pores found in the recovered volume")
     feature_recall_cubic: float | None = Field(None, description="the same for cubic upsampling")
     model_id: str = Field(description="model id in the model cache")
     model_reused: bool = Field(description="a cached model was reused (else one was trained)")
     warnings: int = Field(description="number of entries in warnings")
     total_seconds: float = Field(description="wall time of all stages (s)")
+
+
+def _um(mm: float | None) -> float | None:
+    return None if mm is None else 1000.0 * mm
 
 
 def summarize(report: ProcessReport) -> ReportSummary:
@@ -174,8 +179,8 @@ def summarize(report: ProcessReport) -> ReportSummary:
         psnr_gain_db=trust.psnr_gain_db,
         psnr_recovered_db=trust.heldout_psnr_db,
         psnr_cubic_db=trust.heldout_psnr_cubic_db,
-        resolution_before_um=1000.0 * trust.effective_resolution_mm.before,
-        resolution_after_um=1000.0 * trust.effective_resolution_mm.after,
+        resolution_before_um=_um(trust.effective_resolution_mm.before),
+        resolution_after_um=_um(trust.effective_resolution_mm.after),
         feature_recall=features.recovered.recall if features is not None else None,
         feature_recall_cubic=cubic.recall if cubic is not None else None,
         model_id=report.model.id,

@@ -44,6 +44,20 @@ def test_good_recovery_passes_with_honest_figures(scene) -> None:
     assert json.loads(report.model_dump_json())["effective_resolution_mm"]["before"] > 0
 
 
+def test_a_volume_without_the_zooms_structure_has_no_resolution_and_is_flagged(scene) -> None:
+    """At 9:1 the best blur fit of structureless data is no blur at all: it must not read as perfect resolution."""
+    _, zoom, scout, recovered = scene
+    zin, sin, rin = _split(zoom)[0], _split(scout)[0], _split(recovered)[0]
+    noise = np.random.default_rng(9).normal(0.5, 0.1, rin.shape)
+    report = build_trust_report(noise, sin, zin, None, 0.01, TrustConfig())
+    res = report.effective_resolution_mm
+    assert res.after is None and res.after_r2 < 0.1
+    assert res.before is not None and res.before_r2 > 0.5
+    assert report.flagged and any("not measurable" in r for r in report.reasons)
+    good = build_trust_report(rin, sin, zin, None, 0.01, TrustConfig()).effective_resolution_mm
+    assert good.after is not None and good.after_r2 > 0.9
+
+
 def test_no_gain_over_cubic_is_flagged(scene) -> None:
     _, zoom, scout, _ = scene
     zin, sin = _split(zoom)[0], _split(scout)[0]

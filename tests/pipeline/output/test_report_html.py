@@ -165,3 +165,13 @@ def test_grey_window_is_shared_and_ignores_non_finite_values() -> None:
     lo, hi = report_html.grey_window([image, image + 1])
     assert 0 <= lo < 0.02 and 1.98 < hi <= 2
     assert report_html.grey_window([np.full((4, 4), np.nan)]) == (0.0, 1.0)
+
+
+def test_a_resolution_that_could_not_be_measured_says_so_and_is_null_in_json() -> None:
+    data = report_dict(flagged=True)
+    data["trust"]["effective_resolution_mm"] = {"before": 0.094, "after": None, "before_r2": 0.6, "after_r2": 0.02}
+    report = ProcessReport.model_validate(data)
+    assert report.summary is not None and report.summary.resolution_after_um is None
+    assert json.loads(report.model_dump_json())["summary"]["resolution_after_um"] is None
+    page = report_html.render(report)
+    assert "94 µm &rarr; not measurable" in page and "&rarr; 0 µm" not in page
