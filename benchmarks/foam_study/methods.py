@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import tifffile
@@ -95,11 +96,25 @@ def unet(pair: ProcessedPair) -> tuple[np.ndarray, float]:
     return volume, sum(pair.seconds.get(f"stage_{s}", 0.0) for s in UNET_STAGES)
 
 
+def product_verdict(out_dir: Path) -> dict:
+    """What the product itself said of its output (``report.json``'s verdict and reasons): whether its trust report
+    noticed what the study's scores show."""
+    import json
+
+    summary = json.loads((Path(out_dir) / "report.json").read_text()).get("summary") or {}
+    return {"verdict": summary.get("verdict"), "reasons": summary.get("reasons", [])}
+
+
 def _same_grid(a, b, tol_voxel: float = 0.01) -> bool:
     """Same shape, and spacing, centre and direction within ``tol_voxel`` of a voxel (registration's last bits)."""
     voxel = min(b.spacing_mm)
     close = np.allclose(a.spacing_mm, b.spacing_mm, atol=1e-6) and np.allclose(a.direction, b.direction, atol=1e-6)
     return a.shape_zyx == b.shape_zyx and close and np.allclose(a.centre_mm, b.centre_mm, atol=tol_voxel * voxel)
+
+
+def unet_out_dir(pair: ProcessedPair, preset: str | None) -> Path:
+    """Where the product's run with ``preset`` (None: the pair's own) wrote its output."""
+    return pair.out_dir if preset in (None, pair.config.preset) else pair.root / f"out_{preset}"
 
 
 def unet_preset(pair: ProcessedPair, preset: str) -> tuple[np.ndarray, float]:
@@ -140,9 +155,12 @@ def run_methods(
             volumes[name], settings[name] = srcnn(pair, train, source, size)
         elif name == "unet":
             volumes[name], seconds[name] = unet(pair)
+            settings[name] = {"product_verdict": product_verdict(unet_out_dir(pair, None))}
             continue
         elif name.startswith("unet_"):
-            volumes[name], seconds[name] = unet_preset(pair, name.removeprefix("unet_"))
+            preset = name.removeprefix("unet_")
+            volumes[name], seconds[name] = unet_preset(pair, preset)
+            settings[name] = {"product_verdict": product_verdict(unet_out_dir(pair, preset))}
             wall = time.perf_counter() - t0
             log(f"R={pair.ratio:g} {name}: {wall:.0f} s (train + output FDK + infer {seconds[name]:.0f} s)")
             continue

@@ -105,9 +105,12 @@ def _instrument_section(out: Path, root: Path) -> list[str]:
         "order, oldest first; `source` names the run), and a newer run that scored a ratio supersedes an older "
         "refusal of it.",
         "",
+        "`product verdict` is what the product's own trust report said of that output (U-Net rows; `-`: not "
+        "recorded by that run).",
+        "",
         "| R | method | pore recovery | false pores | porosity err | sphericity err | PSNR dB | SSIM | eff. res. "
-        "(FWHM) um | wall s | source |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "(FWHM) um | wall s | product verdict | source |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     failed: dict[str, tuple[str, str]] = {}
     rows: dict[tuple[float, int, str], str] = {}
@@ -122,7 +125,7 @@ def _instrument_section(out: Path, root: Path) -> list[str]:
                     f"| {_cell(f['sphericity_error'], '+.1%')} | {_cell(f['psnr_db'], '.2f')} | "
                     f"{_cell(f['ssim'], '.3f')} "
                     f"| {_cell((f.get('effective_resolution_mm') or float('nan')) * 1000, '.1f')} | "
-                    f"{_cell(seconds, '.0f')} | {source} |"
+                    f"{_cell(seconds, '.0f')} | {_verdict(data, ratio, method)} | {source} |"
                 )
         for ratio in {r for per in data.get("methods", {}).values() for r in per}:
             failed.pop(ratio, None)  # runs come oldest first: a later run that scored a ratio supersedes a refusal
@@ -137,6 +140,12 @@ def _instrument_section(out: Path, root: Path) -> list[str]:
     if not rows and not failed:
         lines += ["", "Not run yet (`scoutzoom bench foam --size cpu`)."]
     return lines + [""]
+
+
+def _verdict(data: dict[str, Any], ratio: str, method: str) -> str:
+    """The product's own verdict on a method's output at ``ratio``, when the run recorded it."""
+    recorded = data.get("method_settings", {}).get(ratio, {}).get(method, {}) or {}
+    return str((recorded.get("product_verdict") or {}).get("verdict") or "-")
 
 
 def write_summary(out: Path) -> Path:

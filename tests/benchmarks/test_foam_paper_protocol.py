@@ -127,12 +127,14 @@ def test_target_checks_and_summary_of_both_protocols(tmp_path) -> None:
         "size": "cpu",
         "methods": {"unet": {"3": _figures(0.75, 14.4)}},
         "method_seconds": {"unet": {"3": 30.0}},
+        "method_settings": {"3": {"unet": {"product_verdict": {"verdict": "flagged", "reasons": ["MS-SSIM"]}}}},
         "failed": {"7": "registration failed"},
     }
     (tmp_path / "foam_study" / "foam_study.json").write_text(json.dumps(instrument))
     text = write_summary(tmp_path).read_text()
     assert "| 3 | unet_medium | 90.0% |" in text and "> 95%" in text
     assert "| 3 | unet | 75.0% |" in text and "R=7: registration failed" in text
+    assert "| flagged | foam_study.json |" in text  # the product's own verdict beside the study's scores
 
 
 @pytest.mark.slow

@@ -33,5 +33,7 @@ def test_tiny_study_writes_every_figure(tmp_path) -> None:
         assert figures["psnr_db"] is not None and figures["ssim"] is not None
         assert stored["method_seconds"][method]["3"] > 0
     assert stored["truth"]["3"]["eligible_truth_pores"] > 0
+    for method in ("unet", "unet_small", "unet_medium"):  # the product's own verdict on each of its outputs
+        assert stored["method_settings"]["3"][method]["product_verdict"]["verdict"] in ("trusted", "flagged")
     assert stored["voxels"]["3"]["scout_voxel_mm"] == pytest.approx(3 * stored["zoom_voxel_mm"])
     assert (tmp_path / "foam_study" / "recovery.png").read_bytes()[:4] == b"\x89PNG"
